@@ -1,0 +1,494 @@
+package dev.moeshard.tensor;
+
+import dev.moeshard.tensor.copy.CopyEngine;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+
+/**
+ * A strided view of elements in a {@link MemorySegment}: dtype, sizes, strides and an element offset, all in elements.
+ *
+ * <p>Every view ({@link #select}, {@link #narrow}, {@link #slice}, {@link #transpose}, {@link #permute},
+ * {@link #view}, {@link #unsqueeze}, {@link #squeeze}, {@link #expand}) shares the storage and copies nothing.
+ * Data moves only through {@link #copyFrom(Tensor)}; {@link #contiguous()}, {@link #to(DType)},
+ * {@link #reshape} and the {@link TensorOps} helpers are built on it. Strides may be zero (expanded dimensions)
+ * but never negative.
+ *
+ * <p>Tensors of sub-byte dtypes (F4, F6) exist only as whole contiguous tensors: they can be read, written and copied
+ * to a tensor of the same dtype and shape, but not viewed with strides.
+ */
+public final class Tensor {
+    private final MemorySegment storage;
+    private final DType dtype;
+    private final long offset;
+    private final long[] sizes;
+    private final long[] strides;
+
+    private Tensor(MemorySegment storage, DType dtype, long offset, long[] sizes, long[] strides) {
+        this.storage = storage;
+        this.dtype = dtype;
+        this.offset = offset;
+        this.sizes = sizes;
+        this.strides = strides;
+    }
+
+    // ------------------------------------------------------------------------------------------------ creation
+
+    /** A zero-filled contiguous tensor in memory owned by {@code arena}. */
+    public static Tensor allocate(Arena arena, DType dtype, long... sizes) {
+        long[] checked = Shapes.checkSizes(sizes);
+        long bytes = dtype.storageBytes(Shapes.numel(checked));
+        MemorySegment segment = arena.allocate(Math.max(bytes, 1), 64).asSlice(0, bytes);
+        return new Tensor(segment, dtype, 0, checked, Shapes.contiguousStrides(checked));
+    }
+
+    /** A zero-filled contiguous tensor whose memory is freed when it is no longer reachable. */
+    public static Tensor allocate(DType dtype, long... sizes) {
+        return allocate(Arena.ofAuto(), dtype, sizes);
+    }
+
+    /**
+     * A contiguous tensor over exactly the bytes of {@code segment} (no copy).
+     *
+     * @throws IllegalArgumentException if the segment's size is not that of the shape
+     */
+    public static Tensor wrap(MemorySegment segment, DType dtype, long... sizes) {
+        long[] checked = Shapes.checkSizes(sizes);
+        long bytes = dtype.storageBytes(Shapes.numel(checked));
+        if (segment.byteSize() != bytes) {
+            throw new IllegalArgumentException("a " + dtype + " tensor of shape " + Shapes.format(checked) + " needs "
+                    + bytes + " bytes, the segment has " + segment.byteSize());
+        }
+        return new Tensor(segment, dtype, 0, checked, Shapes.contiguousStrides(checked));
+    }
+
+    /**
+     * A strided view over {@code storage}: sizes, strides and offset in elements.
+     *
+     * @throws IllegalArgumentException if an element of the view would lie outside the storage
+     */
+    public static Tensor strided(MemorySegment storage, DType dtype, long offset, long[] sizes, long[] strides) {
+        requireByteAligned(dtype, "a strided view");
+        long[] checkedSizes = Shapes.checkSizes(sizes);
+        if (strides.length != sizes.length) {
+            throw new IllegalArgumentException("shape " + Shapes.format(sizes) + " has " + sizes.length
+                    + " dimensions but " + strides.length + " strides were given");
+        }
+        for (long s : strides) {
+            if (s < 0) {
+                throw new IllegalArgumentException("negative stride in " + Arrays.toString(strides));
+            }
+        }
+        Tensor t = new Tensor(storage, dtype, offset, checkedSizes, strides.clone());
+        t.checkInBounds();
+        return t;
+    }
+
+    private void checkInBounds() {
+        if (offset < 0) {
+            throw new IllegalArgumentException("negative offset " + offset);
+        }
+        if (numel() == 0) {
+            return;
+        }
+        long last = offset;
+        for (int d = 0; d < sizes.length; d++) {
+            last = Math.addExact(last, Math.multiplyExact(sizes[d] - 1, strides[d]));
+        }
+        long endByte = Math.multiplyExact(last + 1, (long) dtype.byteSize());
+        if (endByte > storage.byteSize()) {
+            throw new IllegalArgumentException("view of shape " + Shapes.format(sizes) + " with strides "
+                    + Arrays.toString(strides) + " at offset " + offset + " reaches byte " + endByte
+                    + " of a " + storage.byteSize() + "-byte storage");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ properties
+
+    public MemorySegment storage() { return storage; }
+
+    public DType dtype() { return dtype; }
+
+    /** Offset of the first element in the storage, in elements. */
+    public long offset() { return offset; }
+
+    public int dim() { return sizes.length; }
+
+    public long[] sizes() { return sizes.clone(); }
+
+    public long size(int dim) { return sizes[checkDim(dim, sizes.length)]; }
+
+    /** Strides in elements. */
+    public long[] strides() { return strides.clone(); }
+
+    public long stride(int dim) { return strides[checkDim(dim, sizes.length)]; }
+
+    public long numel() { return Shapes.numel(sizes); }
+
+    /** Bytes the elements of this tensor occupy when contiguous. */
+    public long byteSize() { return dtype.storageBytes(numel()); }
+
+    /** Offset of the first element in the storage, in bytes. */
+    public long byteOffset() {
+        return dtype.isByteAligned() ? offset * dtype.byteSize() : 0;
+    }
+
+    /** True when the elements lie in row-major order with no gaps (size-1 dimensions may have any stride). */
+    public boolean isContiguous() {
+        long expected = 1;
+        for (int d = sizes.length - 1; d >= 0; d--) {
+            if (sizes[d] == 1) {
+                continue;
+            }
+            if (sizes[d] == 0) {
+                return true;
+            }
+            if (strides[d] != expected) {
+                return false;
+            }
+            expected *= sizes[d];
+        }
+        return true;
+    }
+
+    /**
+     * The bytes of a contiguous tensor, as a slice of its storage (no copy).
+     *
+     * @throws IllegalStateException if the tensor is not contiguous
+     */
+    public MemorySegment segment() {
+        if (!isContiguous()) {
+            throw new IllegalStateException("tensor of shape " + Shapes.format(sizes) + " with strides "
+                    + Arrays.toString(strides) + " is not contiguous; call contiguous() first");
+        }
+        return storage.asSlice(byteOffset(), byteSize());
+    }
+
+    // ------------------------------------------------------------------------------------------------ views
+
+    /** Drops dimension {@code dim}, keeping index {@code index} of it. */
+    public Tensor select(int dim, long index) {
+        int d = checkDimForView(dim);
+        checkIndex(d, index);
+        return new Tensor(storage, dtype, offset + index * strides[d], remove(sizes, d), remove(strides, d));
+    }
+
+    /** Keeps {@code length} indices of {@code dim} starting at {@code start}. */
+    public Tensor narrow(int dim, long start, long length) {
+        return slice(dim, start, start + length, 1);
+    }
+
+    /** Keeps indices {@code start, start+step, ...} below {@code end} of dimension {@code dim}. */
+    public Tensor slice(int dim, long start, long end, long step) {
+        int d = checkDimForView(dim);
+        if (step <= 0) {
+            throw new IllegalArgumentException("slice step must be positive, got " + step + " for shape " + Shapes.format(sizes));
+        }
+        if (start < 0 || end < start || end > sizes[d]) {
+            throw new IllegalArgumentException("slice [" + start + ", " + end + ") is outside dimension " + d
+                    + " of size " + sizes[d] + " in shape " + Shapes.format(sizes));
+        }
+        long[] newSizes = sizes.clone();
+        long[] newStrides = strides.clone();
+        newSizes[d] = (end - start + step - 1) / step;
+        newStrides[d] = strides[d] * step;
+        long newOffset = newSizes[d] == 0 ? offset : offset + start * strides[d];
+        return new Tensor(storage, dtype, newOffset, newSizes, newStrides);
+    }
+
+    /** Swaps two dimensions. */
+    public Tensor transpose(int dim0, int dim1) {
+        int a = checkDimForView(dim0);
+        int b = checkDim(dim1, sizes.length);
+        long[] newSizes = sizes.clone();
+        long[] newStrides = strides.clone();
+        newSizes[a] = sizes[b];
+        newSizes[b] = sizes[a];
+        newStrides[a] = strides[b];
+        newStrides[b] = strides[a];
+        return new Tensor(storage, dtype, offset, newSizes, newStrides);
+    }
+
+    /** The transpose of a 2-d tensor. */
+    public Tensor t() {
+        if (sizes.length != 2) {
+            throw new IllegalArgumentException("t() needs a 2-d tensor, got shape " + Shapes.format(sizes));
+        }
+        return transpose(0, 1);
+    }
+
+    /** Reorders the dimensions: dimension {@code i} of the result is dimension {@code order[i]} of this tensor. */
+    public Tensor permute(int... order) {
+        requireByteAligned(dtype, "permute");
+        if (order.length != sizes.length) {
+            throw new IllegalArgumentException("permute order " + Arrays.toString(order) + " does not match shape "
+                    + Shapes.format(sizes));
+        }
+        boolean[] seen = new boolean[order.length];
+        long[] newSizes = new long[order.length];
+        long[] newStrides = new long[order.length];
+        for (int i = 0; i < order.length; i++) {
+            int d = checkDim(order[i], sizes.length);
+            if (seen[d]) {
+                throw new IllegalArgumentException("permute order " + Arrays.toString(order) + " repeats dimension " + d
+                        + " (shape " + Shapes.format(sizes) + ")");
+            }
+            seen[d] = true;
+            newSizes[i] = sizes[d];
+            newStrides[i] = strides[d];
+        }
+        return new Tensor(storage, dtype, offset, newSizes, newStrides);
+    }
+
+    /**
+     * The same elements under another shape, without copying. One size may be -1 and is inferred.
+     *
+     * @throws IllegalArgumentException if the element counts differ, or the strides make a copy unavoidable
+     *     (use {@link #reshape} then)
+     */
+    public Tensor view(long... newShape) {
+        long[] target = inferShape(newShape);
+        long[] newStrides = ViewStrides.compute(sizes, strides, target);
+        if (newStrides == null) {
+            throw new IllegalArgumentException("cannot view shape " + Shapes.format(sizes) + " with strides "
+                    + Arrays.toString(strides) + " as " + Shapes.format(target)
+                    + " without copying; use reshape() or contiguous() first");
+        }
+        return new Tensor(storage, dtype, offset, target, newStrides);
+    }
+
+    /**
+     * Like {@link #view}, but copies into a new contiguous tensor when the strides forbid a view.
+     * Whether it copied can be told by {@code result.storage() != this.storage()}.
+     */
+    public Tensor reshape(long... newShape) {
+        long[] target = inferShape(newShape);
+        long[] newStrides = dtype.isByteAligned() ? ViewStrides.compute(sizes, strides, target) : null;
+        if (newStrides != null) {
+            return new Tensor(storage, dtype, offset, target, newStrides);
+        }
+        if (!dtype.isByteAligned() && isContiguous()) {
+            return new Tensor(storage, dtype, offset, target, Shapes.contiguousStrides(target));
+        }
+        return contiguousCopy().view(target);
+    }
+
+    /** Inserts a dimension of size 1 at {@code dim} (0 ≤ dim ≤ dim()). */
+    public Tensor unsqueeze(int dim) {
+        requireByteAligned(dtype, "unsqueeze");
+        int d = checkDim(dim, sizes.length + 1);
+        long innerExtent = d < sizes.length ? strides[d] * sizes[d] : 1;
+        return new Tensor(storage, dtype, offset, insert(sizes, d, 1), insert(strides, d, Math.max(innerExtent, 1)));
+    }
+
+    /** Removes every dimension of size 1. */
+    public Tensor squeeze() {
+        requireByteAligned(dtype, "squeeze");
+        int kept = 0;
+        for (long s : sizes) {
+            if (s != 1) {
+                kept++;
+            }
+        }
+        long[] newSizes = new long[kept];
+        long[] newStrides = new long[kept];
+        for (int d = 0, k = 0; d < sizes.length; d++) {
+            if (sizes[d] != 1) {
+                newSizes[k] = sizes[d];
+                newStrides[k++] = strides[d];
+            }
+        }
+        return new Tensor(storage, dtype, offset, newSizes, newStrides);
+    }
+
+    /** Removes dimension {@code dim}, which must have size 1. */
+    public Tensor squeeze(int dim) {
+        int d = checkDimForView(dim);
+        if (sizes[d] != 1) {
+            throw new IllegalArgumentException("cannot squeeze dimension " + d + " of size " + sizes[d] + " in shape "
+                    + Shapes.format(sizes));
+        }
+        return new Tensor(storage, dtype, offset, remove(sizes, d), remove(strides, d));
+    }
+
+    /**
+     * Repeats size-1 dimensions to larger sizes with stride 0; new leading dimensions may be added.
+     * -1 keeps a size. The result must not be written to where it repeats elements.
+     */
+    public Tensor expand(long... newSizes) {
+        requireByteAligned(dtype, "expand");
+        if (newSizes.length < sizes.length) {
+            throw new IllegalArgumentException("cannot expand shape " + Shapes.format(sizes) + " to fewer dimensions "
+                    + Shapes.format(newSizes));
+        }
+        int lead = newSizes.length - sizes.length;
+        long[] outSizes = new long[newSizes.length];
+        long[] outStrides = new long[newSizes.length];
+        for (int i = 0; i < newSizes.length; i++) {
+            int d = i - lead;
+            long want = newSizes[i];
+            if (d < 0) {
+                if (want < 0) {
+                    throw new IllegalArgumentException("-1 is not allowed for new leading dimension " + i
+                            + " when expanding " + Shapes.format(sizes) + " to " + Shapes.format(newSizes));
+                }
+                outSizes[i] = want;
+                outStrides[i] = 0;
+            } else if (want == -1 || want == sizes[d]) {
+                outSizes[i] = sizes[d];
+                outStrides[i] = strides[d];
+            } else if (sizes[d] == 1 && want >= 0) {
+                outSizes[i] = want;
+                outStrides[i] = 0;
+            } else {
+                throw new IllegalArgumentException("cannot expand dimension " + d + " of size " + sizes[d] + " to "
+                        + want + " (shape " + Shapes.format(sizes) + " to " + Shapes.format(newSizes) + ")");
+            }
+        }
+        return new Tensor(storage, dtype, offset, Shapes.checkSizes(outSizes), outStrides);
+    }
+
+    // ------------------------------------------------------------------------------------------------ data movement
+
+    /**
+     * Copies {@code src} into this tensor element by element, converting the dtype when the two differ.
+     * Shapes must be equal. Returns this tensor.
+     */
+    public Tensor copyFrom(Tensor src) {
+        CopyEngine.shared().copy(this, src);
+        return this;
+    }
+
+    /** This tensor if it is contiguous, else a contiguous copy. */
+    public Tensor contiguous() {
+        return isContiguous() ? this : contiguousCopy();
+    }
+
+    /** A new contiguous copy, always. */
+    public Tensor contiguousCopy() {
+        return Tensor.allocate(dtype, sizes).copyFrom(this);
+    }
+
+    /** This tensor if it has {@code target} dtype, else a contiguous converted copy. */
+    public Tensor to(DType target) {
+        if (target == dtype) {
+            return this;
+        }
+        return Tensor.allocate(target, sizes).copyFrom(this);
+    }
+
+    // ------------------------------------------------------------------------------------------------ elements
+
+    /** Byte offset of the element at {@code index} in the storage. */
+    public long byteOffsetOf(long... index) {
+        requireByteAligned(dtype, "element access");
+        if (index.length != sizes.length) {
+            throw new IllegalArgumentException("index " + Arrays.toString(index) + " does not match shape " + Shapes.format(sizes));
+        }
+        long element = offset;
+        for (int d = 0; d < index.length; d++) {
+            checkIndex(d, index[d]);
+            element += index[d] * strides[d];
+        }
+        return element * dtype.byteSize();
+    }
+
+    /** The raw bits of one element, zero-extended to a long. */
+    public long getBits(long... index) {
+        return ElementAccess.readBits(storage, byteOffsetOf(index), dtype.byteSize());
+    }
+
+    /** Writes the raw bits of one element (the low bits of {@code bits}). */
+    public void setBits(long bits, long... index) {
+        ElementAccess.writeBits(storage, byteOffsetOf(index), dtype.byteSize(), bits);
+    }
+
+    /** The value of one element of an arithmetic dtype, exactly. */
+    public double getDouble(long... index) {
+        return FloatFormat.require(dtype).decode(getBits(index));
+    }
+
+    /** Writes one element of an arithmetic dtype, rounding to nearest even. */
+    public void setDouble(double value, long... index) {
+        setBits(FloatFormat.require(dtype).encode(value), index);
+    }
+
+    @Override
+    public String toString() {
+        return "Tensor(" + dtype + Shapes.format(sizes) + ", strides " + Arrays.toString(strides) + ", offset " + offset + ")";
+    }
+
+    // ------------------------------------------------------------------------------------------------ helpers
+
+    private int checkDimForView(int dim) {
+        requireByteAligned(dtype, "a strided view");
+        return checkDim(dim, sizes.length);
+    }
+
+    private int checkDim(int dim, int rank) {
+        int d = dim < 0 ? dim + rank : dim;
+        if (d < 0 || d >= rank) {
+            throw new IllegalArgumentException("dimension " + dim + " is out of range for shape " + Shapes.format(sizes));
+        }
+        return d;
+    }
+
+    private void checkIndex(int d, long index) {
+        if (index < 0 || index >= sizes[d]) {
+            throw new IndexOutOfBoundsException("index " + index + " is out of range for dimension " + d + " of size "
+                    + sizes[d] + " in shape " + Shapes.format(sizes));
+        }
+    }
+
+    private long[] inferShape(long[] shape) {
+        long known = 1;
+        int inferred = -1;
+        for (int i = 0; i < shape.length; i++) {
+            if (shape[i] == -1) {
+                if (inferred >= 0) {
+                    throw new IllegalArgumentException("only one size may be -1 in " + Shapes.format(shape));
+                }
+                inferred = i;
+            } else if (shape[i] < 0) {
+                throw new IllegalArgumentException("invalid size " + shape[i] + " in " + Shapes.format(shape));
+            } else {
+                known = Math.multiplyExact(known, shape[i]);
+            }
+        }
+        long[] target = shape.clone();
+        long n = numel();
+        if (inferred >= 0) {
+            if (known == 0 || n % known != 0) {
+                throw new IllegalArgumentException("shape " + Shapes.format(shape) + " is invalid for " + n
+                        + " elements (shape " + Shapes.format(sizes) + ")");
+            }
+            target[inferred] = n / known;
+        } else if (known != n) {
+            throw new IllegalArgumentException("shape " + Shapes.format(shape) + " has " + known
+                    + " elements, but shape " + Shapes.format(sizes) + " has " + n);
+        }
+        return target;
+    }
+
+    static void requireByteAligned(DType dtype, String what) {
+        if (!dtype.isByteAligned()) {
+            throw new UnsupportedOperationException(dtype + " is " + dtype.bits()
+                    + " bits wide: tensors of it support only whole contiguous copies, not " + what);
+        }
+    }
+
+    private static long[] remove(long[] a, int i) {
+        long[] out = new long[a.length - 1];
+        System.arraycopy(a, 0, out, 0, i);
+        System.arraycopy(a, i + 1, out, i, a.length - i - 1);
+        return out;
+    }
+
+    private static long[] insert(long[] a, int i, long value) {
+        long[] out = new long[a.length + 1];
+        System.arraycopy(a, 0, out, 0, i);
+        out[i] = value;
+        System.arraycopy(a, i, out, i + 1, a.length - i);
+        return out;
+    }
+}
