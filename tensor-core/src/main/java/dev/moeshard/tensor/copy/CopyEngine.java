@@ -1,42 +1,244 @@
 package dev.moeshard.tensor.copy;
 
-import dev.moeshard.tensor.ElementAccess;
+import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Shapes;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.convert.Converters;
+import dev.moeshard.tensor.convert.ElementConverter;
+import dev.moeshard.tensor.simd.VectorSupport;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
 
-/** Moves elements between two same-shape strided tensors. (Provisional: a plain gather.) */
+/**
+ * Moves elements between two same-shape strided tensors: plans with {@link CopyPlan}, then runs the plan's kernel
+ * over the outer loops, on several threads when the copy is large.
+ *
+ * <p>Large copies are split along the outer loops when there are enough of them, else along the kernel's own
+ * leading extent (run length, or the rows of a transpose), so a single 1 GiB tensor is split too. Every part writes a
+ * disjoint set of destination bytes, so parts need no coordination beyond the final join.
+ */
 public final class CopyEngine {
-    private static final CopyEngine SHARED = new CopyEngine();
+    /** Copies smaller than this run on the calling thread: below it, handing work to threads costs more than it saves. */
+    public static final long PARALLEL_THRESHOLD_BYTES = 4L << 20;
+    /** System property: the number of threads the shared engine uses (default: available processors). */
+    public static final String THREADS_PROPERTY = "moeshard.threads";
 
+    private static final CopyEngine SHARED = create(true, Integer.getInteger(THREADS_PROPERTY,
+            Runtime.getRuntime().availableProcessors()));
+
+    private final CopyKernels kernels;
+    private final boolean simd;
+    private final int threads;
+
+    private CopyEngine(CopyKernels kernels, boolean simd, int threads) {
+        this.kernels = kernels;
+        this.simd = simd;
+        this.threads = threads;
+    }
+
+    /** The engine {@link Tensor#copyFrom} uses: SIMD when available, all processors. */
     public static CopyEngine shared() {
         return SHARED;
     }
 
+    /**
+     * An engine with SIMD kernels (when this JVM allows them, see {@link VectorSupport}) or scalar ones, using at most
+     * {@code threads} threads.
+     */
+    public static CopyEngine create(boolean simd, int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        }
+        CopyKernels k = simd ? SimdKernelsHolder.KERNELS : ScalarCopyKernels.INSTANCE;
+        return new CopyEngine(k, simd && k != ScalarCopyKernels.INSTANCE, threads);
+    }
+
+    /** The same kernels with another thread count. */
+    public CopyEngine withThreads(int n) {
+        return create(simd, n);
+    }
+
+    public CopyKernels kernels() { return kernels; }
+
+    public int threads() { return threads; }
+
+    /** Copies {@code src} into {@code dst}, converting the dtype when they differ. */
     public void copy(Tensor dst, Tensor src) {
+        DType from = src.dtype();
+        DType to = dst.dtype();
+        if (!from.isByteAligned() || !to.isByteAligned()) {
+            copySubByte(dst, src);
+            return;
+        }
+        CopyPlan plan = CopyPlan.of(dst, src);
+        if (plan.kind() == CopyPlan.Kind.EMPTY) {
+            return;
+        }
+        ElementConverter converter = from == to ? null : simd ? Converters.best(from, to) : Converters.scalar(from, to);
+        Part whole = new Part(plan, kernels, converter, src.storage(), dst.storage(), 0, plan.outerCount(), 0, splitExtent(plan));
+        long bytes = Math.max(dst.byteSize(), src.byteSize());
+        int parts = (int) Math.min(threads, Math.max(1, bytes / (PARALLEL_THRESHOLD_BYTES / 2)));
+        if (bytes < PARALLEL_THRESHOLD_BYTES || parts < 2) {
+            whole.run();
+            return;
+        }
+        runInParallel(whole.split(parts));
+    }
+
+    private static void copySubByte(Tensor dst, Tensor src) {
+        if (dst.dtype() != src.dtype()) {
+            throw new UnsupportedOperationException("cannot convert " + src.dtype() + " to " + dst.dtype()
+                    + ": sub-byte dtypes move only as raw bytes");
+        }
         if (!Arrays.equals(dst.sizes(), src.sizes())) {
             throw new IllegalArgumentException("copy needs equal shapes: destination " + Shapes.format(dst.sizes())
                     + ", source " + Shapes.format(src.sizes()));
         }
-        long n = dst.numel();
-        long[] sizes = dst.sizes();
-        long[] index = new long[sizes.length];
-        var converter = dst.dtype() == src.dtype() ? null : Converters.best(src.dtype(), dst.dtype());
-        int w = src.dtype().byteSize();
-        for (long i = 0; i < n; i++) {
-            long so = src.byteOffsetOf(index);
-            long d = dst.byteOffsetOf(index);
-            if (converter == null) {
-                ElementAccess.writeBits(dst.storage(), d, w, ElementAccess.readBits(src.storage(), so, w));
-            } else {
-                converter.convert(src.storage(), so, w, dst.storage(), d, dst.dtype().byteSize(), 1);
-            }
-            for (int k = sizes.length - 1; k >= 0; k--) {
-                if (++index[k] < sizes[k]) {
-                    break;
+        MemorySegment.copy(src.segment(), 0, dst.segment(), 0, src.byteSize());
+    }
+
+    private static long splitExtent(CopyPlan plan) {
+        return plan.kind() == CopyPlan.Kind.TRANSPOSE ? plan.rowCount() : plan.innerCount();
+    }
+
+    private static void runInParallel(List<Part> parts) {
+        List<ForkJoinTask<?>> forked = new ArrayList<>(parts.size());
+        for (int i = 1; i < parts.size(); i++) {
+            forked.add(CopyThreads.POOL.submit(parts.get(i)));
+        }
+        parts.get(0).run();
+        for (ForkJoinTask<?> task : forked) {
+            task.join();
+        }
+    }
+
+    /** Kernels are looked up once, on first use of a SIMD engine. */
+    private static final class SimdKernelsHolder {
+        static final CopyKernels KERNELS = VectorSupport
+                .load("dev.moeshard.tensor.copy.PanamaCopyKernels", CopyKernels.class)
+                .orElse(ScalarCopyKernels.INSTANCE);
+    }
+
+    /** The pool is created on the first parallel copy only. */
+    private static final class CopyThreads {
+        static final ForkJoinPool POOL = new ForkJoinPool(Runtime.getRuntime().availableProcessors(),
+                pool -> {
+                    var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+                    t.setName("moeshard-copy-" + t.getPoolIndex());
+                    t.setDaemon(true);
+                    return t;
+                }, null, false);
+    }
+
+    /** A share of a plan: outer blocks [outerFrom, outerTo), and of each block the split extent [from, to). */
+    private record Part(CopyPlan plan, CopyKernels kernels, ElementConverter converter,
+                        MemorySegment src, MemorySegment dst,
+                        long outerFrom, long outerTo, long from, long to) implements Runnable {
+
+        List<Part> split(int parts) {
+            List<Part> out = new ArrayList<>(parts);
+            long outer = outerTo - outerFrom;
+            if (outer >= parts) {
+                for (int i = 0; i < parts; i++) {
+                    out.add(new Part(plan, kernels, converter, src, dst,
+                            outerFrom + outer * i / parts, outerFrom + outer * (i + 1) / parts, from, to));
                 }
-                index[k] = 0;
+            } else {
+                long extent = to - from;
+                int n = (int) Math.min(parts, extent);
+                for (int i = 0; i < n; i++) {
+                    out.add(new Part(plan, kernels, converter, src, dst, outerFrom, outerTo,
+                            from + extent * i / n, from + extent * (i + 1) / n));
+                }
+            }
+            return out;
+        }
+
+        @Override
+        public void run() {
+            int rank = plan.outerRank();
+            long[] index = new long[rank];
+            long rest = outerFrom;
+            for (int d = rank - 1; d >= 0; d--) {
+                index[d] = rest % plan.outerSize(d);
+                rest /= plan.outerSize(d);
+            }
+            long srcOffset = plan.srcBase();
+            long dstOffset = plan.dstBase();
+            for (int d = 0; d < rank; d++) {
+                srcOffset += index[d] * plan.outerSrcStride(d);
+                dstOffset += index[d] * plan.outerDstStride(d);
+            }
+            for (long block = outerFrom; block < outerTo; block++) {
+                runBlock(srcOffset, dstOffset);
+                for (int d = rank - 1; d >= 0; d--) {
+                    srcOffset += plan.outerSrcStride(d);
+                    dstOffset += plan.outerDstStride(d);
+                    if (++index[d] < plan.outerSize(d)) {
+                        break;
+                    }
+                    srcOffset -= index[d] * plan.outerSrcStride(d);
+                    dstOffset -= index[d] * plan.outerDstStride(d);
+                    index[d] = 0;
+                }
+            }
+        }
+
+        private void runBlock(long srcOffset, long dstOffset) {
+            long count = to - from;
+            switch (plan.kind()) {
+                case RUN -> {
+                    long s = srcOffset + from * plan.innerSrcStride();
+                    long d = dstOffset + from * plan.innerDstStride();
+                    if (converter == null) {
+                        kernels.run(src, s, dst, d, count * plan.srcElementBytes());
+                    } else {
+                        converter.convert(src, s, plan.innerSrcStride(), dst, d, plan.innerDstStride(), count);
+                    }
+                }
+                case GATHER -> {
+                    long s = srcOffset + from * plan.innerSrcStride();
+                    long d = dstOffset + from * plan.innerDstStride();
+                    if (converter == null) {
+                        kernels.gather(src, s, plan.innerSrcStride(), dst, d, plan.innerDstStride(), count,
+                                plan.srcElementBytes());
+                    } else {
+                        converter.convert(src, s, plan.innerSrcStride(), dst, d, plan.innerDstStride(), count);
+                    }
+                }
+                case TRANSPOSE -> {
+                    long s = srcOffset + from * plan.rowSrcStride();
+                    long d = dstOffset + from * plan.rowDstStride();
+                    if (converter == null) {
+                        kernels.transpose(src, s, plan.innerSrcStride(), dst, d, plan.rowDstStride(),
+                                count, plan.innerCount(), plan.srcElementBytes());
+                    } else {
+                        convertTransposed(s, d, count);
+                    }
+                }
+                case EMPTY -> { }
+            }
+        }
+
+        /** A transpose with conversion: converted row by row, in tiles so that source lines are reused from cache. */
+        private void convertTransposed(long srcOffset, long dstOffset, long rows) {
+            int tile = ScalarCopyKernels.TILE;
+            long cols = plan.innerCount();
+            for (long r0 = 0; r0 < rows; r0 += tile) {
+                long rEnd = Math.min(rows, r0 + tile);
+                for (long c0 = 0; c0 < cols; c0 += tile) {
+                    long n = Math.min(cols, c0 + tile) - c0;
+                    for (long r = r0; r < rEnd; r++) {
+                        converter.convert(src, srcOffset + r * plan.rowSrcStride() + c0 * plan.innerSrcStride(),
+                                plan.innerSrcStride(),
+                                dst, dstOffset + r * plan.rowDstStride() + c0 * plan.innerDstStride(),
+                                plan.innerDstStride(), n);
+                    }
+                }
             }
         }
     }
