@@ -1,10 +1,44 @@
 package dev.moeshard.cli;
 
-/** Entry point of the moeshard command. */
+import dev.moeshard.safetensors.SafetensorsFormatException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import picocli.CommandLine;
+
+/** Entry point: runs the picocli application and turns failures into one line on stderr and an exit code. */
 public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
-        System.exit(0);
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns its exit code (for tests). */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new MoeshardCommand());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            boolean verbose = parseResult.hasMatchedOption("--verbose");
+            commandLine.getErr().println("moeshard: " + describe(e));
+            if (verbose) {
+                e.printStackTrace(commandLine.getErr());
+            }
+            return exitCodeOf(e);
+        });
+        return cli.execute(args);
+    }
+
+    static int exitCodeOf(Throwable e) {
+        if (e instanceof SafetensorsFormatException || e instanceof IllegalArgumentException) {
+            return ExitCode.INVALID_INPUT;
+        }
+        if (e instanceof IOException || e instanceof UncheckedIOException) {
+            return ExitCode.IO_FAILURE;
+        }
+        return ExitCode.IO_FAILURE;
+    }
+
+    private static String describe(Throwable e) {
+        String message = e.getMessage();
+        return message == null || message.isBlank() ? e.getClass().getSimpleName() : message;
     }
 }
