@@ -38,11 +38,8 @@ final class CraftedFiles {
      * and, if {@code key} is not null, the key; returns the message for further checks.
      */
     static String assertRejected(Path file, String key) {
-        SafetensorsFormatException byReader = assertThrows(SafetensorsFormatException.class, () -> {
-            try (SafetensorsFile f = SafetensorsFile.open(file)) {
-                // Not reached.
-            }
-        });
+        SafetensorsFormatException byReader = assertThrows(SafetensorsFormatException.class,
+                () -> SafetensorsFile.open(file).close());
         SafetensorsFormatException byHeader = assertThrows(SafetensorsFormatException.class,
                 () -> SafetensorsHeader.read(file));
         assertEquals(byReader.getMessage(), byHeader.getMessage());
