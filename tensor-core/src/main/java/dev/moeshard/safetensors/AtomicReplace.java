@@ -1,0 +1,74 @@
+package dev.moeshard.safetensors;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.HexFormat;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Files appear whole or not at all: they are written under a hidden temporary name next to their target and renamed
+ * into place at the end. A reader never sees half a file, and a crash leaves only a {@code .name.tmp-*} file behind.
+ *
+ * <p>The temporary file lives in the target's directory because a rename is atomic only within one file system.
+ * It is created with {@code CREATE_NEW} under a random name rather than with {@code Files.createTempFile}, which
+ * would give a checkpoint owner-only permissions instead of the user's umask.
+ */
+final class AtomicReplace {
+    private AtomicReplace() {}
+
+    /** A fresh name {@code .<target name>.tmp-<random>} in the target's directory; nothing is created. */
+    static Path tempSibling(Path target) {
+        Path absolute = target.toAbsolutePath();
+        String random = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
+        return absolute.resolveSibling("." + absolute.getFileName() + ".tmp-" + random);
+    }
+
+    /** Renames {@code temp} to {@code target} in one step, replacing a file already there. */
+    static void moveIntoPlace(Path temp, Path target) throws IOException {
+        try {
+            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new IOException(target + ": the file system cannot rename " + temp.getFileName()
+                    + " into place atomically", e);
+        }
+        syncDirectory(target.toAbsolutePath().getParent());
+    }
+
+    /** Writes {@code bytes} to {@code target} through a temporary file, so that the target is never partial. */
+    static void write(Path target, byte[] bytes) throws IOException {
+        Path temp = tempSibling(target);
+        try {
+            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                ByteBuffer buffer = ByteBuffer.wrap(bytes);
+                while (buffer.hasRemaining()) {
+                    channel.write(buffer);
+                }
+                channel.force(true);
+            }
+            moveIntoPlace(temp, target);
+        } finally {
+            Files.deleteIfExists(temp);
+        }
+    }
+
+    /**
+     * Makes the rename itself durable. Opening a directory for reading works on Linux and macOS; elsewhere it fails and
+     * the rename is as durable as the platform makes it.
+     */
+    private static void syncDirectory(Path directory) {
+        if (directory == null) {
+            return;
+        }
+        try (FileChannel channel = FileChannel.open(directory, StandardOpenOption.READ)) {
+            channel.force(true);
+        } catch (IOException | UnsupportedOperationException e) {
+            // Best effort only: the data itself has already been forced.
+        }
+    }
+}

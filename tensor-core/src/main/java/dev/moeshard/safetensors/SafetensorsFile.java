@@ -1,0 +1,139 @@
+package dev.moeshard.safetensors;
+
+import dev.moeshard.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An open safetensors file: its validated header and one read-only mapping of the whole file.
+ *
+ * <p>The file is mapped once, through an {@link Arena} rather than a {@code MappedByteBuffer}, because a buffer is
+ * limited to 2 GiB and is unmapped only by the garbage collector; a segment has a {@code long} size and is unmapped
+ * when this file is closed. The arena is shared, so tensors can be read from several threads at once. Tensors are
+ * views of the mapping: reading one copies nothing, and a tensor must not be used after {@link #close()}.
+ */
+public final class SafetensorsFile implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(SafetensorsFile.class);
+
+    private final SafetensorsHeader header;
+    private final Arena arena;
+    private final MemorySegment data;
+
+    private SafetensorsFile(SafetensorsHeader header, Arena arena, MemorySegment mapping) {
+        this.header = header;
+        this.arena = arena;
+        this.data = mapping.asSlice(header.dataOffset(), header.dataSize());
+    }
+
+    /**
+     * Opens, validates and maps {@code file}.
+     *
+     * @throws SafetensorsFormatException if the file breaks the format
+     * @throws UncheckedIOException if it cannot be read or mapped
+     */
+    public static SafetensorsFile open(Path file) {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            return map(SafetensorsHeader.read(file, channel), channel);
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ": cannot open safetensors file: " + e.getMessage(), e);
+        }
+    }
+
+    /** Maps the file of a header read earlier, checking that the file has not changed size since. */
+    static SafetensorsFile open(SafetensorsHeader header) {
+        Path file = header.path();
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            if (channel.size() != header.fileSize()) {
+                throw new SafetensorsFormatException(file, "file changed since its header was read: it had "
+                        + header.fileSize() + " bytes, now " + channel.size());
+            }
+            return map(header, channel);
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ": cannot open safetensors file: " + e.getMessage(), e);
+        }
+    }
+
+    private static SafetensorsFile map(SafetensorsHeader header, FileChannel channel) throws IOException {
+        Arena arena = Arena.ofShared();
+        try {
+            // The mapping outlives the channel: it belongs to the arena.
+            MemorySegment mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, header.fileSize(), arena);
+            LOG.debug("mapped {} ({} tensors, {} bytes)", header.path(), header.keys().size(), header.fileSize());
+            return new SafetensorsFile(header, arena, mapping);
+        } catch (IOException | RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** The file's path. */
+    public Path path() {
+        return header.path();
+    }
+
+    /** The validated header. */
+    public SafetensorsHeader header() {
+        return header;
+    }
+
+    /** The {@code __metadata__} map, empty if the header has none. */
+    public Map<String, String> metadata() {
+        return header.metadata();
+    }
+
+    /** Tensor names in the header's order. */
+    public List<String> keys() {
+        return header.keys();
+    }
+
+    public boolean contains(String key) {
+        return header.contains(key);
+    }
+
+    /**
+     * The header entry of {@code key}.
+     *
+     * @throws SafetensorsFormatException naming the file and key if there is no such tensor
+     */
+    public TensorEntry entry(String key) {
+        return header.entry(key);
+    }
+
+    /**
+     * Tensor {@code key} as a contiguous view of the mapping (no copy), valid until this file is closed.
+     *
+     * @throws SafetensorsFormatException naming the file and key if there is no such tensor
+     */
+    public Tensor tensor(String key) {
+        TensorEntry e = header.entry(key);
+        return Tensor.wrap(data.asSlice(e.begin(), e.byteSize()), e.dtype(), e.shape());
+    }
+
+    /** The raw bytes of tensor {@code key} in the mapping. */
+    public MemorySegment bytes(String key) {
+        TensorEntry e = header.entry(key);
+        return data.asSlice(e.begin(), e.byteSize());
+    }
+
+    /** Unmaps the file; tensors handed out before must not be used afterwards. Closing twice does nothing. */
+    @Override
+    public synchronized void close() {
+        if (arena.scope().isAlive()) {
+            arena.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "SafetensorsFile(" + header.path() + ", " + header.keys().size() + " tensors)";
+    }
+}

@@ -1,0 +1,152 @@
+package dev.moeshard.safetensors;
+
+import dev.moeshard.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Writes a checkpoint split into shards by a {@link ShardLayout}: each shard through a {@link SafetensorsWriter}, then
+ * {@code model.safetensors.index.json}, last, so that an index on disk always describes shards that are complete.
+ *
+ * <p>All shards are created (under temporary names) and mapped when the writer opens, so tensors can be written in
+ * any order and from several threads. {@link #commit()} renames them into place one by one, then writes the index;
+ * a failure part-way can leave finished shards without an index, which readers reject, but never a partial file.
+ * A single shard is written as {@code model.safetensors} with no index, and a stale index in the directory is removed
+ * so that it cannot contradict the new file.
+ */
+public final class ShardedCheckpointWriter implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ShardedCheckpointWriter.class);
+
+    private final Path directory;
+    private final ShardLayout layout;
+    private final List<SafetensorsWriter> writers;
+    private final Map<String, SafetensorsWriter> byKey;
+
+    private ShardedCheckpointWriter(Path directory, ShardLayout layout, List<SafetensorsWriter> writers) {
+        this.directory = directory;
+        this.layout = layout;
+        this.writers = List.copyOf(writers);
+        Map<String, SafetensorsWriter> map = new HashMap<>();
+        for (SafetensorsWriter w : writers) {
+            for (TensorEntry e : w.plan().entries()) {
+                map.put(e.name(), w);
+            }
+        }
+        this.byKey = map;
+    }
+
+    /**
+     * Creates and maps every shard of {@code layout} in {@code directory} (which must exist), each with
+     * {@code metadata} as its {@code __metadata__}.
+     */
+    public static ShardedCheckpointWriter open(Path directory, ShardLayout layout, Map<String, String> metadata) {
+        List<SafetensorsWriter> writers = new ArrayList<>(layout.shards().size());
+        try {
+            for (ShardLayout.Shard shard : layout.shards()) {
+                writers.add(SafetensorsWriter.open(directory.resolve(shard.fileName()),
+                        SafetensorsWriter.plan(shard.specs(), metadata)));
+            }
+        } catch (RuntimeException e) {
+            for (SafetensorsWriter w : writers) {
+                try {
+                    w.close();
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+        return new ShardedCheckpointWriter(directory, layout, writers);
+    }
+
+    /**
+     * Writes {@code tensors}, in their iteration order, as a checkpoint of shards of at most {@code maxShardBytes}
+     * tensor bytes each in {@code directory}.
+     */
+    public static void write(Path directory, Map<String, Tensor> tensors, long maxShardBytes,
+            Map<String, String> metadata) {
+        List<TensorSpec> specs = new ArrayList<>(tensors.size());
+        tensors.forEach((name, t) -> specs.add(TensorSpec.of(name, t)));
+        try (ShardedCheckpointWriter out = open(directory, ShardLayout.of(specs, maxShardBytes), metadata)) {
+            tensors.forEach(out::write);
+            out.commit();
+        }
+    }
+
+    public ShardLayout layout() {
+        return layout;
+    }
+
+    /** The destination view of tensor {@code name} in its shard's mapping; see {@link SafetensorsWriter#tensor}. */
+    public Tensor tensor(String name) {
+        return writerOf(name).tensor(name);
+    }
+
+    /** Copies {@code source} into tensor {@code name}; see {@link SafetensorsWriter#write}. */
+    public void write(String name, Tensor source) {
+        writerOf(name).write(name, source);
+    }
+
+    /**
+     * Commits every shard, then writes the index (or, for a single shard, removes a stale one).
+     *
+     * @throws IllegalStateException naming a shard's tensors that were never written
+     * @throws UncheckedIOException if a file cannot be written
+     */
+    public void commit() {
+        // Check all shards before renaming any, so that a missing tensor leaves no finished shard behind.
+        for (SafetensorsWriter w : writers) {
+            w.checkComplete();
+        }
+        for (SafetensorsWriter w : writers) {
+            w.commit();
+        }
+        Path indexFile = directory.resolve(SafetensorsIndex.FILE_NAME);
+        try {
+            if (layout.isSharded()) {
+                AtomicReplace.write(indexFile, SafetensorsIndex.encode(layout));
+            } else {
+                Files.deleteIfExists(indexFile);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(indexFile + ": cannot write index: " + e.getMessage(), e);
+        }
+        LOG.debug("wrote {} shards and {} bytes of tensors to {}", writers.size(), layout.totalSize(), directory);
+    }
+
+    /** Deletes the temporary files of shards not committed. */
+    @Override
+    public void close() {
+        RuntimeException failure = null;
+        for (SafetensorsWriter w : writers) {
+            try {
+                w.close();
+            } catch (RuntimeException e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private SafetensorsWriter writerOf(String name) {
+        SafetensorsWriter w = byKey.get(name);
+        if (w == null) {
+            throw new IllegalArgumentException(directory + ": tensor '" + name + "' is not in the shard layout");
+        }
+        return w;
+    }
+}
