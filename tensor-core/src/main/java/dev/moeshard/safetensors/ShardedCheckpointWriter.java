@@ -44,10 +44,15 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
     }
 
     /**
-     * Creates and maps every shard of {@code layout} in {@code directory} (which must exist), each with
+     * Creates and maps every shard of {@code layout} in {@code directory} (created if missing), each with
      * {@code metadata} as its {@code __metadata__}.
      */
     public static ShardedCheckpointWriter open(Path directory, ShardLayout layout, Map<String, String> metadata) {
+        try {
+            Files.createDirectories(directory);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create checkpoint directory " + directory, e);
+        }
         List<SafetensorsWriter> writers = new ArrayList<>(layout.shards().size());
         try {
             for (ShardLayout.Shard shard : layout.shards()) {

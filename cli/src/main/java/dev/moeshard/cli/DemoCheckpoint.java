@@ -1,0 +1,59 @@
+package dev.moeshard.cli;
+
+import dev.moeshard.tensor.DType;
+import dev.moeshard.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * The small per-expert MoE checkpoint the demo makes for itself: Qwen3-MoE key names, BF16, random weights from a
+ * fixed seed, the non-expert tensors a real model has beside its experts.
+ */
+record DemoCheckpoint(int layers, int experts, int hidden, int intermediate) {
+
+    static final String PREFIX = "model.layers.";
+
+    String expertKey(int layer, int expert, String projection) {
+        return PREFIX + layer + ".mlp.experts." + expert + "." + projection + ".weight";
+    }
+
+    /** Every tensor of the checkpoint, in the order a HuggingFace save writes them. */
+    Map<String, Tensor> tensors(long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        out.put("model.embed_tokens.weight", random(random, 512, hidden));
+        for (int l = 0; l < layers; l++) {
+            String layer = PREFIX + l + ".";
+            out.put(layer + "input_layernorm.weight", random(random, hidden));
+            out.put(layer + "self_attn.q_proj.weight", random(random, hidden, hidden));
+            out.put(layer + "mlp.gate.weight", random(random, experts, hidden));
+            for (int e = 0; e < experts; e++) {
+                out.put(expertKey(l, e, "gate_proj"), random(random, intermediate, hidden));
+                out.put(expertKey(l, e, "up_proj"), random(random, intermediate, hidden));
+                out.put(expertKey(l, e, "down_proj"), random(random, hidden, intermediate));
+            }
+        }
+        out.put("model.norm.weight", random(random, hidden));
+        out.put("lm_head.weight", random(random, 512, hidden));
+        return out;
+    }
+
+    /** Expert bytes per layer: gate, up and down of every expert. */
+    long expertBytesPerLayer() {
+        return 3L * experts * hidden * intermediate * DType.BF16.byteSize();
+    }
+
+    private static Tensor random(SplittableRandom random, long... sizes) {
+        Tensor t = Tensor.allocate(DType.BF16, sizes);
+        MemorySegment bytes = t.segment();
+        for (long i = 0; i + 1 < bytes.byteSize(); i += 2) {
+            // Small normal-ish weights as BF16: the top half of an F32.
+            float v = (float) (random.nextGaussian() * 0.02);
+            bytes.set(ValueLayout.JAVA_SHORT_UNALIGNED, i, (short) (Float.floatToRawIntBits(v) >>> 16));
+        }
+        return t;
+    }
+}
