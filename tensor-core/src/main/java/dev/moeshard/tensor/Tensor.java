@@ -133,15 +133,18 @@ public final class Tensor {
         return dtype.isByteAligned() ? offset * dtype.byteSize() : 0;
     }
 
-    /** True when the elements lie in row-major order with no gaps (size-1 dimensions may have any stride). */
+    /**
+     * True when the elements lie in row-major order with no gaps (size-1 dimensions may have any stride).
+     * An empty tensor is contiguous whatever its strides.
+     */
     public boolean isContiguous() {
+        if (numel() == 0) {
+            return true;
+        }
         long expected = 1;
         for (int d = sizes.length - 1; d >= 0; d--) {
             if (sizes[d] == 1) {
                 continue;
-            }
-            if (sizes[d] == 0) {
-                return true;
             }
             if (strides[d] != expected) {
                 return false;
@@ -161,7 +164,9 @@ public final class Tensor {
             throw new IllegalStateException("tensor of shape " + Shapes.format(sizes) + " with strides "
                     + Arrays.toString(strides) + " is not contiguous; call contiguous() first");
         }
-        return storage.asSlice(byteOffset(), byteSize());
+        long bytes = byteSize();
+        // The offset of an empty view is arbitrary (select() on an empty tensor moves it) and may lie past the end.
+        return storage.asSlice(bytes == 0 ? 0 : byteOffset(), bytes);
     }
 
     // ------------------------------------------------------------------------------------------------ views
