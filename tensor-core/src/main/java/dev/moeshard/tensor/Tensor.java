@@ -195,8 +195,10 @@ public final class Tensor {
         }
         long[] newSizes = sizes.clone();
         long[] newStrides = strides.clone();
-        newSizes[d] = (end - start + step - 1) / step;
-        newStrides[d] = strides[d] * step;
+        // (end - start + step - 1) / step would overflow for a step near Long.MAX_VALUE.
+        newSizes[d] = end == start ? 0 : (end - start - 1) / step + 1;
+        // The stride of a dimension of size 0 or 1 is never used: keep it rather than overflow it.
+        newStrides[d] = newSizes[d] > 1 ? Math.multiplyExact(strides[d], step) : strides[d];
         long newOffset = newSizes[d] == 0 ? offset : offset + start * strides[d];
         return new Tensor(storage, dtype, newOffset, newSizes, newStrides);
     }
