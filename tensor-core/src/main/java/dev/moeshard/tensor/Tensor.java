@@ -453,13 +453,20 @@ public final class Tensor {
         for (int i = 0; i < shape.length; i++) {
             if (shape[i] == -1) {
                 if (inferred >= 0) {
-                    throw new IllegalArgumentException("only one size may be -1 in " + Shapes.format(shape));
+                    throw new IllegalArgumentException("only one size may be -1 in " + Shapes.format(shape)
+                            + " (shape " + Shapes.format(sizes) + ")");
                 }
                 inferred = i;
             } else if (shape[i] < 0) {
-                throw new IllegalArgumentException("invalid size " + shape[i] + " in " + Shapes.format(shape));
+                throw new IllegalArgumentException("invalid size " + shape[i] + " in " + Shapes.format(shape)
+                        + " (shape " + Shapes.format(sizes) + ")");
             } else {
-                known = Math.multiplyExact(known, shape[i]);
+                try {
+                    known = Math.multiplyExact(known, shape[i]);
+                } catch (ArithmeticException e) {
+                    throw new IllegalArgumentException("shape " + Shapes.format(shape)
+                            + " has more elements than a long can count (shape " + Shapes.format(sizes) + ")", e);
+                }
             }
         }
         long[] target = shape.clone();
