@@ -49,6 +49,22 @@ final class RandomBits {
         return values;
     }
 
+    /**
+     * Like {@link #fill} without building the naive model, for tensors too large for one: returns the pattern, so
+     * that element {@code i} (row-major) of {@code fresh} is {@code pattern.applyAsLong(i)}.
+     */
+    static LongUnaryOperator fillLarge(Tensor fresh, long seed) {
+        requireFresh(fresh);
+        int w = fresh.dtype().byteSize();
+        LongUnaryOperator pattern = distinct(w, seed);
+        MemorySegment storage = fresh.storage();
+        long n = fresh.numel();
+        for (long i = 0; i < n; i++) {
+            ElementAccess.writeBits(storage, i * w, w, pattern.applyAsLong(i));
+        }
+        return pattern;
+    }
+
     /** Fills every byte of {@code segment} with seeded random bytes (a sentinel pattern) and returns a copy of them. */
     static byte[] fillBytes(MemorySegment segment, long seed) {
         byte[] bytes = new byte[Math.toIntExact(segment.byteSize())];
