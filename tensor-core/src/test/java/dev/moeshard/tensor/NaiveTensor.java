@@ -247,16 +247,6 @@ final class NaiveTensor {
         return strides;
     }
 
-    /** Every index of a shape, row-major, calling {@code action} with a fresh array each time. */
-    static void forEachIndex(long[] shape, java.util.function.Consumer<long[]> action) {
-        long n = numelOf(shape);
-        long[] idx = new long[shape.length];
-        for (long i = 0; i < n; i++) {
-            action.accept(idx.clone());
-            increment(idx, shape);
-        }
-    }
-
     static long numelOf(long[] sizes) {
         long n = 1;
         for (long s : sizes) {

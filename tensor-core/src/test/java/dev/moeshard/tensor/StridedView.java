@@ -1,6 +1,7 @@
 package dev.moeshard.tensor;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -109,8 +110,8 @@ record StridedView(Tensor base, List<ViewOp> ops, Tensor view, NaiveTensor posit
         }
         Tensor view = ViewOp.applyAll(ops, base);
         NaiveTensor positions = ViewOp.applyAll(ops, NaiveTensor.iota(base.sizes()));
-        if (!java.util.Arrays.equals(view.sizes(), shape)) {
-            throw new AssertionError("test bug: built " + view + " for shape " + java.util.Arrays.toString(shape));
+        if (!Arrays.equals(view.sizes(), shape)) {
+            throw new AssertionError("test bug: built " + view + " for shape " + Arrays.toString(shape));
         }
         return new StridedView(base, List.copyOf(ops), view, positions);
     }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Supplier;
 import java.util.stream.Stream;
@@ -29,7 +30,7 @@ class TensorViewTest {
         NaiveTensor values = RandomBits.fill(base, 42 + shape.length);
         List<ViewOp> chain = List.of(ops);
         Tensor t = ViewOp.applyAll(chain, base);
-        Supplier<String> context = () -> dtype + java.util.Arrays.toString(shape) + " " + chain;
+        Supplier<String> context = () -> dtype + Arrays.toString(shape) + " " + chain;
         TensorAssert.assertBits(ViewOp.applyAll(chain, values), t, context);
         TensorAssert.assertPositions(ViewOp.applyAll(chain, NaiveTensor.iota(shape)), t, context);
         assertSame(base.storage(), t.storage(), context);
