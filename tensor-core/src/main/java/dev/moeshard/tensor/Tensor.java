@@ -133,15 +133,18 @@ public final class Tensor {
         return dtype.isByteAligned() ? offset * dtype.byteSize() : 0;
     }
 
-    /** True when the elements lie in row-major order with no gaps (size-1 dimensions may have any stride). */
+    /**
+     * True when the elements lie in row-major order with no gaps (size-1 dimensions may have any stride).
+     * An empty tensor is contiguous whatever its strides.
+     */
     public boolean isContiguous() {
+        if (numel() == 0) {
+            return true;
+        }
         long expected = 1;
         for (int d = sizes.length - 1; d >= 0; d--) {
             if (sizes[d] == 1) {
                 continue;
-            }
-            if (sizes[d] == 0) {
-                return true;
             }
             if (strides[d] != expected) {
                 return false;
@@ -161,7 +164,9 @@ public final class Tensor {
             throw new IllegalStateException("tensor of shape " + Shapes.format(sizes) + " with strides "
                     + Arrays.toString(strides) + " is not contiguous; call contiguous() first");
         }
-        return storage.asSlice(byteOffset(), byteSize());
+        long bytes = byteSize();
+        // The offset of an empty view is arbitrary (select() on an empty tensor moves it) and may lie past the end.
+        return storage.asSlice(bytes == 0 ? 0 : byteOffset(), bytes);
     }
 
     // ------------------------------------------------------------------------------------------------ views
@@ -190,8 +195,10 @@ public final class Tensor {
         }
         long[] newSizes = sizes.clone();
         long[] newStrides = strides.clone();
-        newSizes[d] = (end - start + step - 1) / step;
-        newStrides[d] = strides[d] * step;
+        // (end - start + step - 1) / step would overflow for a step near Long.MAX_VALUE.
+        newSizes[d] = end == start ? 0 : (end - start - 1) / step + 1;
+        // The stride of a dimension of size 0 or 1 is never used: keep it rather than overflow it.
+        newStrides[d] = newSizes[d] > 1 ? Math.multiplyExact(strides[d], step) : strides[d];
         long newOffset = newSizes[d] == 0 ? offset : offset + start * strides[d];
         return new Tensor(storage, dtype, newOffset, newSizes, newStrides);
     }
@@ -446,13 +453,20 @@ public final class Tensor {
         for (int i = 0; i < shape.length; i++) {
             if (shape[i] == -1) {
                 if (inferred >= 0) {
-                    throw new IllegalArgumentException("only one size may be -1 in " + Shapes.format(shape));
+                    throw new IllegalArgumentException("only one size may be -1 in " + Shapes.format(shape)
+                            + " (shape " + Shapes.format(sizes) + ")");
                 }
                 inferred = i;
             } else if (shape[i] < 0) {
-                throw new IllegalArgumentException("invalid size " + shape[i] + " in " + Shapes.format(shape));
+                throw new IllegalArgumentException("invalid size " + shape[i] + " in " + Shapes.format(shape)
+                        + " (shape " + Shapes.format(sizes) + ")");
             } else {
-                known = Math.multiplyExact(known, shape[i]);
+                try {
+                    known = Math.multiplyExact(known, shape[i]);
+                } catch (ArithmeticException e) {
+                    throw new IllegalArgumentException("shape " + Shapes.format(shape)
+                            + " has more elements than a long can count (shape " + Shapes.format(sizes) + ")", e);
+                }
             }
         }
         long[] target = shape.clone();
