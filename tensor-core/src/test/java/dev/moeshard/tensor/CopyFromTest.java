@@ -29,19 +29,15 @@ import org.junit.jupiter.params.provider.MethodSource;
  * source's elements, every other byte of the destination's storage still holds its sentinel, and the source's
  * storage is untouched.
  */
-class CopyFromTest {
+abstract class CopyFromTest {
 
     /**
-     * The engine under test comes from here and only from here. The copy engine is being rewritten into a planned
-     * engine (bulk, tile-transpose and gather kernels, scalar and SIMD, multi-threaded); its author will parameterise
-     * this class over {scalar, SIMD} × {1 thread, several threads} by changing this factory. For now it is the shared
-     * engine, the one that {@link Tensor#copyFrom} uses.
+     * The engine under test: each subclass runs every case on one engine (scalar or SIMD kernels, on one thread or
+     * with every copy split over several threads).
      */
-    static CopyEngine engine() {
-        return CopyEngine.shared();
-    }
+    abstract CopyEngine engine();
 
-    private static void copy(Tensor dst, Tensor src) {
+    private void copy(Tensor dst, Tensor src) {
         engine().copy(dst, src);
     }
 
@@ -55,7 +51,7 @@ class CopyFromTest {
      * Copies {@code src} into {@code dst.view()} and checks that the view now holds {@code expected}, that no other
      * byte of the destination's storage changed, and that the source's storage did not change.
      */
-    static void copyAndCheck(StridedView dst, Tensor src, NaiveTensor expected, Supplier<String> context) {
+    void copyAndCheck(StridedView dst, Tensor src, NaiveTensor expected, Supplier<String> context) {
         byte[] dstBefore = dst.base().storage().toArray(ValueLayout.JAVA_BYTE);
         byte[] srcBefore = src.storage().toArray(ValueLayout.JAVA_BYTE);
         copy(dst.view(), src);
@@ -78,7 +74,7 @@ class CopyFromTest {
     }
 
     /** A same-dtype copy from a random-filled view into a sentinel-filled view, checked against the naive model. */
-    static void checkCopy(StridedView dst, StridedView src, long seed, Supplier<String> context) {
+    void checkCopy(StridedView dst, StridedView src, long seed, Supplier<String> context) {
         NaiveTensor srcBase = RandomBits.fill(src.base(), seed);
         RandomBits.fillBytes(dst.base().storage(), ~seed);
         copyAndCheck(dst, src.view(), src.values(srcBase), context);
@@ -356,7 +352,7 @@ class CopyFromTest {
         convertThereAndBack(from, to, 1000L * from.ordinal() + to.ordinal());
     }
 
-    private static void convertThereAndBack(DType from, DType to, long seed) {
+    private void convertThereAndBack(DType from, DType to, long seed) {
         FloatFormat source = FloatFormat.require(from);
         FloatFormat target = FloatFormat.require(to);
         SplittableRandom r = new SplittableRandom(seed);
@@ -380,7 +376,7 @@ class CopyFromTest {
     }
 
     /** Rewrites one element in seven of a fresh tensor with zeros, infinities, NaNs, extremes or subnormals. */
-    private static void mixInSpecials(Tensor fresh) {
+    private void mixInSpecials(Tensor fresh) {
         DType dtype = fresh.dtype();
         FloatFormat f = FloatFormat.require(dtype);
         long sign = 1L << (dtype.bits() - 1);
@@ -398,7 +394,7 @@ class CopyFromTest {
     }
 
     /** The elements of a fresh (row-major, offset 0) tensor, read straight from its storage. */
-    private static NaiveTensor readFresh(Tensor fresh) {
+    private NaiveTensor readFresh(Tensor fresh) {
         RandomBits.requireFresh(fresh);
         int w = fresh.dtype().byteSize();
         return NaiveTensor.generate(fresh.sizes(), i -> ElementAccess.readBits(fresh.storage(), i * w, w));
@@ -438,7 +434,7 @@ class CopyFromTest {
     }
 
     /** {@code dst[e, r, c] = src[e, c, r]} for a contiguous {@code [E, R, C]} destination. */
-    private static void largeTranspose(DType dtype, long e, long rows, long cols) {
+    private void largeTranspose(DType dtype, long e, long rows, long cols) {
         Tensor src = Tensor.allocate(dtype, e, cols, rows);
         LongUnaryOperator pattern = RandomBits.fillLarge(src, e * rows);
         Tensor dst = Tensor.allocate(dtype, e, rows, cols);

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.ValueLayout;
 import java.util.List;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -47,12 +46,7 @@ class SubByteTensorTest {
         assertArrayEquals(new long[] {8}, r.sizes());
     }
 
-    /**
-     * KNOWN BUG in the provisional copy/CopyEngine: it asks {@code src.dtype().byteSize()} before anything else, which
-     * throws UnsupportedOperationException for F4 and F6, so even a whole contiguous copy to the same dtype fails.
-     * The rewritten engine must copy such tensors as raw bytes; remove @Disabled then.
-     */
-    @Disabled("known CopyEngine bug: sub-byte contiguous copies throw (byteSize() of F4); see Javadoc")
+    /** Sub-byte tensors move as raw bytes between whole contiguous tensors of the same dtype. */
     @Test
     void contiguousCopyToTheSameDtype() {
         for (DType dtype : List.of(DType.F4, DType.F6_E2M3, DType.F6_E3M2)) {

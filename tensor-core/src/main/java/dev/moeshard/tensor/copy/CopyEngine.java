@@ -33,11 +33,13 @@ public final class CopyEngine {
     private final CopyKernels kernels;
     private final boolean simd;
     private final int threads;
+    private final long parallelThresholdBytes;
 
-    private CopyEngine(CopyKernels kernels, boolean simd, int threads) {
+    private CopyEngine(CopyKernels kernels, boolean simd, int threads, long parallelThresholdBytes) {
         this.kernels = kernels;
         this.simd = simd;
         this.threads = threads;
+        this.parallelThresholdBytes = parallelThresholdBytes;
     }
 
     /** The engine {@link Tensor#copyFrom} uses: SIMD when available, all processors. */
@@ -50,16 +52,27 @@ public final class CopyEngine {
      * {@code threads} threads.
      */
     public static CopyEngine create(boolean simd, int threads) {
+        return create(simd, threads, PARALLEL_THRESHOLD_BYTES);
+    }
+
+    /**
+     * Like {@link #create(boolean, int)}, splitting copies of at least {@code parallelThresholdBytes} over the threads
+     * (0 splits every copy, which tests use to exercise the split on small tensors).
+     */
+    public static CopyEngine create(boolean simd, int threads, long parallelThresholdBytes) {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         }
+        if (parallelThresholdBytes < 0) {
+            throw new IllegalArgumentException("parallel threshold must not be negative, got " + parallelThresholdBytes);
+        }
         CopyKernels k = simd ? SimdKernelsHolder.KERNELS : ScalarCopyKernels.INSTANCE;
-        return new CopyEngine(k, simd && k != ScalarCopyKernels.INSTANCE, threads);
+        return new CopyEngine(k, simd && k != ScalarCopyKernels.INSTANCE, threads, parallelThresholdBytes);
     }
 
     /** The same kernels with another thread count. */
     public CopyEngine withThreads(int n) {
-        return create(simd, n);
+        return create(simd, n, parallelThresholdBytes);
     }
 
     public CopyKernels kernels() { return kernels; }
@@ -81,8 +94,10 @@ public final class CopyEngine {
         ElementConverter converter = from == to ? null : simd ? Converters.best(from, to) : Converters.scalar(from, to);
         Part whole = new Part(plan, kernels, converter, src.storage(), dst.storage(), 0, plan.outerCount(), 0, splitExtent(plan));
         long bytes = Math.max(dst.byteSize(), src.byteSize());
-        int parts = (int) Math.min(threads, Math.max(1, bytes / (PARALLEL_THRESHOLD_BYTES / 2)));
-        if (bytes < PARALLEL_THRESHOLD_BYTES || parts < 2) {
+        // Each part gets at least half the threshold, so a copy just over it is split in two, not in many.
+        long minPartBytes = Math.max(1, parallelThresholdBytes / 2);
+        int parts = (int) Math.min(threads, Math.max(1, bytes / minPartBytes));
+        if (bytes < parallelThresholdBytes || parts < 2) {
             whole.run();
             return;
         }
