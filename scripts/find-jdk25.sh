@@ -1,6 +1,7 @@
 # Sourced by ./moeshard and ./run-tests: finds a JDK 25 or newer and exports JAVA_HOME.
 # Order: JAVA_HOME if it is new enough, then every JDK under /usr/lib/jvm (newest first),
-# then the `java` on PATH. A JDK must have javac and jlink, not only a runtime.
+# then the `java` on PATH. A JDK must have javac, not only a runtime. MOESHARD_JDK_DIRS replaces /usr/lib/jvm
+# as the folder searched (e.g. /opt/jdks).
 
 moeshard_java_feature() {
   # Prints the feature release (17, 21, 25, ...) of the JDK at $1, or nothing.
@@ -18,7 +19,7 @@ moeshard_find_jdk() {
   local candidate feature
   local candidates=()
   [ -n "${JAVA_HOME:-}" ] && candidates+=("$JAVA_HOME")
-  for candidate in $(ls -d /usr/lib/jvm/*/ 2>/dev/null | sort -rV); do
+  for candidate in $(ls -d ${MOESHARD_JDK_DIRS:-/usr/lib/jvm}/*/ 2>/dev/null | sort -rV); do
     candidates+=("${candidate%/}")
   done
   if command -v java >/dev/null 2>&1; then
@@ -35,7 +36,7 @@ moeshard_find_jdk() {
 }
 
 if ! MOESHARD_JDK=$(moeshard_find_jdk); then
-  echo "moeshard: no JDK 25 found (looked at JAVA_HOME, /usr/lib/jvm/* and java on PATH); install one, e.g. 'apt-get install temurin-25-jdk' or a JDK 25 tarball under /usr/lib/jvm." >&2
+  echo "moeshard: no JDK 25 found (looked at JAVA_HOME, ${MOESHARD_JDK_DIRS:-/usr/lib/jvm}/* and java on PATH); install one, e.g. 'apt-get install temurin-25-jdk' or a JDK 25 tarball under /usr/lib/jvm." >&2
   exit 1
 fi
 export JAVA_HOME="$MOESHARD_JDK"
