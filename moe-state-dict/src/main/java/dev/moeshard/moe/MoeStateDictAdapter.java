@@ -12,7 +12,9 @@ import dev.moeshard.moe.parallel.ExpertSplitter;
 import dev.moeshard.moe.parallel.ShardedTensor;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.TensorOps;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -78,6 +80,16 @@ public final class MoeStateDictAdapter {
         return Collections.unmodifiableSet(new LinkedHashSet<>(inplaceLoadedKeys));
     }
 
+    /** The experts this rank of {@code mesh} loads (all when {@code mesh} is null). */
+    public ExpertRange expertRange(DeviceMesh mesh) {
+        return ExpertRange.forMesh(mesh, config.numExperts());
+    }
+
+    /** Whether this rank of {@code mesh} loads expert {@code expertId}. */
+    public boolean shouldLoadExpert(int expertId, DeviceMesh mesh) {
+        return expertRange(mesh).contains(expertId);
+    }
+
     // ---------------------------------------------------------------------------------------------- splitting
 
     /** Per-expert views of a plain grouped tensor [E, ...]; its first dimension must be E. */
@@ -129,7 +141,7 @@ public final class MoeStateDictAdapter {
                     if (groups.isEmpty()) {
                         layer.remove();
                     }
-                    return dev.moeshard.tensor.TensorOps.stack(ordered, 0);
+                    return TensorOps.stack(ordered, 0);
                 }
             }
         }
@@ -303,9 +315,9 @@ public final class MoeStateDictAdapter {
         long[] expected = gateUp
                 ? new long[] {config.numExperts(), config.gateUpWidth(), config.hidden()}
                 : new long[] {config.numExperts(), config.hidden(), config.intermediate()};
-        if (!java.util.Arrays.equals(value.sizes(), expected)) {
+        if (!Arrays.equals(value.sizes(), expected)) {
             throw new IllegalArgumentException(key + ": a transformers-v5 fused expert tensor of this model must have"
-                    + " shape " + java.util.Arrays.toString(expected) + ", got " + java.util.Arrays.toString(value.sizes()));
+                    + " shape " + Arrays.toString(expected) + ", got " + Arrays.toString(value.sizes()));
         }
         String base = key.substring(0, key.length() - (gateUp ? gateUpSuffix : downSuffix).length());
         String groupedKey = base + "." + naming.segment() + "."

@@ -63,6 +63,11 @@ class ExpertRangeTest {
         assertTrue(r.contains(3));
         assertFalse(r.contains(4));
         assertFalse(r.contains(1));
+        var adapter = new dev.moeshard.moe.MoeStateDictAdapter(new dev.moeshard.moe.MoeConfig(8, 4, 2, true),
+                dev.moeshard.moe.ExpertNaming.DEFAULT);
+        assertTrue(adapter.shouldLoadExpert(3, DeviceMesh.expertParallel(4, 1)));
+        assertFalse(adapter.shouldLoadExpert(5, DeviceMesh.expertParallel(4, 1)));
+        assertTrue(adapter.shouldLoadExpert(7, null));
     }
 
     @Test
