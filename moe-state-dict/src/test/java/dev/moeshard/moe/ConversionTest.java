@@ -270,6 +270,23 @@ class ConversionTest {
     }
 
     @Test
+    void loadIntoOnHeapStorage() {
+        Map<String, Tensor> hf = hfExperts("model.", 1, 4, DType.F32);
+        Map<String, Tensor> expected = adapter(4).fromHf(new LinkedHashMap<>(hf));
+        float[] gateUp = new float[(int) (4 * H * 2 * I)];
+        float[] down = new float[(int) (4 * I * H)];
+        Map<String, Tensor> model = new LinkedHashMap<>();
+        model.put("model.layers.0.mlp.experts.gate_and_up_projs",
+                Tensor.wrap(java.lang.foreign.MemorySegment.ofArray(gateUp), DType.F32, 4, H, 2 * I));
+        model.put("model.layers.0.mlp.experts.down_projs", Tensor.wrap(java.lang.foreign.MemorySegment.ofArray(down), DType.F32, 4, I, H));
+        adapter(4).loadInto(model, hf, FromHfOptions.defaults());
+        for (String k : model.keySet()) {
+            assertSameBytes(expected.get(k), model.get(k), k);
+        }
+        assertEquals(expected.get("model.layers.0.mlp.experts.down_projs").getDouble(3, 2, 5), down[(int) ((3 * I + 2) * H + 5)]);
+    }
+
+    @Test
     void viewLoadedKeysAccumulateAcrossAnMtpPassAndResetOnTheNextLoad() {
         MoeStateDictAdapter adapter = adapter(2);
         Map<String, Tensor> backbone = Map.of("model.layers.0.mlp.experts.down_projs", Tensor.allocate(DType.F32, 2, I, H));
