@@ -123,8 +123,8 @@ class ConversionTest {
 
     @Test
     void incompleteGroupIsAnErrorNotASilentDrop() {
-        // A non-gated model reading a checkpoint that has gate and down but no up: validation is satisfied by the
-        // down keys only for down, so this is caught when up_proj never arrives.
+        // A gated expert with gate and down but no up: caught by validation before anything is emitted, so the
+        // gate_and_up group can never be dropped without a word.
         MoeStateDictAdapter adapter = new MoeStateDictAdapter(new MoeConfig(1, H, I, true), ExpertNaming.DEFAULT);
         Map<String, Tensor> hf = new LinkedHashMap<>();
         hf.put("model.layers.0.mlp.experts.0.gate_proj.weight", Tensor.allocate(DType.F32, I, H));
