@@ -1,0 +1,13 @@
+package dev.moeshard.moe.family;
+
+import dev.moeshard.moe.MoeConfig;
+import dev.moeshard.moe.MoeStateDictAdapter;
+
+/** A checkpoint's family and expert shape, as config.json or its tensors told them. */
+public record DetectedModel(ModelFamily family, MoeConfig config) {
+
+    /** The per-expert ↔ grouped adapter for this model (for GPT-OSS see {@link GptOssConversion}). */
+    public MoeStateDictAdapter adapter() {
+        return new MoeStateDictAdapter(config, family.naming());
+    }
+}

@@ -1,0 +1,128 @@
+package dev.moeshard.moe.family;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.moeshard.moe.ExpertNaming;
+import dev.moeshard.moe.ExpertNaming.ExpertKey;
+import dev.moeshard.moe.MoeConfig;
+import dev.moeshard.moe.Projection;
+import dev.moeshard.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Tells a checkpoint's family and expert shape: from config.json when there is one ({@code model_type}, expert
+ * count, sizes, activation), else from key names and tensor shapes. What neither can settle is an error that says
+ * what to pass, never a guess.
+ */
+public final class FamilyDetection {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final List<ExpertNaming> NAMINGS = List.of(ExpertNaming.DEFAULT, ExpertNaming.MIXTRAL, ExpertNaming.NEMOTRON_H);
+
+    private FamilyDetection() {}
+
+    /** Reads {@code config.json} at {@code path}. */
+    public static DetectedModel fromConfigFile(Path path) {
+        try {
+            return fromConfig(JSON.readTree(Files.readString(path)), path.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads a parsed config.json; {@code source} names it in messages. */
+    public static DetectedModel fromConfig(JsonNode config, String source) {
+        String modelType = config.path("model_type").asText("");
+        ModelFamily family = ModelFamily.ofModelType(modelType).orElseThrow(() -> new IllegalArgumentException(
+                source + ": model_type '" + modelType + "' is not a known MoE family (known: " + ModelFamily.modelTypes()
+                        + "); pass a MoeConfig and an ExpertNaming explicitly"));
+        int experts = (int) firstLong(config, source, "n_routed_experts", "num_experts", "num_local_experts");
+        long inter = firstLong(config, source, "moe_intermediate_size", "intermediate_size");
+        long hidden = firstLong(config, source, "hidden_size");
+        String act = config.has("mlp_hidden_act") ? config.path("mlp_hidden_act").asText() : config.path("hidden_act").asText("");
+        boolean gated = act.isEmpty() ? family.gatedByDefault() : !act.startsWith("relu");
+        return new DetectedModel(family, new MoeConfig(experts, hidden, inter, gated));
+    }
+
+    private static long firstLong(JsonNode config, String source, String... names) {
+        for (String name : names) {
+            JsonNode n = config.get(name);
+            if (n != null && n.canConvertToLong() && n.asLong() > 0) {
+                return n.asLong();
+            }
+        }
+        throw new IllegalArgumentException(source + ": none of " + Arrays.toString(names) + " is a positive integer");
+    }
+
+    /**
+     * Tells the family from key names and shapes alone. Per-expert keys give the naming, E (highest id + 1), I, H
+     * and whether there is a gate; fused {@code mlp.experts.gate_up_proj} tensors are GPT-OSS when a
+     * {@code mlp.router} goes with them, else transformers-v5 fused, as long as the shapes agree with only one.
+     */
+    public static DetectedModel fromTensors(Map<String, Tensor> stateDict) {
+        for (ExpertNaming naming : NAMINGS) {
+            int maxExpert = -1;
+            boolean gate = false;
+            Tensor up = null;
+            for (Map.Entry<String, Tensor> e : stateDict.entrySet()) {
+                ExpertKey k = naming.parsePerExpert(e.getKey());
+                if (k == null) {
+                    continue;
+                }
+                maxExpert = Math.max(maxExpert, k.expert());
+                gate |= k.projection() == Projection.GATE;
+                if (k.projection() == Projection.UP && up == null) {
+                    up = e.getValue();
+                }
+            }
+            if (maxExpert >= 0 && up != null) {
+                ModelFamily family = naming.equals(ExpertNaming.MIXTRAL) ? ModelFamily.MIXTRAL
+                        : naming.equals(ExpertNaming.NEMOTRON_H) ? ModelFamily.NEMOTRON_H : ModelFamily.QWEN3_MOE;
+                return new DetectedModel(family, new MoeConfig(maxExpert + 1, up.size(1), up.size(0), gate));
+            }
+        }
+        return fromFusedTensors(stateDict);
+    }
+
+    private static DetectedModel fromFusedTensors(Map<String, Tensor> stateDict) {
+        Tensor gateUp = null;
+        Tensor down = null;
+        boolean router = false;
+        for (Map.Entry<String, Tensor> e : stateDict.entrySet()) {
+            String k = e.getKey();
+            if (k.endsWith(".mlp.experts.gate_up_proj") && gateUp == null) {
+                gateUp = e.getValue();
+            } else if (k.endsWith(".mlp.experts.down_proj") && down == null) {
+                down = e.getValue();
+            } else if (k.contains(".mlp.router.")) {
+                router = true;
+            }
+        }
+        if (gateUp == null || down == null || gateUp.dim() != 3 || down.dim() != 3) {
+            throw new IllegalArgumentException("no expert tensors found: neither per-expert keys under "
+                    + NAMINGS.stream().map(ExpertNaming::segment).toList()
+                    + " nor fused mlp.experts.gate_up_proj / down_proj; pass config.json or a MoeConfig");
+        }
+        long e = gateUp.size(0);
+        long a = gateUp.size(1);
+        long b = gateUp.size(2);
+        // GPT-OSS: gate_up [E, H, 2I], down [E, I, H].  transformers v5: gate_up [E, 2I, H], down [E, H, I].
+        boolean fitsGptOss = down.size(1) * 2 == b && down.size(2) == a;
+        boolean fitsV5 = down.size(2) * 2 == a && down.size(1) == b;
+        if (fitsGptOss && (router || !fitsV5)) {
+            return new DetectedModel(ModelFamily.GPT_OSS, new MoeConfig((int) e, a, b / 2, true));
+        }
+        if (fitsV5 && !router) {
+            return new DetectedModel(ModelFamily.QWEN3_MOE, new MoeConfig((int) e, b, a / 2, true));
+        }
+        throw new IllegalArgumentException("cannot tell the layout of fused experts gate_up_proj "
+                + Arrays.toString(gateUp.sizes()) + " / down_proj " + Arrays.toString(down.sizes())
+                + (router ? " (a router is present, so GPT-OSS [E, H, 2I] was expected)" : "")
+                + "; pass config.json (model_type, hidden_size, intermediate_size) or a ModelFamily and MoeConfig");
+    }
+}

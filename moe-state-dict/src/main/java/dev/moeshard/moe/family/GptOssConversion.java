@@ -1,0 +1,78 @@
+package dev.moeshard.moe.family;
+
+import dev.moeshard.moe.parallel.DeviceMesh;
+import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.tensor.Tensor;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * GPT-OSS checkpoints are grouped already ({@code mlp.experts.gate_up_proj} [E, H, 2I] with gate in the even
+ * columns and up in the odd ones, {@code down_proj} [E, I, H], and biases [E, 2I], [E, H]), so conversion is a
+ * rename, as the reference adapter does: {@code mlp.router} → {@code mlp.gate}, {@code gate_up_proj} →
+ * {@code gate_and_up_projs}, {@code down_proj} → {@code down_projs}; the biases keep their names. Under expert
+ * parallelism every {@code mlp.experts} tensor is cut to this rank's experts along its first axis (a view).
+ */
+public final class GptOssConversion {
+    // HF suffix -> grouped suffix; matched at the end of a key, the first match wins.
+    private static final List<Map.Entry<String, String>> RENAMES = List.of(
+            Map.entry("mlp.router.weight", "mlp.gate.weight"),
+            Map.entry("mlp.router.bias", "mlp.gate.bias"),
+            Map.entry("mlp.experts.gate_up_proj", "mlp.experts.gate_and_up_projs"),
+            Map.entry("mlp.experts.down_proj", "mlp.experts.down_projs"));
+
+    private final int numExperts;
+
+    public GptOssConversion(int numExperts) {
+        this.numExperts = numExperts;
+    }
+
+    /** The grouped state dict of {@code hf} for this rank of {@code mesh} (null: all experts). */
+    public Map<String, Tensor> fromHf(Map<String, Tensor> hf, DeviceMesh mesh) {
+        ExpertRange range = ExpertRange.forMesh(mesh, numExperts);
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : hf.entrySet()) {
+            String key = e.getKey();
+            Tensor value = e.getValue();
+            if (key.contains(".mlp.experts.")) {
+                if (value.dim() == 0 || value.size(0) != numExperts) {
+                    throw new IllegalArgumentException(key + ": a GPT-OSS expert tensor must have " + numExperts
+                            + " experts on its first axis, got shape " + Arrays.toString(value.sizes()));
+                }
+                value = value.narrow(0, range.start(), range.count());
+            }
+            out.put(rename(key, true), value);
+        }
+        return out;
+    }
+
+    /** The HF names of a grouped GPT-OSS state dict; tensors are passed as they are. */
+    public Map<String, Tensor> toHf(Map<String, Tensor> grouped) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        grouped.forEach((k, v) -> out.put(rename(k, false), v));
+        return out;
+    }
+
+    /** The gate columns of an interleaved [E, H, 2I] tensor, as a view [E, H, I]. */
+    public static Tensor gate(Tensor gateUp) {
+        return gateUp.slice(2, 0, gateUp.size(2), 2);
+    }
+
+    /** The up columns of an interleaved [E, H, 2I] tensor, as a view [E, H, I]. */
+    public static Tensor up(Tensor gateUp) {
+        return gateUp.slice(2, 1, gateUp.size(2), 2);
+    }
+
+    private static String rename(String key, boolean toGrouped) {
+        for (Map.Entry<String, String> r : RENAMES) {
+            String from = toGrouped ? r.getKey() : r.getValue();
+            String to = toGrouped ? r.getValue() : r.getKey();
+            if (key.endsWith(from)) {
+                return key.substring(0, key.length() - from.length()) + to;
+            }
+        }
+        return key;
+    }
+}

@@ -1,0 +1,65 @@
+package dev.moeshard.moe.family;
+
+import dev.moeshard.moe.ExpertNaming;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+
+/** Presets per model family: the {@code model_type} of its config.json, where its experts live, their layout. */
+public enum ModelFamily {
+    QWEN2_MOE("qwen2_moe", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    QWEN3_MOE("qwen3_moe", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    OLMOE("olmoe", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    GLM4_MOE("glm4_moe", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    DEEPSEEK_V2("deepseek_v2", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    DEEPSEEK_V3("deepseek_v3", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    MIXTRAL("mixtral", ExpertNaming.MIXTRAL, true, Layout.PER_EXPERT),
+    MINIMAX("minimax", ExpertNaming.MIXTRAL, true, Layout.PER_EXPERT),
+    NEMOTRON_H("nemotron_h", ExpertNaming.NEMOTRON_H, false, Layout.PER_EXPERT),
+    GPT_OSS("gpt_oss", ExpertNaming.DEFAULT, true, Layout.GPT_OSS_GROUPED);
+
+    /** How the family's experts are stored in its HF checkpoints. */
+    public enum Layout {
+        /** One tensor per expert and projection (transformers v4 layout; v5 fused input is accepted too). */
+        PER_EXPERT,
+        /** Already grouped: {@code gate_up_proj} [E, H, 2I] with gate and up interleaved, plus biases. */
+        GPT_OSS_GROUPED
+    }
+
+    private final String modelType;
+    private final ExpertNaming naming;
+    private final boolean gatedByDefault;
+    private final Layout layout;
+
+    ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout) {
+        this.modelType = modelType;
+        this.naming = naming;
+        this.gatedByDefault = gatedByDefault;
+        this.layout = layout;
+    }
+
+    public String modelType() {
+        return modelType;
+    }
+
+    public ExpertNaming naming() {
+        return naming;
+    }
+
+    /** Gated unless the config's activation says otherwise (Nemotron-H is ReLU², non-gated). */
+    public boolean gatedByDefault() {
+        return gatedByDefault;
+    }
+
+    public Layout layout() {
+        return layout;
+    }
+
+    public static Optional<ModelFamily> ofModelType(String modelType) {
+        return Arrays.stream(values()).filter(f -> f.modelType.equals(modelType)).findFirst();
+    }
+
+    public static List<String> modelTypes() {
+        return Arrays.stream(values()).map(ModelFamily::modelType).toList();
+    }
+}
