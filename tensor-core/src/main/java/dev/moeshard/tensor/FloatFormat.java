@@ -30,6 +30,8 @@ import java.util.Optional;
  * </ul>
  */
 public final class FloatFormat {
+    private static final long DOUBLE_SIGN = 0x8000_0000_0000_0000L;
+    private static final long DOUBLE_QUIET_NAN = 0x7ff8_0000_0000_0000L;
     private static final Map<DType, FloatFormat> FORMATS = new EnumMap<>(DType.class);
 
     static {
@@ -102,7 +104,10 @@ public final class FloatFormat {
     /** The bit pattern of a quiet NaN, positive. */
     public long nanBits() { return nanCode; }
 
-    /** The exact value of a bit pattern (the low bits of {@code bits}). */
+    /**
+     * The exact value of a bit pattern (the low bits of {@code bits}). A NaN pattern decodes to a quiet NaN of the
+     * same sign (for F64, the pattern itself).
+     */
     public double decode(long bits) {
         if (dtype == DType.F64) {
             return Double.longBitsToDouble(bits);
@@ -111,11 +116,13 @@ public final class FloatFormat {
         long code = bits & (signBit - 1);
         int exponentField = (int) (code >>> mantissaBits);
         long mantissa = code & ((1L << mantissaBits) - 1);
+        if ((ieee && exponentField == maxExponentField && mantissa != 0) || (!ieee && code == nanCode)) {
+            // Built from bits, not by negating Double.NaN: the JLS leaves the sign of -NaN unspecified.
+            return Double.longBitsToDouble((negative ? DOUBLE_SIGN : 0) | DOUBLE_QUIET_NAN);
+        }
         double magnitude;
         if (ieee && exponentField == maxExponentField) {
-            magnitude = mantissa == 0 ? Double.POSITIVE_INFINITY : Double.NaN;
-        } else if (!ieee && code == nanCode) {
-            magnitude = Double.NaN;
+            magnitude = Double.POSITIVE_INFINITY;
         } else if (exponentField == 0) {
             magnitude = Math.scalb((double) mantissa, 1 - bias - mantissaBits);
         } else {
@@ -127,7 +134,9 @@ public final class FloatFormat {
     /** The bit pattern nearest to {@code value}, ties to even, with this format's overflow rule. */
     public long encode(double value) {
         if (dtype == DType.F64) {
-            return Double.doubleToRawLongBits(value);
+            long raw = Double.doubleToRawLongBits(value);
+            // NaN payloads are not kept, in F64 as in every other format.
+            return Double.isNaN(value) ? (raw & DOUBLE_SIGN) | DOUBLE_QUIET_NAN : raw;
         }
         long sign = (Double.doubleToRawLongBits(value) < 0) ? signBit : 0;
         if (Double.isNaN(value)) {
