@@ -41,6 +41,13 @@ record DemoCheckpoint(int layers, int experts, int hidden, int intermediate) {
         return out;
     }
 
+    /** The config.json a HuggingFace save writes beside the weights, with the sizes the conversion needs. */
+    String configJson() {
+        return "{\n  \"model_type\": \"qwen3_moe\",\n  \"num_experts\": " + experts
+                + ",\n  \"hidden_size\": " + hidden + ",\n  \"moe_intermediate_size\": " + intermediate
+                + ",\n  \"num_hidden_layers\": " + layers + ",\n  \"hidden_act\": \"silu\"\n}\n";
+    }
+
     /** Expert bytes per layer: gate, up and down of every expert. */
     long expertBytesPerLayer() {
         return 3L * experts * hidden * intermediate * DType.BF16.byteSize();

@@ -1,5 +1,12 @@
 package dev.moeshard.cli;
 
+import dev.moeshard.moe.FromHfOptions;
+import dev.moeshard.moe.MoeStateDictAdapter;
+import dev.moeshard.moe.ToHfOptions;
+import dev.moeshard.moe.family.DetectedModel;
+import dev.moeshard.moe.family.FamilyDetection;
+import dev.moeshard.moe.parallel.DeviceMesh;
+import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.tensor.DType;
@@ -11,6 +18,7 @@ import java.io.PrintWriter;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -20,21 +28,24 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code moeshard demo [DIR]}: makes a small per-expert checkpoint, writes it as sharded safetensors, reads it back
- * through the mapped reader, merges every layer's experts into grouped tensors ([E, H, 2I] and [E, I, H]), writes
- * those, reads them back and checks every byte against the original per-expert tensors.
+ * {@code moeshard demo [DIR]}: makes a small per-expert checkpoint with its config.json, writes it as sharded
+ * safetensors, converts it to grouped experts ([E, H, 2I] and [E, I, H]) for two expert-parallel ranks, writes each
+ * rank's checkpoint, reads them back, converts them to per-expert tensors again and checks that every tensor of the
+ * original comes back byte for byte, each expert from exactly one rank.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Makes a small MoE checkpoint, converts it to grouped experts and back, and verifies every byte.")
+        description = "Makes a small MoE checkpoint, converts it to grouped experts on 2 expert-parallel ranks and back, "
+                + "and verifies every byte.")
 final class DemoCommand implements Callable<Integer> {
+    private static final int EP_SIZE = 2;
+    private static final int WARM_UP_PASSES = 2;
+
     @Parameters(index = "0", arity = "0..1", paramLabel = "DIR",
             description = "Where to write the demo checkpoints (default: a new temporary directory).")
     Path directory;
 
     @Spec
     CommandSpec spec;
-
-    private static final int WARM_UP_PASSES = 2;
 
     private final DemoCheckpoint model = new DemoCheckpoint(4, 16, 512, 256);
 
@@ -43,89 +54,95 @@ final class DemoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Path root = directory != null ? Files.createDirectories(directory) : Files.createTempDirectory("moeshard-demo");
         Path hfDir = root.resolve("hf");
-        Path groupedDir = root.resolve("grouped");
         Map<String, Tensor> original = model.tensors(1234);
         ShardedCheckpointWriter.write(hfDir, original, 4_000_000, Map.of("format", "pt"));
+        Files.writeString(hfDir.resolve("config.json"), model.configJson());
         out.printf("wrote a per-expert checkpoint: %d layers x %d experts, H=%d I=%d, BF16, %d tensors -> %s%n",
                 model.layers(), model.experts(), model.hidden(), model.intermediate(), original.size(), hfDir);
         out.printf("copy engine: %s kernels, %d threads (%s)%n", CopyEngine.shared().kernels().name(),
                 CopyEngine.shared().threads(), VectorSupport.reason());
 
-        long mergeNanos;
-        Map<String, Tensor> grouped = new LinkedHashMap<>();
+        DetectedModel detected = FamilyDetection.fromConfigFile(hfDir.resolve("config.json"));
+        long mergeNanos = 0;
         try (Checkpoint hf = Checkpoint.open(hfDir)) {
-            for (String key : hf.keys()) {
-                if (!key.contains(".mlp.experts.")) {
-                    grouped.put(key, hf.tensor(key));
+            Map<String, Tensor> views = views(hf);
+            for (int rank = 0; rank < EP_SIZE; rank++) {
+                FromHfOptions options = FromHfOptions.defaults().withMesh(DeviceMesh.expertParallel(EP_SIZE, rank));
+                Map<String, Tensor> grouped = null;
+                // The first passes include JIT compilation and first-touch page faults; the last one is timed.
+                for (int pass = 0; pass <= WARM_UP_PASSES; pass++) {
+                    long start = System.nanoTime();
+                    grouped = detected.adapter().fromHf(new LinkedHashMap<>(views), options);
+                    if (pass == WARM_UP_PASSES) {
+                        mergeNanos += System.nanoTime() - start;
+                    }
                 }
+                ShardedCheckpointWriter.write(rankDir(root, rank), grouped, 8_000_000, Map.of("format", "pt"));
+                ExpertRange range = ExpertRange.forMesh(options.mesh(), model.experts());
+                out.printf("rank %d of %d: experts [%d, %d) grouped into %s -> %s%n", rank, EP_SIZE, range.start(),
+                        range.end(), groupedShapes(grouped), rankDir(root, rank));
             }
-            // The first passes include JIT compilation and first-touch page faults; the last one is timed.
-            mergeNanos = 0;
-            for (int pass = 0; pass < WARM_UP_PASSES + 1; pass++) {
-                long start = System.nanoTime();
-                for (int l = 0; l < model.layers(); l++) {
-                    mergeLayer(hf, l, grouped);
-                }
-                mergeNanos = System.nanoTime() - start;
-            }
-            ShardedCheckpointWriter.write(groupedDir, grouped, 8_000_000, Map.of("format", "pt"));
         }
         long expertBytes = model.expertBytesPerLayer() * model.layers();
-        out.printf("merged %d experts per layer into gate_and_up_projs [E,H,2I] and down_projs [E,I,H]: "
-                        + "%.1f MB in %.1f ms (%.2f GB/s; a memcpy of the same bytes here: %.2f GB/s) -> %s%n",
-                model.experts(), expertBytes / 1e6, mergeNanos / 1e6, expertBytes / (double) mergeNanos,
-                memcpyGigabytesPerSecond(expertBytes), groupedDir);
+        out.printf("merge: %.1f MB of experts in %.1f ms (%.2f GB/s; a memcpy of the same bytes here: %.2f GB/s)%n",
+                expertBytes / 1e6, mergeNanos / 1e6, expertBytes / (double) mergeNanos, memcpyGigabytesPerSecond(expertBytes));
 
-        long checked = verify(groupedDir, original);
-        out.printf("read the grouped checkpoint back and split it per expert: all %d tensors byte-identical to the "
-                + "original%n", checked);
+        long checked = verify(root, detected.adapter(), original);
+        out.printf("read both ranks back and converted them to per-expert tensors: all %d tensors of the original "
+                + "byte-identical, every expert from exactly one rank%n", checked);
         return ExitCode.OK;
     }
 
-    private void mergeLayer(Checkpoint hf, int layer, Map<String, Tensor> grouped) {
-        int e = model.experts();
-        long h = model.hidden();
-        long i = model.intermediate();
-        Tensor gateAndUp = Tensor.allocate(DType.BF16, e, h, 2 * i);
-        Tensor down = Tensor.allocate(DType.BF16, e, i, h);
-        for (int expert = 0; expert < e; expert++) {
-            Tensor slot = gateAndUp.select(0, expert);
-            slot.narrow(1, 0, i).copyFrom(hf.tensor(model.expertKey(layer, expert, "gate_proj")).t());
-            slot.narrow(1, i, i).copyFrom(hf.tensor(model.expertKey(layer, expert, "up_proj")).t());
-            down.select(0, expert).copyFrom(hf.tensor(model.expertKey(layer, expert, "down_proj")).t());
-        }
-        grouped.put(DemoCheckpoint.PREFIX + layer + ".mlp.experts.gate_and_up_projs", gateAndUp);
-        grouped.put(DemoCheckpoint.PREFIX + layer + ".mlp.experts.down_projs", down);
+    private static Path rankDir(Path root, int rank) {
+        return root.resolve("grouped").resolve("ep-rank-" + rank);
     }
 
-    private long verify(Path groupedDir, Map<String, Tensor> original) {
+    private static Map<String, Tensor> views(Checkpoint checkpoint) {
+        Map<String, Tensor> views = new LinkedHashMap<>();
+        for (String key : checkpoint.keys()) {
+            views.put(key, checkpoint.tensor(key));
+        }
+        return views;
+    }
+
+    private static String groupedShapes(Map<String, Tensor> grouped) {
+        String gateAndUp = DemoCheckpoint.PREFIX + "0.mlp.experts.gate_and_up_projs";
+        String down = DemoCheckpoint.PREFIX + "0.mlp.experts.down_projs";
+        return "gate_and_up_projs " + Arrays.toString(grouped.get(gateAndUp).sizes())
+                + " and down_projs " + Arrays.toString(grouped.get(down).sizes());
+    }
+
+    private long verify(Path root, MoeStateDictAdapter adapter, Map<String, Tensor> original) {
+        Map<String, Integer> seenOnRank = new LinkedHashMap<>();
         long checked = 0;
-        long i = model.intermediate();
-        try (Checkpoint grouped = Checkpoint.open(groupedDir)) {
-            for (var entry : original.entrySet()) {
-                String key = entry.getKey();
-                Tensor restored;
-                if (key.contains(".mlp.experts.")) {
-                    String[] parts = key.split("\\.");
-                    int layer = Integer.parseInt(parts[2]);
-                    int expert = Integer.parseInt(parts[5]);
-                    String projection = parts[6];
-                    String layerPrefix = DemoCheckpoint.PREFIX + layer + ".mlp.experts.";
-                    restored = switch (projection) {
-                        case "gate_proj" -> grouped.tensor(layerPrefix + "gate_and_up_projs").select(0, expert).narrow(1, 0, i).t();
-                        case "up_proj" -> grouped.tensor(layerPrefix + "gate_and_up_projs").select(0, expert).narrow(1, i, i).t();
-                        default -> grouped.tensor(layerPrefix + "down_projs").select(0, expert).t();
-                    };
-                } else {
-                    restored = grouped.tensor(key);
+        for (int rank = 0; rank < EP_SIZE; rank++) {
+            ExpertRange range = ExpertRange.forRank(rank, EP_SIZE, model.experts());
+            try (Checkpoint grouped = Checkpoint.open(rankDir(root, rank))) {
+                Map<String, Tensor> restored = adapter.toHf(views(grouped), ToHfOptions.defaults().withLocalExperts(range));
+                for (var entry : restored.entrySet()) {
+                    String key = entry.getKey();
+                    Tensor want = original.get(key);
+                    if (want == null) {
+                        throw new IllegalStateException("demo verification failed: rank " + rank + " produced " + key
+                                + ", which the original does not have");
+                    }
+                    Integer earlier = seenOnRank.putIfAbsent(key, rank);
+                    if (earlier == null) {
+                        checked++;
+                    } else if (key.contains(".mlp.experts.")) {
+                        throw new IllegalStateException("demo verification failed: expert tensor " + key
+                                + " came from rank " + earlier + " and rank " + rank);
+                    }
+                    MemorySegment got = entry.getValue().contiguousCopy().segment();
+                    if (want.segment().mismatch(got) != -1) {
+                        throw new IllegalStateException("demo verification failed: " + key + " differs after the round trip");
+                    }
                 }
-                MemorySegment want = entry.getValue().segment();
-                MemorySegment got = restored.contiguousCopy().segment();
-                if (want.mismatch(got) != -1) {
-                    throw new IllegalStateException("demo verification failed: " + key + " differs after the round trip");
-                }
-                checked++;
             }
+        }
+        if (checked != original.size()) {
+            throw new IllegalStateException("demo verification failed: " + (original.size() - checked)
+                    + " tensors of the original did not come back");
         }
         return checked;
     }

@@ -24,12 +24,15 @@ class DemoCommandTest {
         assertEquals(ExitCode.OK, code, out.toString());
         assertTrue(out.toString().contains("byte-identical"), out.toString());
         assertTrue(Files.exists(dir.resolve("hf/model.safetensors.index.json")));
-        try (Checkpoint grouped = Checkpoint.open(dir.resolve("grouped"))) {
+        for (int rank = 0; rank < 2; rank++) {
+          try (Checkpoint grouped = Checkpoint.open(dir.resolve("grouped/ep-rank-" + rank))) {
             var gateAndUp = grouped.entry("model.layers.0.mlp.experts.gate_and_up_projs");
-            assertEquals(16, gateAndUp.shape()[0]);
+            assertEquals(8, gateAndUp.shape()[0], "each of 2 ranks holds 8 of the 16 experts");
             assertEquals(512, gateAndUp.shape()[1]);
             assertEquals(512, gateAndUp.shape()[2]);
             assertTrue(grouped.keys().stream().noneMatch(k -> k.contains(".mlp.experts.0.")));
+            assertTrue(grouped.contains("model.embed_tokens.weight"), "every rank holds the non-expert tensors");
+          }
         }
     }
 
