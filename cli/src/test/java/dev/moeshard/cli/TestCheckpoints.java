@@ -11,12 +11,21 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Stream;
 
-/** Damaged checkpoints for tests: a copy of a real one with tensors taken out or changed. */
+/** Damaged checkpoints for tests: a copy of a real one with a tensor taken out or changed. */
 final class TestCheckpoints {
     private TestCheckpoints() {}
 
     /** Rewrites the checkpoint in {@code dir} (one file or shards) as one file without tensor {@code key}. */
     static void removeTensor(Path dir, String key) {
+        rewrite(dir, key, null);
+    }
+
+    /** Rewrites the checkpoint in {@code dir} as one file with tensor {@code key} replaced by {@code value}. */
+    static void replaceTensor(Path dir, String key, Tensor value) {
+        rewrite(dir, key, value);
+    }
+
+    private static void rewrite(Path dir, String key, Tensor replacement) {
         Map<String, Tensor> kept = new LinkedHashMap<>();
         try (Checkpoint in = Checkpoint.open(dir)) {
             if (!in.contains(key)) {
@@ -25,6 +34,8 @@ final class TestCheckpoints {
             for (String k : in.keys()) {
                 if (!k.equals(key)) {
                     kept.put(k, in.tensor(k).contiguousCopy());
+                } else if (replacement != null) {
+                    kept.put(k, replacement);
                 }
             }
         }

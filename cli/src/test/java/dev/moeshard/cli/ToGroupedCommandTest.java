@@ -95,6 +95,23 @@ class ToGroupedCommandTest {
     }
 
     @Test
+    void expertsOfAnotherShapeOrDtypeAreAllListed(@TempDir Path dir) {
+        Path input = Fixtures.copy("deepseek_v3", dir);
+        TestCheckpoints.replaceTensor(input, "model.layers.1.mlp.experts.2.gate_proj.weight",
+                Tensor.allocate(DType.BF16, 33, 64));
+        TestCheckpoints.replaceTensor(input, "model.layers.2.mlp.experts.4.down_proj.weight",
+                Tensor.allocate(DType.F32, 64, 32));
+        CliRun run = CliRun.of("to-grouped", input.toString(), dir.resolve("out").toString());
+        assertEquals(ExitCode.INVALID_INPUT, run.code(), run.toString());
+        assertTrue(run.err().contains("2 problems"), run.toString());
+        assertTrue(run.err().contains("model.layers.1.mlp.experts.2.gate_proj.weight: shape [33, 64], expected [32, 64]"),
+                run.toString());
+        assertTrue(run.err().contains("model.layers.2.mlp.experts.4.down_proj.weight: dtype F32"), run.toString());
+        assertFalse(Files.exists(dir.resolve("out")));
+        assertNoStagingLeft(dir);
+    }
+
+    @Test
     void aMissingExpertOfAnotherRankDoesNotStopThisOne(@TempDir Path dir) {
         Path input = Fixtures.copy("qwen3_moe", dir);
         TestCheckpoints.removeTensor(input, "model.layers.1.mlp.experts.7.down_proj.weight");
