@@ -1,7 +1,9 @@
 package dev.moeshard.cli;
 
+import dev.moeshard.moe.MissingExpertWeightsException;
 import dev.moeshard.safetensors.SafetensorsFormatException;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import picocli.CommandLine;
 
@@ -15,7 +17,14 @@ public final class Main {
 
     /** Runs the command line and returns its exit code (for tests). */
     public static int run(String... args) {
+        return run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+    }
+
+    /** Runs the command line with its output and errors going to {@code out} and {@code err}. */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cli = new CommandLine(new MoeshardCommand());
+        cli.setOut(out);
+        cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             boolean verbose = parseResult.hasMatchedOption("--verbose");
             commandLine.getErr().println("moeshard: " + describe(e));
@@ -28,7 +37,11 @@ public final class Main {
     }
 
     static int exitCodeOf(Throwable e) {
-        if (e instanceof SafetensorsFormatException || e instanceof IllegalArgumentException) {
+        if (e instanceof UsageException) {
+            return ExitCode.USAGE;
+        }
+        if (e instanceof InvalidInputException || e instanceof MissingExpertWeightsException
+                || e instanceof SafetensorsFormatException || e instanceof IllegalArgumentException) {
             return ExitCode.INVALID_INPUT;
         }
         if (e instanceof IOException || e instanceof UncheckedIOException) {

@@ -1,0 +1,24 @@
+package dev.moeshard.cli;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What {@code moeshard inspect} found, as one value: printed as text or, unchanged, as JSON, so that the two can
+ * never disagree.
+ *
+ * @param layout per-expert, grouped (moeshard), or the family's own grouped layout (GPT-OSS)
+ * @param expertLayers the layers that hold experts, as {@code prefix + "layers." + n}
+ * @param missingExperts per layer, the expert ids with no tensor at all (only layers that lack some)
+ * @param dtypes tensor count per dtype
+ * @param problems every reason the checkpoint cannot be converted as a whole; empty when it can
+ */
+record InspectReport(String input, List<String> files, String family, String detectedFrom, String layout,
+                     int numExperts, long hidden, long intermediate, boolean gated, List<String> expertLayers,
+                     List<String> projections, Map<String, List<Integer>> missingExperts, Map<String, Integer> dtypes,
+                     int tensors, int expertTensors, long totalBytes, List<String> problems) {
+
+    boolean valid() {
+        return problems.isEmpty();
+    }
+}

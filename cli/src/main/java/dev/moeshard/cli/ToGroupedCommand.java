@@ -1,0 +1,247 @@
+package dev.moeshard.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.moeshard.moe.FromHfOptions;
+import dev.moeshard.moe.MoeStateDictAdapter;
+import dev.moeshard.moe.parallel.DeviceMesh;
+import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.safetensors.ByteSize;
+import dev.moeshard.safetensors.ShardLayout;
+import dev.moeshard.safetensors.ShardedCheckpointWriter;
+import dev.moeshard.safetensors.TensorSpec;
+import dev.moeshard.tensor.DType;
+import dev.moeshard.tensor.Tensor;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code moeshard to-grouped INPUT OUTPUT}: a per-expert HF checkpoint to the grouped layout, for one rank, every rank,
+ * or no expert parallelism at all.
+ *
+ * <p>Plan, then execute. The plan reads headers only and refuses the whole job, listing every problem, before the
+ * output exists. The execution maps each rank's output shards and lets {@link MoeStateDictAdapter#loadInto} copy every
+ * expert straight from the mapped input into the mapped grouped tensors: the adapter decides names and layouts, and no
+ * tensor is ever held whole in memory. Everything is written into a hidden sibling of OUTPUT that is renamed into
+ * place at the end.
+ */
+@Command(name = "to-grouped", mixinStandardHelpOptions = true,
+        description = "Converts a per-expert HF checkpoint to grouped experts ([E, H, 2I] and [E, I, H]).")
+final class ToGroupedCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "INPUT",
+            description = "A checkpoint directory (with an index or *.safetensors files) or one .safetensors file.")
+    Path input;
+
+    @Parameters(index = "1", paramLabel = "OUTPUT", description = "The directory to create.")
+    Path output;
+
+    @Option(names = "--ep-size", paramLabel = "W", description = "Expert-parallel group size (default: no expert parallelism).")
+    Integer epSize;
+
+    @Option(names = "--ep-rank", paramLabel = "R", description = "The rank to write, below --ep-size.")
+    Integer epRank;
+
+    @Option(names = "--all-ranks", description = "Write every rank of --ep-size into OUTPUT/ep-rank-R/.")
+    boolean allRanks;
+
+    @Option(names = "--dtype", paramLabel = "keep|bf16|f16|f32", defaultValue = "keep",
+            description = "dtype of the grouped expert tensors (default: ${DEFAULT-VALUE}); other tensors are kept as they are.")
+    String dtype;
+
+    @Option(names = "--max-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
+            description = "Largest output shard, in tensor bytes (default: ${DEFAULT-VALUE}).")
+    String maxShardSize;
+
+    @Option(names = "--force", description = "Replace OUTPUT if it exists.")
+    boolean force;
+
+    @Option(names = "--quiet", description = "Print nothing but errors.")
+    boolean quiet;
+
+    @Option(names = "--verbose", description = "Print a stack trace on failure.")
+    boolean verbose;
+
+    @Spec
+    CommandSpec spec;
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** One rank's part of the job: its mesh (null without expert parallelism), its experts and its tensors. */
+    private record RankJob(DeviceMesh mesh, ExpertRange range, GroupedPlan plan, String subdirectory) {}
+
+    @Override
+    public Integer call() throws IOException {
+        DType outputDtype = parseDtype(dtype);
+        long maxShardBytes = parseShardSize(maxShardSize);
+        checkRanks();
+        if (Files.exists(output) && !force) {
+            throw new UsageException(output + " already exists; pass --force to replace it");
+        }
+        long start = System.nanoTime();
+        try (ModelInput in = ModelInput.open(input)) {
+            List<RankJob> jobs = plan(in, outputDtype);
+            long bytes = 0;
+            int tensors = 0;
+            try (StagedDirectory staged = StagedDirectory.create(output, force)) {
+                for (RankJob job : jobs) {
+                    Path dir = job.subdirectory() == null ? staged.path() : staged.path().resolve(job.subdirectory());
+                    write(in, job, outputDtype, maxShardBytes, dir);
+                    for (TensorSpec s : job.plan().specs()) {
+                        bytes += s.byteSize();
+                    }
+                    tensors += job.plan().specs().size();
+                    progress("wrote %s: experts [%d, %d), %d tensors", job.subdirectory() == null ? output
+                            : output.resolve(job.subdirectory()), job.range().start(), job.range().end(),
+                            job.plan().specs().size());
+                }
+                staged.commit();
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            progress("done: %d tensors, %d bytes in %.2f s (%.2f GB/s) -> %s", tensors, bytes, seconds,
+                    bytes / seconds / 1e9, output);
+        }
+        return ExitCode.OK;
+    }
+
+    private void checkRanks() {
+        if (epSize == null) {
+            if (epRank != null || allRanks) {
+                throw new UsageException("--ep-rank and --all-ranks need --ep-size");
+            }
+            return;
+        }
+        if (epSize < 1) {
+            throw new UsageException("--ep-size must be at least 1, got " + epSize);
+        }
+        if (allRanks == (epRank != null)) {
+            throw new UsageException("with --ep-size give exactly one of --ep-rank R or --all-ranks");
+        }
+        if (epRank != null && (epRank < 0 || epRank >= epSize)) {
+            throw new UsageException("--ep-rank must lie in [0, " + epSize + "), got " + epRank);
+        }
+    }
+
+    /** Every rank's plan, or every problem with the input for any of them. */
+    private List<RankJob> plan(ModelInput in, DType outputDtype) {
+        int experts = in.model().config().numExperts();
+        Set<String> problems = new LinkedHashSet<>(GroupedPlan.unsupported(in.checkpoint(), in.model().family()));
+        if (epSize != null && epSize > experts) {
+            problems.add("--ep-size " + epSize + " is more ranks than the model's " + experts + " experts");
+        }
+        ExpertSurvey survey = new ExpertSurvey(in.checkpoint(), in.model());
+        if (survey.layers().isEmpty() && problems.isEmpty()) {
+            problems.add("no per-expert tensors found under " + in.model().family().naming().segment());
+        }
+        if (!problems.isEmpty()) {
+            throw new InvalidInputException(input.toString(), new ArrayList<>(problems));
+        }
+        // Every rank is checked before any is planned, so that the list names what all of them lack.
+        List<RankJob> jobs = new ArrayList<>();
+        List<Integer> ranks = epSize == null ? List.of(0) : allRanks ? rangeOf(epSize) : List.of(epRank);
+        for (int rank : ranks) {
+            DeviceMesh mesh = epSize == null ? null : DeviceMesh.expertParallel(epSize, rank);
+            ExpertRange range = ExpertRange.forMesh(mesh, experts);
+            problems.addAll(survey.problems(range, mesh));
+            if (problems.isEmpty()) {
+                GroupedPlan plan = GroupedPlan.of(in.checkpoint(), survey, in.model().family(), in.model().config(),
+                        range, outputDtype);
+                jobs.add(new RankJob(mesh, range, plan, allRanks ? "ep-rank-" + rank : null));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new InvalidInputException(input.toString(), new ArrayList<>(problems));
+        }
+        return jobs;
+    }
+
+    private void write(ModelInput in, RankJob job, DType outputDtype, long maxShardBytes, Path dir) throws IOException {
+        GroupedPlan plan = job.plan();
+        Set<String> planned = new LinkedHashSet<>();
+        plan.specs().forEach(s -> planned.add(s.name()));
+        try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(dir,
+                ShardLayout.of(plan.specs(), maxShardBytes), Map.of("format", "pt"))) {
+            // The grouped tensors' destinations are views of the mapped output shards: the adapter copies every expert
+            // straight into them.
+            Map<String, Tensor> storage = new LinkedHashMap<>();
+            for (String key : plan.groupedKeys()) {
+                storage.put(key, out.tensor(key));
+            }
+            MoeStateDictAdapter adapter = in.model().adapter();
+            Map<String, Tensor> rest = adapter.loadInto(storage, ModelInput.views(in.checkpoint()),
+                    FromHfOptions.defaults().withMesh(job.mesh()).withOutputDtype(outputDtype));
+            if (!adapter.viewLoadedKeys().containsAll(plan.groupedKeys())) {
+                throw new IllegalStateException("the adapter did not fill the planned grouped tensors "
+                        + plan.groupedKeys() + "; it filled " + adapter.viewLoadedKeys());
+            }
+            for (Map.Entry<String, Tensor> e : rest.entrySet()) {
+                if (!planned.contains(e.getKey()) || plan.groupedKeys().contains(e.getKey())) {
+                    throw new IllegalStateException("the adapter produced " + e.getKey() + ", which the plan did not expect");
+                }
+                out.write(e.getKey(), e.getValue());
+            }
+            out.commit();
+        }
+        if (in.configFile().isPresent()) {
+            Files.copy(in.configFile().get(), dir.resolve("config.json"));
+        }
+        int[] ep = job.mesh() == null ? new int[] {1, 0} : new int[] {job.mesh().size("ep"), job.mesh().localRank("ep")};
+        GroupedManifest manifest = new GroupedManifest(in.checkpoint().path().toAbsolutePath().toString(),
+                in.model().family().modelType(), "grouped", in.model().config().numExperts(), ep[0], ep[1],
+                job.range().start(), job.range().end(), outputDtype == null ? "keep" : outputDtype.name(),
+                "moeshard", Version.current());
+        Files.write(dir.resolve(GroupedManifest.FILE_NAME), JSON.writeValueAsBytes(manifest));
+    }
+
+    private void progress(String format, Object... args) {
+        if (!quiet) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.printf(format + "%n", args);
+            err.flush();
+        }
+    }
+
+    private static List<Integer> rangeOf(int n) {
+        List<Integer> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(i);
+        }
+        return out;
+    }
+
+    private static long parseShardSize(String text) {
+        try {
+            long bytes = ByteSize.parse(text);
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("it must be positive");
+            }
+            return bytes;
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--max-shard-size '" + text + "': " + e.getMessage());
+        }
+    }
+
+    private static DType parseDtype(String text) {
+        return switch (text.toLowerCase(Locale.ROOT)) {
+            case "keep" -> null;
+            case "bf16" -> DType.BF16;
+            case "f16" -> DType.F16;
+            case "f32" -> DType.F32;
+            default -> throw new UsageException("--dtype must be keep, bf16, f16 or f32, got '" + text + "'");
+        };
+    }
+}
