@@ -23,7 +23,7 @@ import java.util.concurrent.ForkJoinTask;
  */
 public final class CopyEngine {
     /** Copies smaller than this run on the calling thread: below it, handing work to threads costs more than it saves. */
-    public static final long PARALLEL_THRESHOLD_BYTES = 4L << 20;
+    public static final long PARALLEL_THRESHOLD_BYTES = 1L << 20;
     /** System property: the number of threads the shared engine uses (default: available processors). */
     public static final String THREADS_PROPERTY = "moeshard.threads";
 
