@@ -433,6 +433,19 @@ abstract class CopyFromTest {
         largeTranspose(DType.BF16, 8, 1024, 1024);
     }
 
+    /**
+     * The merge's real shapes at their real strides: [2048, 768] ← transpose of [768, 2048] and the reverse. Their
+     * row strides are powers of two (4096 bytes for BF16), which changes the order the SIMD kernel visits blocks in,
+     * and the sources are over 1 MiB, which makes it read them ahead chunk by chunk.
+     */
+    @ParameterizedTest
+    @MethodSource("largeDtypes")
+    void powerOfTwoStridedTransposesBothWays(DType dtype) {
+        largeTranspose(dtype, 1, 2048, 768);
+        largeTranspose(dtype, 1, 768, 2048);
+        largeTranspose(dtype, 2, 512, 520);
+    }
+
     /** {@code dst[e, r, c] = src[e, c, r]} for a contiguous {@code [E, R, C]} destination. */
     private void largeTranspose(DType dtype, long e, long rows, long cols) {
         Tensor src = Tensor.allocate(dtype, e, cols, rows);
