@@ -61,7 +61,7 @@ final class Mutation {
         long real = headerLength(file);
         long claim = gen.oneOf(Long.MAX_VALUE, -1L, Long.MIN_VALUE, 100_000_000L, 100_000_001L, real + 1, real - 1,
                 (long) file.length, (long) file.length - 8, 0L, 1L << 40);
-        byte[] out = file.clone();
+        byte[] out = file.length < 8 ? Arrays.copyOf(file, 8) : file.clone();
         ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN).putLong(0, claim);
         return out;
     }
@@ -115,8 +115,9 @@ final class Mutation {
         Matcher m = Pattern.compile("\"data_offsets\":\\[(\\d+),(\\d+)]").matcher(header);
         StringBuilder sb = new StringBuilder();
         while (m.find()) {
-            long a = Long.parseLong(m.group(1)) + delta;
-            long b = Long.parseLong(m.group(2)) + delta;
+            // An earlier mutation may have left a number past a long: shift it as a big integer.
+            var a = new java.math.BigInteger(m.group(1)).add(java.math.BigInteger.valueOf(delta));
+            var b = new java.math.BigInteger(m.group(2)).add(java.math.BigInteger.valueOf(delta));
             m.appendReplacement(sb, "\"data_offsets\":[" + a + "," + b + "]");
         }
         m.appendTail(sb);
