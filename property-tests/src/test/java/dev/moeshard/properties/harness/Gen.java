@@ -24,7 +24,7 @@ public final class Gen {
 
     /** Uniform in {@code [lo, hi]}. */
     public int between(int lo, int hi) {
-        return random.nextInt(lo, hi + 1);
+        return (int) random.nextLong(lo, (long) hi + 1);
     }
 
     /** Uniform in {@code [lo, hi]}. */

@@ -9,7 +9,7 @@ import java.nio.charset.StandardCharsets;
  * <p>This module does not use a property-testing library; the harness is this class and {@link Gen}. Settings, as
  * system properties:
  * <ul>
- *   <li>{@code moeshard.property.tries}: cases per property (the pom sets 200; {@code -Pexhaustive} raises it);</li>
+ *   <li>{@code moeshard.property.tries}: cases per property (the pom sets 1000; {@code -Pexhaustive} raises it);</li>
  *   <li>{@code moeshard.property.seed}: the base seed, to explore other inputs than the build's;</li>
  *   <li>{@code moeshard.property.replay}: one case from a failure message ({@code seed:size}), run alone.</li>
  * </ul>

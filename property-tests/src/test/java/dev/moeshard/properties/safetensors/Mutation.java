@@ -42,7 +42,8 @@ final class Mutation {
         if (out.length == 0) {
             return out;
         }
-        int headerEnd = (int) Math.min(out.length, 8 + headerLength(file));
+        long claimed = headerLength(file);
+        int headerEnd = claimed < 0 || claimed > out.length - 8 ? out.length : (int) (8 + claimed);
         int at = gen.chance(0.7) && headerEnd > 0 ? gen.between(0, headerEnd - 1) : gen.between(0, out.length - 1);
         out[at] ^= (byte) (1 << gen.between(0, 7));
         return out;
