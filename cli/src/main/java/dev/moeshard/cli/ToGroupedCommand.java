@@ -6,7 +6,6 @@ import dev.moeshard.moe.FromHfOptions;
 import dev.moeshard.moe.MoeStateDictAdapter;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
-import dev.moeshard.safetensors.ByteSize;
 import dev.moeshard.safetensors.ShardLayout;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.safetensors.TensorSpec;
@@ -87,7 +86,7 @@ final class ToGroupedCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         DType outputDtype = parseDtype(dtype);
-        long maxShardBytes = parseShardSize(maxShardSize);
+        long maxShardBytes = ShardSizes.parse(maxShardSize);
         checkRanks();
         if (Files.exists(output) && !force) {
             throw new UsageException(output + " already exists; pass --force to replace it");
@@ -221,18 +220,6 @@ final class ToGroupedCommand implements Callable<Integer> {
             out.add(i);
         }
         return out;
-    }
-
-    private static long parseShardSize(String text) {
-        try {
-            long bytes = ByteSize.parse(text);
-            if (bytes <= 0) {
-                throw new IllegalArgumentException("it must be positive");
-            }
-            return bytes;
-        } catch (IllegalArgumentException e) {
-            throw new UsageException("--max-shard-size '" + text + "': " + e.getMessage());
-        }
     }
 
     private static DType parseDtype(String text) {
