@@ -2,11 +2,13 @@ package dev.moeshard.cli;
 
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.ExpertNaming.ExpertKey;
+import dev.moeshard.moe.FromHfOptions;
 import dev.moeshard.moe.GroupedProjection;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.Projection;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.safetensors.TensorEntry;
 import dev.moeshard.safetensors.TensorSpec;
@@ -37,10 +39,13 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
         List<TensorSpec> specs = new ArrayList<>();
         Set<String> grouped = new LinkedHashSet<>();
         for (String key : checkpoint.keys()) {
+            if (key.endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {
+                continue; // the adapter drops every block scale, having dequantized its weight
+            }
             ExpertKey k = naming.parsePerExpert(key);
             if (k == null) {
                 TensorEntry e = checkpoint.entry(key);
-                specs.add(new TensorSpec(key, e.dtype(), e.shape()));
+                specs.add(new TensorSpec(key, dequantized(checkpoint, key, e.dtype()), e.shape()));
                 continue;
             }
             String gateUpKey = naming.groupedKey(k.prefix(), k.layer(), GroupedProjection.GATE_AND_UP_PROJS);
@@ -50,8 +55,8 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
             }
             ExpertSurvey.Layer layer = new ExpertSurvey.Layer(k.prefix(), k.layer());
             String downKey = naming.groupedKey(k.prefix(), k.layer(), GroupedProjection.DOWN_PROJS);
-            DType gateUpDtype = dtype != null ? dtype : survey.dtypeOf(layer, Projection.UP, range);
-            DType downDtype = dtype != null ? dtype : survey.dtypeOf(layer, Projection.DOWN, range);
+            DType gateUpDtype = dtype != null ? dtype : survey.outputDtypeOf(layer, Projection.UP, range);
+            DType downDtype = dtype != null ? dtype : survey.outputDtypeOf(layer, Projection.DOWN, range);
             specs.add(new TensorSpec(gateUpKey, gateUpDtype,
                     new long[] {range.count(), config.hidden(), config.gateUpWidth()}));
             specs.add(new TensorSpec(downKey, downDtype,
@@ -63,8 +68,17 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
     }
 
     /**
+     * The dtype non-expert tensor {@code key} of {@code stored} dtype comes out as: FP8 with a block scale is
+     * dequantized to the adapter's default dtype, as the adapter does with every such weight.
+     */
+    private static DType dequantized(Checkpoint checkpoint, String key, DType stored) {
+        return stored.isFp8() && checkpoint.contains(key + Fp8BlockDequantizer.SCALE_SUFFIX)
+                ? FromHfOptions.defaults().dequantizedDtype() : stored;
+    }
+
+    /**
      * Inputs this command cannot convert yet, each as a problem: the adapter would change them in ways the
-     * header-only plan does not model (dequantized FP8, regrouped LoRA, fused or GPT-OSS experts).
+     * header-only plan does not model (regrouped LoRA, fused or GPT-OSS experts).
      */
     static List<String> unsupported(Checkpoint checkpoint, ModelFamily family) {
         List<String> problems = new ArrayList<>();
@@ -75,9 +89,7 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
         }
         String segment = "." + family.naming().segment() + ".";
         for (String key : checkpoint.keys()) {
-            if (key.endsWith("_scale_inv")) {
-                problems.add(key + ": FP8 block-quantized checkpoints are not supported by to-grouped yet");
-            } else if (key.contains(segment) && (key.contains(".lora_A.") || key.contains(".lora_B."))) {
+            if (key.contains(segment) && (key.contains(".lora_A.") || key.contains(".lora_B."))) {
                 problems.add(key + ": expert LoRA weights are not supported by to-grouped yet");
             } else if (key.endsWith(segment + "gate_up_proj") || key.endsWith(segment + "down_proj")) {
                 problems.add(key + ": transformers-v5 fused experts are not supported by to-grouped yet");
