@@ -14,6 +14,7 @@ import dev.moeshard.safetensors.TensorEntry;
 import dev.moeshard.safetensors.TensorSpec;
 import dev.moeshard.tensor.DType;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -45,7 +46,16 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
             ExpertKey k = naming.parsePerExpert(key);
             if (k == null) {
                 TensorEntry e = checkpoint.entry(key);
-                specs.add(new TensorSpec(key, dequantized(checkpoint, key, e.dtype()), e.shape()));
+                String fused = fusedGroupedKey(key, e, naming);
+                if (fused != null) {
+                    // The adapter transposes this rank's experts of a v5 fused tensor into the grouped layout.
+                    boolean gateUp = fused.endsWith(GroupedProjection.GATE_AND_UP_PROJS.keySuffix());
+                    specs.add(new TensorSpec(fused, dtype != null ? dtype : e.dtype(), gateUp
+                            ? new long[] {range.count(), config.hidden(), config.gateUpWidth()}
+                            : new long[] {range.count(), config.intermediate(), config.hidden()}));
+                } else {
+                    specs.add(new TensorSpec(key, dequantized(checkpoint, key, e.dtype()), e.shape()));
+                }
                 continue;
             }
             String gateUpKey = naming.groupedKey(k.prefix(), k.layer(), GroupedProjection.GATE_AND_UP_PROJS);
@@ -68,6 +78,29 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
     }
 
     /**
+     * The grouped key a transformers-v5 fused expert tensor ({@code {seg}.gate_up_proj} [E, 2I, H] or
+     * {@code {seg}.down_proj} [E, H, I]) becomes, or null when {@code key} is not one.
+     */
+    static String fusedGroupedKey(String key, TensorEntry entry, ExpertNaming naming) {
+        String base = "." + naming.segment() + ".";
+        boolean gateUp = key.endsWith(base + "gate_up_proj");
+        if ((!gateUp && !key.endsWith(base + "down_proj")) || entry.shape().length != 3 || !key.contains("layers.")) {
+            return null;
+        }
+        String layerPath = key.substring(0, key.lastIndexOf(base));
+        return layerPath + base + (gateUp ? GroupedProjection.GATE_AND_UP_PROJS : GroupedProjection.DOWN_PROJS).keySuffix();
+    }
+
+    /** How many transformers-v5 fused expert tensors {@code checkpoint} holds. */
+    static int fusedCount(Checkpoint checkpoint, ExpertNaming naming) {
+        int n = 0;
+        for (String key : checkpoint.keys()) {
+            n += fusedGroupedKey(key, checkpoint.entry(key), naming) != null ? 1 : 0;
+        }
+        return n;
+    }
+
+    /**
      * The dtype non-expert tensor {@code key} of {@code stored} dtype comes out as: FP8 with a block scale is
      * dequantized to the adapter's default dtype, as the adapter does with every such weight.
      */
@@ -78,9 +111,10 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
 
     /**
      * Inputs this command cannot convert yet, each as a problem: the adapter would change them in ways the
-     * header-only plan does not model (regrouped LoRA, fused or GPT-OSS experts).
+     * header-only plan does not model (regrouped LoRA, GPT-OSS experts); transformers-v5 fused experts of
+     * another shape than the model's are problems too.
      */
-    static List<String> unsupported(Checkpoint checkpoint, ModelFamily family) {
+    static List<String> unsupported(Checkpoint checkpoint, ModelFamily family, MoeConfig config) {
         List<String> problems = new ArrayList<>();
         if (family.layout() != ModelFamily.Layout.PER_EXPERT) {
             problems.add(family.modelType() + " checkpoints are already grouped in their own layout; to-grouped "
@@ -91,8 +125,15 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
         for (String key : checkpoint.keys()) {
             if (key.contains(segment) && (key.contains(".lora_A.") || key.contains(".lora_B."))) {
                 problems.add(key + ": expert LoRA weights are not supported by to-grouped yet");
-            } else if (key.endsWith(segment + "gate_up_proj") || key.endsWith(segment + "down_proj")) {
-                problems.add(key + ": transformers-v5 fused experts are not supported by to-grouped yet");
+            } else if (fusedGroupedKey(key, checkpoint.entry(key), family.naming()) != null) {
+                long[] want = key.endsWith("gate_up_proj")
+                        ? new long[] {config.numExperts(), config.gateUpWidth(), config.hidden()}
+                        : new long[] {config.numExperts(), config.hidden(), config.intermediate()};
+                if (!Arrays.equals(checkpoint.entry(key).shape(), want)) {
+                    problems.add(key + ": a transformers-v5 fused expert tensor of this model must have shape "
+                            + Arrays.toString(want) + ", got "
+                            + Arrays.toString(checkpoint.entry(key).shape()));
+                }
             }
         }
         return problems;

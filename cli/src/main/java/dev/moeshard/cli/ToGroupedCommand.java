@@ -156,12 +156,13 @@ final class ToGroupedCommand implements Callable<Integer> {
     /** Every rank's plan, or every problem with the input for any of them. */
     private List<RankJob> plan(ModelInput in, DType outputDtype) {
         int experts = in.model().config().numExperts();
-        Set<String> problems = new LinkedHashSet<>(GroupedPlan.unsupported(in.checkpoint(), in.model().family()));
+        Set<String> problems = new LinkedHashSet<>(GroupedPlan.unsupported(in.checkpoint(), in.model().family(), in.model().config()));
         if (epSize != null && epSize > experts) {
             problems.add("--ep-size " + epSize + " is more ranks than the model's " + experts + " experts");
         }
         ExpertSurvey survey = new ExpertSurvey(in.checkpoint(), in.model());
-        if (survey.layers().isEmpty() && problems.isEmpty()) {
+        if (survey.layers().isEmpty() && problems.isEmpty()
+                && GroupedPlan.fusedCount(in.checkpoint(), in.model().family().naming()) == 0) {
             problems.add("no per-expert tensors found under " + in.model().family().naming().segment());
         }
         if (!problems.isEmpty()) {
