@@ -2,12 +2,14 @@ package dev.moeshard.cli;
 
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.ExpertNaming.ExpertKey;
+import dev.moeshard.moe.FromHfOptions;
 import dev.moeshard.moe.MissingExpertWeightsException;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.Projection;
 import dev.moeshard.moe.family.DetectedModel;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.safetensors.TensorEntry;
 import dev.moeshard.tensor.DType;
@@ -47,6 +49,13 @@ final class ExpertSurvey {
     /** The layers that have per-expert tensors, in checkpoint order. */
     Set<Layer> layers() {
         return expertsByLayer.keySet();
+    }
+
+    /** The per-expert keys of {@code layer}, in checkpoint order. */
+    List<String> keysOf(Layer layer) {
+        ExpertNaming naming = model.family().naming();
+        return expertsByLayer.get(layer).stream()
+                .map(k -> naming.perExpertKey(k.prefix(), k.layer(), k.expert(), k.projection())).toList();
     }
 
     int expertTensorCount() {
@@ -111,12 +120,17 @@ final class ExpertSurvey {
         return problems;
     }
 
-    /** The dtype of a layer's experts for one projection in {@code range}: what its grouped tensor keeps. */
-    DType dtypeOf(Layer layer, Projection projection, ExpertRange range) {
+    /**
+     * The dtype a layer's grouped tensor for {@code projection} gets when it keeps its input's: FP8 weights with a
+     * block scale come out dequantized, in the adapter's default dtype.
+     */
+    DType outputDtypeOf(Layer layer, Projection projection, ExpertRange range) {
         for (ExpertKey k : expertsByLayer.get(layer)) {
             if (k.projection() == projection && range.contains(k.expert())) {
-                return checkpoint.entry(model.family().naming().perExpertKey(k.prefix(), k.layer(), k.expert(),
-                        projection)).dtype();
+                String key = model.family().naming().perExpertKey(k.prefix(), k.layer(), k.expert(), projection);
+                DType stored = checkpoint.entry(key).dtype();
+                return stored.isFp8() && checkpoint.contains(key + Fp8BlockDequantizer.SCALE_SUFFIX)
+                        ? FromHfOptions.defaults().dequantizedDtype() : stored;
             }
         }
         throw new IllegalStateException("layer " + layer + " has no " + projection + " expert in " + range);

@@ -2,16 +2,19 @@ package dev.moeshard.cli;
 
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.ExpertNaming.ExpertKey;
+import dev.moeshard.moe.FromHfOptions;
 import dev.moeshard.moe.GroupedProjection;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.Projection;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.safetensors.TensorEntry;
 import dev.moeshard.safetensors.TensorSpec;
 import dev.moeshard.tensor.DType;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -37,10 +40,22 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
         List<TensorSpec> specs = new ArrayList<>();
         Set<String> grouped = new LinkedHashSet<>();
         for (String key : checkpoint.keys()) {
+            if (key.endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {
+                continue; // the adapter drops every block scale, having dequantized its weight
+            }
             ExpertKey k = naming.parsePerExpert(key);
             if (k == null) {
                 TensorEntry e = checkpoint.entry(key);
-                specs.add(new TensorSpec(key, e.dtype(), e.shape()));
+                String fused = fusedGroupedKey(key, e, naming);
+                if (fused != null) {
+                    // The adapter transposes this rank's experts of a v5 fused tensor into the grouped layout.
+                    boolean gateUp = fused.endsWith(GroupedProjection.GATE_AND_UP_PROJS.keySuffix());
+                    specs.add(new TensorSpec(fused, dtype != null ? dtype : e.dtype(), gateUp
+                            ? new long[] {range.count(), config.hidden(), config.gateUpWidth()}
+                            : new long[] {range.count(), config.intermediate(), config.hidden()}));
+                } else {
+                    specs.add(new TensorSpec(key, dequantized(checkpoint, key, e.dtype()), e.shape()));
+                }
                 continue;
             }
             String gateUpKey = naming.groupedKey(k.prefix(), k.layer(), GroupedProjection.GATE_AND_UP_PROJS);
@@ -50,8 +65,8 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
             }
             ExpertSurvey.Layer layer = new ExpertSurvey.Layer(k.prefix(), k.layer());
             String downKey = naming.groupedKey(k.prefix(), k.layer(), GroupedProjection.DOWN_PROJS);
-            DType gateUpDtype = dtype != null ? dtype : survey.dtypeOf(layer, Projection.UP, range);
-            DType downDtype = dtype != null ? dtype : survey.dtypeOf(layer, Projection.DOWN, range);
+            DType gateUpDtype = dtype != null ? dtype : survey.outputDtypeOf(layer, Projection.UP, range);
+            DType downDtype = dtype != null ? dtype : survey.outputDtypeOf(layer, Projection.DOWN, range);
             specs.add(new TensorSpec(gateUpKey, gateUpDtype,
                     new long[] {range.count(), config.hidden(), config.gateUpWidth()}));
             specs.add(new TensorSpec(downKey, downDtype,
@@ -63,10 +78,43 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
     }
 
     /**
-     * Inputs this command cannot convert yet, each as a problem: the adapter would change them in ways the
-     * header-only plan does not model (dequantized FP8, regrouped LoRA, fused or GPT-OSS experts).
+     * The grouped key a transformers-v5 fused expert tensor ({@code {seg}.gate_up_proj} [E, 2I, H] or
+     * {@code {seg}.down_proj} [E, H, I]) becomes, or null when {@code key} is not one.
      */
-    static List<String> unsupported(Checkpoint checkpoint, ModelFamily family) {
+    static String fusedGroupedKey(String key, TensorEntry entry, ExpertNaming naming) {
+        String base = "." + naming.segment() + ".";
+        boolean gateUp = key.endsWith(base + "gate_up_proj");
+        if ((!gateUp && !key.endsWith(base + "down_proj")) || entry.shape().length != 3 || !key.contains("layers.")) {
+            return null;
+        }
+        String layerPath = key.substring(0, key.lastIndexOf(base));
+        return layerPath + base + (gateUp ? GroupedProjection.GATE_AND_UP_PROJS : GroupedProjection.DOWN_PROJS).keySuffix();
+    }
+
+    /** How many transformers-v5 fused expert tensors {@code checkpoint} holds. */
+    static int fusedCount(Checkpoint checkpoint, ExpertNaming naming) {
+        int n = 0;
+        for (String key : checkpoint.keys()) {
+            n += fusedGroupedKey(key, checkpoint.entry(key), naming) != null ? 1 : 0;
+        }
+        return n;
+    }
+
+    /**
+     * The dtype non-expert tensor {@code key} of {@code stored} dtype comes out as: FP8 with a block scale is
+     * dequantized to the adapter's default dtype, as the adapter does with every such weight.
+     */
+    private static DType dequantized(Checkpoint checkpoint, String key, DType stored) {
+        return stored.isFp8() && checkpoint.contains(key + Fp8BlockDequantizer.SCALE_SUFFIX)
+                ? FromHfOptions.defaults().dequantizedDtype() : stored;
+    }
+
+    /**
+     * Inputs this command cannot convert yet, each as a problem: the adapter would change them in ways the
+     * header-only plan does not model (regrouped LoRA, GPT-OSS experts); transformers-v5 fused experts of
+     * another shape than the model's are problems too.
+     */
+    static List<String> unsupported(Checkpoint checkpoint, ModelFamily family, MoeConfig config) {
         List<String> problems = new ArrayList<>();
         if (family.layout() != ModelFamily.Layout.PER_EXPERT) {
             problems.add(family.modelType() + " checkpoints are already grouped in their own layout; to-grouped "
@@ -75,12 +123,17 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
         }
         String segment = "." + family.naming().segment() + ".";
         for (String key : checkpoint.keys()) {
-            if (key.endsWith("_scale_inv")) {
-                problems.add(key + ": FP8 block-quantized checkpoints are not supported by to-grouped yet");
-            } else if (key.contains(segment) && (key.contains(".lora_A.") || key.contains(".lora_B."))) {
+            if (key.contains(segment) && (key.contains(".lora_A.") || key.contains(".lora_B."))) {
                 problems.add(key + ": expert LoRA weights are not supported by to-grouped yet");
-            } else if (key.endsWith(segment + "gate_up_proj") || key.endsWith(segment + "down_proj")) {
-                problems.add(key + ": transformers-v5 fused experts are not supported by to-grouped yet");
+            } else if (fusedGroupedKey(key, checkpoint.entry(key), family.naming()) != null) {
+                long[] want = key.endsWith("gate_up_proj")
+                        ? new long[] {config.numExperts(), config.gateUpWidth(), config.hidden()}
+                        : new long[] {config.numExperts(), config.hidden(), config.intermediate()};
+                if (!Arrays.equals(checkpoint.entry(key).shape(), want)) {
+                    problems.add(key + ": a transformers-v5 fused expert tensor of this model must have shape "
+                            + Arrays.toString(want) + ", got "
+                            + Arrays.toString(checkpoint.entry(key).shape()));
+                }
             }
         }
         return problems;

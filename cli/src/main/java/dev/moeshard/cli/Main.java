@@ -37,6 +37,9 @@ public final class Main {
     }
 
     static int exitCodeOf(Throwable e) {
+        if (e instanceof DeviceMissingException) {
+            return ExitCode.DEVICE_MISSING;
+        }
         if (e instanceof UsageException) {
             return ExitCode.USAGE;
         }

@@ -1,7 +1,9 @@
 package dev.moeshard.cli;
 
 import dev.moeshard.moe.family.DetectedModel;
+import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.family.FamilyDetection;
+import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.tensor.Tensor;
 import java.nio.file.Files;
@@ -20,6 +22,35 @@ record ModelInput(Checkpoint checkpoint, DetectedModel model, Optional<Path> con
         implements AutoCloseable {
 
     static ModelInput open(Path path) {
+        return open(path, "auto", null);
+    }
+
+    /**
+     * Opens {@code path} with the family {@code model} ("auto": detected) and {@code numExperts} experts (null: as
+     * detected). A family given by name keeps the sizes config.json or the tensors tell.
+     */
+    static ModelInput open(Path path, String model, Integer numExperts) {
+        ModelFamily family = null;
+        if (!model.equals("auto")) {
+            family = ModelFamily.ofModelType(model).orElseThrow(() -> new UsageException("--model '" + model
+                    + "' is not a known family; known: auto, " + String.join(", ", ModelFamily.modelTypes())));
+        }
+        if (numExperts != null && numExperts < 1) {
+            throw new UsageException("--num-experts must be at least 1, got " + numExperts);
+        }
+        ModelInput detected = open0(path);
+        if (family == null && numExperts == null) {
+            return detected;
+        }
+        MoeConfig c = detected.model().config();
+        DetectedModel chosen = new DetectedModel(family != null ? family : detected.model().family(),
+                new MoeConfig(numExperts != null ? numExperts : c.numExperts(), c.hidden(), c.intermediate(), c.gated()));
+        String from = detected.detectedFrom() + (family != null ? ", family from --model" : "")
+                + (numExperts != null ? ", experts from --num-experts" : "");
+        return new ModelInput(detected.checkpoint(), chosen, detected.configFile(), from);
+    }
+
+    private static ModelInput open0(Path path) {
         if (!Files.exists(path)) {
             throw new IllegalArgumentException(path + ": no such file or directory");
         }

@@ -4,19 +4,21 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.moeshard.moe.FromHfOptions;
 import dev.moeshard.moe.MoeStateDictAdapter;
+import dev.moeshard.moe.ToHfOptions;
+import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
-import dev.moeshard.safetensors.ByteSize;
 import dev.moeshard.safetensors.ShardLayout;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.safetensors.TensorSpec;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.copy.CopyEngine;
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -25,6 +27,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -67,6 +70,18 @@ final class ToGroupedCommand implements Callable<Integer> {
             description = "Largest output shard, in tensor bytes (default: ${DEFAULT-VALUE}).")
     String maxShardSize;
 
+    @Option(names = "--model", paramLabel = "auto|NAME", defaultValue = "auto",
+            description = "The model family (a config.json model_type), or auto to tell it from config.json, else from "
+                    + "the tensors (default: ${DEFAULT-VALUE}).")
+    String model;
+
+    @Option(names = "--num-experts", paramLabel = "N",
+            description = "Experts per layer, in place of config.json's or the count the tensors suggest.")
+    Integer numExperts;
+
+    @Mixin
+    CopyOptions copy;
+
     @Option(names = "--force", description = "Replace OUTPUT if it exists.")
     boolean force;
 
@@ -82,37 +97,39 @@ final class ToGroupedCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /** One rank's part of the job: its mesh (null without expert parallelism), its experts and its tensors. */
-    private record RankJob(DeviceMesh mesh, ExpertRange range, GroupedPlan plan, String subdirectory) {}
+    private record RankJob(DeviceMesh mesh, ExpertRange range, GroupedPlan plan, ExpertSurvey survey, String subdirectory) {}
 
     @Override
     public Integer call() throws IOException {
         DType outputDtype = parseDtype(dtype);
-        long maxShardBytes = parseShardSize(maxShardSize);
+        long maxShardBytes = ShardSizes.parse(maxShardSize);
         checkRanks();
+        CopyEngine engine = copy.engine();
         if (Files.exists(output) && !force) {
             throw new UsageException(output + " already exists; pass --force to replace it");
         }
+        Progress progress = new Progress(spec.commandLine().getErr(), quiet);
         long start = System.nanoTime();
-        try (ModelInput in = ModelInput.open(input)) {
+        try (ModelInput in = ModelInput.open(input, model, numExperts)) {
             List<RankJob> jobs = plan(in, outputDtype);
             long bytes = 0;
             int tensors = 0;
             try (StagedDirectory staged = StagedDirectory.create(output, force)) {
                 for (RankJob job : jobs) {
                     Path dir = job.subdirectory() == null ? staged.path() : staged.path().resolve(job.subdirectory());
-                    write(in, job, outputDtype, maxShardBytes, dir);
+                    write(in, job, outputDtype, maxShardBytes, dir, engine, progress);
                     for (TensorSpec s : job.plan().specs()) {
                         bytes += s.byteSize();
                     }
                     tensors += job.plan().specs().size();
-                    progress("wrote %s: experts [%d, %d), %d tensors", job.subdirectory() == null ? output
+                    progress.line("wrote %s: experts [%d, %d), %d tensors", job.subdirectory() == null ? output
                             : output.resolve(job.subdirectory()), job.range().start(), job.range().end(),
                             job.plan().specs().size());
                 }
                 staged.commit();
             }
             double seconds = (System.nanoTime() - start) / 1e9;
-            progress("done: %d tensors, %d bytes in %.2f s (%.2f GB/s) -> %s", tensors, bytes, seconds,
+            progress.line("done: %d tensors, %d bytes in %.2f s (%.2f GB/s) -> %s", tensors, bytes, seconds,
                     bytes / seconds / 1e9, output);
         }
         return ExitCode.OK;
@@ -139,12 +156,13 @@ final class ToGroupedCommand implements Callable<Integer> {
     /** Every rank's plan, or every problem with the input for any of them. */
     private List<RankJob> plan(ModelInput in, DType outputDtype) {
         int experts = in.model().config().numExperts();
-        Set<String> problems = new LinkedHashSet<>(GroupedPlan.unsupported(in.checkpoint(), in.model().family()));
+        Set<String> problems = new LinkedHashSet<>(GroupedPlan.unsupported(in.checkpoint(), in.model().family(), in.model().config()));
         if (epSize != null && epSize > experts) {
             problems.add("--ep-size " + epSize + " is more ranks than the model's " + experts + " experts");
         }
         ExpertSurvey survey = new ExpertSurvey(in.checkpoint(), in.model());
-        if (survey.layers().isEmpty() && problems.isEmpty()) {
+        if (survey.layers().isEmpty() && problems.isEmpty()
+                && GroupedPlan.fusedCount(in.checkpoint(), in.model().family().naming()) == 0) {
             problems.add("no per-expert tensors found under " + in.model().family().naming().segment());
         }
         if (!problems.isEmpty()) {
@@ -160,7 +178,7 @@ final class ToGroupedCommand implements Callable<Integer> {
             if (problems.isEmpty()) {
                 GroupedPlan plan = GroupedPlan.of(in.checkpoint(), survey, in.model().family(), in.model().config(),
                         range, outputDtype);
-                jobs.add(new RankJob(mesh, range, plan, allRanks ? "ep-rank-" + rank : null));
+                jobs.add(new RankJob(mesh, range, plan, survey, allRanks ? "ep-rank-" + rank : null));
             }
         }
         if (!problems.isEmpty()) {
@@ -169,30 +187,56 @@ final class ToGroupedCommand implements Callable<Integer> {
         return jobs;
     }
 
-    private void write(ModelInput in, RankJob job, DType outputDtype, long maxShardBytes, Path dir) throws IOException {
+    private void write(ModelInput in, RankJob job, DType outputDtype, long maxShardBytes, Path dir, CopyEngine engine,
+                       Progress progress) throws IOException {
         GroupedPlan plan = job.plan();
         Set<String> planned = new LinkedHashSet<>();
         plan.specs().forEach(s -> planned.add(s.name()));
         try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(dir,
                 ShardLayout.of(plan.specs(), maxShardBytes), Map.of("format", "pt"))) {
-            // The grouped tensors' destinations are views of the mapped output shards: the adapter copies every expert
-            // straight into them.
-            Map<String, Tensor> storage = new LinkedHashMap<>();
-            for (String key : plan.groupedKeys()) {
-                storage.put(key, out.tensor(key));
-            }
+            // The per-expert slices of the grouped tensors, as views of the mapped output shards: each expert is
+            // copied straight from the mapped input into its slice. Registered as write-through with the adapter, so
+            // that its fromHf below leaves these grouped tensors alone.
             MoeStateDictAdapter adapter = in.model().adapter();
-            Map<String, Tensor> rest = adapter.loadInto(storage, ModelInput.views(in.checkpoint()),
-                    FromHfOptions.defaults().withMesh(job.mesh()).withOutputDtype(outputDtype));
+            ToHfOptions targetsOptions = ToHfOptions.defaults().withWriteThrough(true).withLocalExperts(job.range());
+            Map<String, Tensor> targets = new HashMap<>();
+            for (String key : plan.groupedKeys()) {
+                for (Map.Entry<String, Tensor> t : adapter.toHf(key, out.tensor(key), targetsOptions)) {
+                    targets.put(t.getKey(), t.getValue());
+                }
+            }
+            Map<String, Tensor> hf = ModelInput.views(in.checkpoint());
+            for (ExpertSurvey.Layer layer : job.survey().layers()) {
+                long bytes = 0;
+                int experts = 0;
+                for (String key : job.survey().keysOf(layer)) {
+                    Tensor target = targets.get(key);
+                    if (target == null) {
+                        continue; // another rank's expert
+                    }
+                    Tensor source = hf.get(key);
+                    Tensor scale = hf.get(key + Fp8BlockDequantizer.SCALE_SUFFIX);
+                    if (scale != null && source.dtype().isFp8()) {
+                        // One expert's weight dequantized at a time: the only scratch the conversion needs.
+                        source = Fp8BlockDequantizer.dequantize(source, scale, target.dtype(), key);
+                    }
+                    engine.copy(target, source);
+                    bytes += target.byteSize();
+                    experts++;
+                }
+                progress.line("layer %slayers.%d: %d expert tensors, %d bytes", layer.prefix(), layer.layer(), experts, bytes);
+            }
+            // Everything else, written as the adapter emits it, so that no converted tensor waits in memory.
+            FromHfOptions options = FromHfOptions.defaults().withMesh(job.mesh()).withOutputDtype(outputDtype);
+            adapter.fromHf(hf, options, (key, value) -> {
+                if (!planned.contains(key) || plan.groupedKeys().contains(key)) {
+                    throw new IllegalStateException("the adapter produced " + key + ", which the plan did not expect");
+                }
+                engine.copy(out.tensor(key), value);
+            });
             if (!adapter.viewLoadedKeys().containsAll(plan.groupedKeys())) {
                 throw new IllegalStateException("the adapter did not fill the planned grouped tensors "
                         + plan.groupedKeys() + "; it filled " + adapter.viewLoadedKeys());
-            }
-            for (Map.Entry<String, Tensor> e : rest.entrySet()) {
-                if (!planned.contains(e.getKey()) || plan.groupedKeys().contains(e.getKey())) {
-                    throw new IllegalStateException("the adapter produced " + e.getKey() + ", which the plan did not expect");
-                }
-                out.write(e.getKey(), e.getValue());
             }
             out.commit();
         }
@@ -207,32 +251,12 @@ final class ToGroupedCommand implements Callable<Integer> {
         Files.write(dir.resolve(GroupedManifest.FILE_NAME), JSON.writeValueAsBytes(manifest));
     }
 
-    private void progress(String format, Object... args) {
-        if (!quiet) {
-            PrintWriter err = spec.commandLine().getErr();
-            err.printf(format + "%n", args);
-            err.flush();
-        }
-    }
-
     private static List<Integer> rangeOf(int n) {
         List<Integer> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             out.add(i);
         }
         return out;
-    }
-
-    private static long parseShardSize(String text) {
-        try {
-            long bytes = ByteSize.parse(text);
-            if (bytes <= 0) {
-                throw new IllegalArgumentException("it must be positive");
-            }
-            return bytes;
-        } catch (IllegalArgumentException e) {
-            throw new UsageException("--max-shard-size '" + text + "': " + e.getMessage());
-        }
     }
 
     private static DType parseDtype(String text) {

@@ -1,0 +1,134 @@
+package dev.moeshard.cli;
+
+import dev.moeshard.safetensors.ShardLayout;
+import dev.moeshard.safetensors.ShardedCheckpointWriter;
+import dev.moeshard.safetensors.TensorSpec;
+import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.copy.CopyEngine;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code moeshard to-hf INPUT... OUTPUT}: one grouped checkpoint, or the rank directories of one expert-parallel run,
+ * back to one per-expert HF checkpoint, merged by global expert id.
+ *
+ * <p>Plan, then execute, as to-grouped does. The plan reads headers and manifests only and refuses the job, listing
+ * every problem, when an expert is held by no rank or by two, or shapes disagree. The execution maps the output
+ * shards and copies each per-expert tensor straight from a transposed view of the mapped grouped input into its
+ * mapped output slice; non-expert tensors are taken once, from the first rank.
+ */
+@Command(name = "to-hf", mixinStandardHelpOptions = true,
+        description = "Converts grouped checkpoints (one, or every rank of one expert-parallel run) back to one "
+                + "per-expert HF checkpoint.")
+final class ToHfCommand implements Callable<Integer> {
+    @Parameters(arity = "2..*", paramLabel = "INPUT... OUTPUT",
+            description = "Grouped checkpoints (or one directory holding ep-rank-R/ folders), then the directory to create.")
+    List<Path> paths;
+
+    @Option(names = "--max-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
+            description = "Largest output shard, in tensor bytes (default: ${DEFAULT-VALUE}).")
+    String maxShardSize;
+
+    @Option(names = "--force", description = "Replace OUTPUT if it exists.")
+    boolean force;
+
+    @Option(names = "--quiet", description = "Print nothing but errors.")
+    boolean quiet;
+
+    @Option(names = "--verbose", description = "Print a stack trace on failure.")
+    boolean verbose;
+
+    @Mixin
+    CopyOptions copy;
+
+    @Spec
+    CommandSpec spec;
+
+    /** One output tensor: where its data comes from. */
+    private record Source(String name, Tensor view) {}
+
+    @Override
+    public Integer call() throws IOException {
+        List<Path> inputs = paths.subList(0, paths.size() - 1);
+        Path output = paths.get(paths.size() - 1);
+        long maxShardBytes = ShardSizes.parse(maxShardSize);
+        CopyEngine engine = copy.engine();
+        if (Files.exists(output) && !force) {
+            throw new UsageException(output + " already exists; pass --force to replace it");
+        }
+        Progress progress = new Progress(spec.commandLine().getErr(), quiet);
+        long start = System.nanoTime();
+        try (GroupedRanks ranks = GroupedRanks.open(inputs, null)) {
+            List<String> problems = ranks.problems();
+            if (!problems.isEmpty()) {
+                throw new InvalidInputException(String.join(", ", inputs.stream().map(Path::toString).toList()), problems);
+            }
+            // Grouped key -> its per-expert tensors from every rank; other keys map to themselves, from rank 0.
+            Map<String, List<Source>> plan = plan(ranks);
+            List<TensorSpec> specs = new ArrayList<>();
+            plan.values().forEach(sources -> sources.forEach(s -> specs.add(TensorSpec.of(s.name(), s.view()))));
+            long bytes = 0;
+            try (StagedDirectory staged = StagedDirectory.create(output, force)) {
+                try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(staged.path(),
+                        ShardLayout.of(specs, maxShardBytes), Map.of("format", "pt"))) {
+                    for (Map.Entry<String, List<Source>> group : plan.entrySet()) {
+                        long groupBytes = 0;
+                        for (Source s : group.getValue()) {
+                            // Write-through: the output view is a slice of the mapped shard, the source a view of the
+                            // mapped input; the engine lays the transposed source out contiguously on the way.
+                            engine.copy(out.tensor(s.name()), s.view());
+                            groupBytes += s.view().byteSize();
+                        }
+                        bytes += groupBytes;
+                        if (ranks.isGroupedExpertKey(group.getKey())) {
+                            progress.line("split %s: %d per-expert tensors, %d bytes", group.getKey(),
+                                    group.getValue().size(), groupBytes);
+                        }
+                    }
+                    out.commit();
+                }
+                if (ranks.configFile().isPresent()) {
+                    Files.copy(ranks.configFile().get(), staged.path().resolve("config.json"));
+                }
+                staged.commit();
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            progress.line("done: %d tensors from %d rank%s, %d bytes in %.2f s (%.2f GB/s) -> %s", specs.size(),
+                    ranks.ranks().size(), ranks.ranks().size() == 1 ? "" : "s", bytes, seconds, bytes / seconds / 1e9,
+                    output);
+        }
+        return ExitCode.OK;
+    }
+
+    /** The output tensors in order: rank 0's key order, each grouped key expanded over all ranks by expert id. */
+    private static Map<String, List<Source>> plan(GroupedRanks ranks) {
+        Map<String, List<Source>> plan = new LinkedHashMap<>();
+        GroupedRanks.Rank first = ranks.ranks().get(0);
+        for (String key : first.checkpoint().keys()) {
+            List<Source> sources = new ArrayList<>();
+            if (ranks.isGroupedExpertKey(key)) {
+                for (GroupedRanks.Rank r : ranks.byFirstExpert()) {
+                    for (Map.Entry<String, Tensor> e : ranks.perExpertViews(r, key)) {
+                        sources.add(new Source(e.getKey(), e.getValue()));
+                    }
+                }
+            } else {
+                sources.add(new Source(key, first.checkpoint().tensor(key)));
+            }
+            plan.put(key, sources);
+        }
+        return plan;
+    }
+}

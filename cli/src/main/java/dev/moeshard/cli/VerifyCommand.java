@@ -1,0 +1,147 @@
+package dev.moeshard.cli;
+
+import dev.moeshard.safetensors.Checkpoint;
+import dev.moeshard.tensor.Tensor;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code moeshard verify HF_INPUT GROUPED_INPUT...}: whether grouped checkpoints hold exactly an HF checkpoint's data.
+ *
+ * <p>Every grouped tensor is split, as the adapter splits it, into per-expert views of the mapped grouped storage, and
+ * each is compared byte for byte with the HF tensor of the same name where it lies in its mapped file; non-expert
+ * tensors are compared on every rank. Exit 0 when all agree, 1 with the first differences when not.
+ */
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = "Checks that grouped checkpoints hold exactly an HF checkpoint's data. Exit 0 when they do, "
+                + "1 and the first differences when not.")
+final class VerifyCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "HF_INPUT", description = "The per-expert HF checkpoint.")
+    Path hfInput;
+
+    @Parameters(index = "1..*", arity = "1..*", paramLabel = "GROUPED_INPUT",
+            description = "Grouped checkpoints (one, the ranks of one EP run, or a directory holding ep-rank-R/).")
+    List<Path> groupedInputs;
+
+    @Option(names = "--max-differences", paramLabel = "N", defaultValue = "20",
+            description = "How many differences to print (default: ${DEFAULT-VALUE}).")
+    int maxDifferences;
+
+    @Option(names = "--verbose", description = "Print a stack trace on failure.")
+    boolean verbose;
+
+    @Mixin
+    CopyOptions copy;
+
+    @Spec
+    CommandSpec spec;
+
+    /** A tensor found in the grouped checkpoints: the rank it came from, and whether it was split from experts. */
+    private record Found(int rank, Tensor tensor, boolean expert) {}
+
+    @Override
+    public Integer call() {
+        TensorComparison comparison = new TensorComparison(copy.engine());
+        List<String> differences = new ArrayList<>();
+        long compared = 0;
+        long bytes = 0;
+        int rankCount;
+        try (ModelInput hf = ModelInput.open(hfInput);
+             GroupedRanks ranks = GroupedRanks.open(groupedInputs, hf.model())) {
+            rankCount = ranks.ranks().size();
+            Map<String, List<Found>> found = found(ranks);
+            Checkpoint want = hf.checkpoint();
+            for (String key : want.keys()) {
+                List<Found> got = found.remove(key);
+                if (got == null) {
+                    differences.add(key + ": missing from the grouped checkpoints");
+                    continue;
+                }
+                if (got.get(0).expert() && got.size() > 1) {
+                    differences.add(key + ": held by ranks " + got.stream().map(Found::rank).toList());
+                } else if (!got.get(0).expert() && got.size() < rankCount) {
+                    List<Integer> lacking = new ArrayList<>();
+                    for (int r = 0; r < rankCount; r++) {
+                        final int rank = r;
+                        if (got.stream().noneMatch(f -> f.rank() == rank)) {
+                            lacking.add(r);
+                        }
+                    }
+                    differences.add(key + ": missing on ranks " + lacking);
+                }
+                Tensor expected = want.tensor(key);
+                for (Found f : got) {
+                    String difference = compare(comparison, key, expected, f);
+                    if (difference != null) {
+                        differences.add(difference);
+                    }
+                    compared++;
+                    bytes += expected.byteSize();
+                }
+            }
+            found.forEach((key, got) -> differences.add(key + ": extra, on rank"
+                    + (got.size() == 1 ? " " + got.get(0).rank() : "s " + got.stream().map(Found::rank).toList())
+                    + ", not in " + hfInput));
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (differences.isEmpty()) {
+            out.printf("identical: %d tensor comparisons, %d bytes, over %d grouped checkpoint%s%n", compared, bytes,
+                    rankCount, rankCount == 1 ? "" : "s");
+            out.flush();
+            return ExitCode.OK;
+        }
+        out.printf("different: %d difference%s%s%n", differences.size(), differences.size() == 1 ? "" : "s",
+                differences.size() > maxDifferences ? ", the first " + maxDifferences + ":" : ":");
+        differences.stream().limit(Math.max(0, maxDifferences)).forEach(d -> out.println("  " + d));
+        out.flush();
+        return ExitCode.DIFFERENT;
+    }
+
+    /** Every tensor of every rank under its HF name: per-expert views of grouped tensors, other tensors as they are. */
+    private static Map<String, List<Found>> found(GroupedRanks ranks) {
+        Map<String, List<Found>> found = new LinkedHashMap<>();
+        for (GroupedRanks.Rank r : ranks.ranks()) {
+            for (String key : r.checkpoint().keys()) {
+                if (ranks.isGroupedExpertKey(key)) {
+                    for (Map.Entry<String, Tensor> e : ranks.perExpertViews(r, key)) {
+                        found.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(new Found(r.index(), e.getValue(), true));
+                    }
+                } else {
+                    found.computeIfAbsent(key, k -> new ArrayList<>()).add(new Found(r.index(), r.checkpoint().tensor(key), false));
+                }
+            }
+        }
+        return found;
+    }
+
+    /** What differs between the HF tensor and one grouped copy of it, or null when they are equal. */
+    private static String compare(TensorComparison comparison, String key, Tensor expected, Found f) {
+        String where = key + " (rank " + f.rank() + "): ";
+        Tensor actual = f.tensor();
+        if (!Arrays.equals(expected.sizes(), actual.sizes())) {
+            return where + "shape " + Arrays.toString(actual.sizes()) + ", expected " + Arrays.toString(expected.sizes());
+        }
+        if (expected.dtype() != actual.dtype()) {
+            return where + "dtype " + actual.dtype() + ", expected " + expected.dtype();
+        }
+        long at = comparison.firstDifference(expected, actual);
+        if (at < 0) {
+            return null;
+        }
+        long[] index = TensorComparison.unravel(at, expected.sizes());
+        return where + "element " + at + " " + Arrays.toString(index) + " is " + TensorComparison.describe(actual, index)
+                + ", expected " + TensorComparison.describe(expected, index);
+    }
+}
