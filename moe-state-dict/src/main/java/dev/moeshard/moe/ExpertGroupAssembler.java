@@ -2,7 +2,9 @@ package dev.moeshard.moe;
 
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.tensor.DType;
+import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.TensorOps;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -19,12 +21,14 @@ final class ExpertGroupAssembler {
     private final boolean gated;
     private final ExpertRange range;
     private final DType outputDtype;
+    private final Device device;
     private final Map<String, TreeMap<Integer, Tensor[]>> open = new LinkedHashMap<>();
 
-    ExpertGroupAssembler(boolean gated, ExpertRange range, DType outputDtype) {
+    ExpertGroupAssembler(boolean gated, ExpertRange range, DType outputDtype, Device device) {
         this.gated = gated;
         this.range = range;
         this.outputDtype = outputDtype;
+        this.device = device;
     }
 
     /**
@@ -76,7 +80,9 @@ final class ExpertGroupAssembler {
         Tensor first = experts.firstEntry().getValue()[1];
         long inter = first.size(0);
         long hidden = first.size(1);
-        Tensor out = Tensor.allocate(dtypeOf(first), experts.size(), hidden, gated ? 2 * inter : inter);
+        Tensor out = Tensor.allocate(device, dtypeOf(first), experts.size(), hidden, gated ? 2 * inter : inter);
+        List<Tensor> dsts = new ArrayList<>();
+        List<Tensor> srcs = new ArrayList<>();
         int i = 0;
         for (Map.Entry<Integer, Tensor[]> e : experts.entrySet()) {
             Tensor[] parts = e.getValue();
@@ -84,13 +90,17 @@ final class ExpertGroupAssembler {
             if (gated) {
                 requireShape(key, e.getKey(), "gate", parts[0], inter, hidden);
                 requireShape(key, e.getKey(), "up", parts[1], inter, hidden);
-                slot.narrow(1, 0, inter).copyFrom(parts[0].t());
-                slot.narrow(1, inter, inter).copyFrom(parts[1].t());
+                dsts.add(slot.narrow(1, 0, inter));
+                srcs.add(parts[0].t());
+                dsts.add(slot.narrow(1, inter, inter));
+                srcs.add(parts[1].t());
             } else {
                 requireShape(key, e.getKey(), "up", parts[1], inter, hidden);
-                slot.copyFrom(parts[1].t());
+                dsts.add(slot);
+                srcs.add(parts[1].t());
             }
         }
+        TensorOps.copyAll(dsts, srcs);
         return out;
     }
 
@@ -99,12 +109,16 @@ final class ExpertGroupAssembler {
         Tensor first = experts.firstEntry().getValue()[0];
         long hidden = first.size(0);
         long inter = first.size(1);
-        Tensor out = Tensor.allocate(dtypeOf(first), experts.size(), inter, hidden);
+        Tensor out = Tensor.allocate(device, dtypeOf(first), experts.size(), inter, hidden);
+        List<Tensor> dsts = new ArrayList<>();
+        List<Tensor> srcs = new ArrayList<>();
         int i = 0;
         for (Map.Entry<Integer, Tensor[]> e : experts.entrySet()) {
             requireShape(key, e.getKey(), "down", e.getValue()[0], hidden, inter);
-            out.select(0, i++).copyFrom(e.getValue()[0].t());
+            dsts.add(out.select(0, i++));
+            srcs.add(e.getValue()[0].t());
         }
+        TensorOps.copyAll(dsts, srcs);
         return out;
     }
 

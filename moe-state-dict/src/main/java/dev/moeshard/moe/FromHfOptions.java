@@ -2,6 +2,7 @@ package dev.moeshard.moe;
 
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.tensor.DType;
+import dev.moeshard.tensor.Device;
 
 /**
  * How {@link MoeStateDictAdapter#fromHf} builds grouped tensors.
@@ -11,26 +12,33 @@ import dev.moeshard.tensor.DType;
  * @param dequantizedDtype dtype FP8 block-quantized weights are dequantized to (BF16 unless asked otherwise)
  * @param resetViewLoadedKeys start a new view-loaded record (true), or add to the previous one, as a second pass
  *     over another namespace (an MTP head) of the same load does
+ * @param device where the grouped expert tensors are built: the host, or a CUDA device (each layer's per-expert
+ *     inputs are uploaded as they lie and merged there in one launch per projection)
  */
-public record FromHfOptions(DeviceMesh mesh, DType outputDtype, DType dequantizedDtype, boolean resetViewLoadedKeys) {
+public record FromHfOptions(DeviceMesh mesh, DType outputDtype, DType dequantizedDtype, boolean resetViewLoadedKeys,
+                            Device device) {
 
     public static FromHfOptions defaults() {
-        return new FromHfOptions(null, null, DType.BF16, true);
+        return new FromHfOptions(null, null, DType.BF16, true, Device.CPU);
     }
 
     public FromHfOptions withMesh(DeviceMesh newMesh) {
-        return new FromHfOptions(newMesh, outputDtype, dequantizedDtype, resetViewLoadedKeys);
+        return new FromHfOptions(newMesh, outputDtype, dequantizedDtype, resetViewLoadedKeys, device);
     }
 
     public FromHfOptions withOutputDtype(DType dtype) {
-        return new FromHfOptions(mesh, dtype, dequantizedDtype, resetViewLoadedKeys);
+        return new FromHfOptions(mesh, dtype, dequantizedDtype, resetViewLoadedKeys, device);
     }
 
     public FromHfOptions withDequantizedDtype(DType dtype) {
-        return new FromHfOptions(mesh, outputDtype, dtype, resetViewLoadedKeys);
+        return new FromHfOptions(mesh, outputDtype, dtype, resetViewLoadedKeys, device);
     }
 
     public FromHfOptions accumulatingViewLoadedKeys() {
-        return new FromHfOptions(mesh, outputDtype, dequantizedDtype, false);
+        return new FromHfOptions(mesh, outputDtype, dequantizedDtype, false, device);
+    }
+
+    public FromHfOptions withDevice(Device target) {
+        return new FromHfOptions(mesh, outputDtype, dequantizedDtype, resetViewLoadedKeys, target);
     }
 }

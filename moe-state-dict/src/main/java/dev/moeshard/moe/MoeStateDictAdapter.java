@@ -235,7 +235,7 @@ public final class MoeStateDictAdapter {
         DeviceMesh mesh = options.mesh();
         validateExpertAvailability(hf.keySet(), mesh);
         ExpertRange range = ExpertRange.forMesh(mesh, config.numExperts());
-        ExpertGroupAssembler assembler = new ExpertGroupAssembler(config.gated(), range, options.outputDtype());
+        ExpertGroupAssembler assembler = new ExpertGroupAssembler(config.gated(), range, options.outputDtype(), options.device());
         Map<String, Tensor> scales = new HashMap<>();
         for (Map.Entry<String, Tensor> e : hf.entrySet()) {
             if (e.getKey().endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {

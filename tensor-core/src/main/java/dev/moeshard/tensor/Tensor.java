@@ -1,5 +1,7 @@
 package dev.moeshard.tensor;
 
+import dev.moeshard.cuda.CudaCopies;
+import dev.moeshard.cuda.CudaMemory;
 import dev.moeshard.tensor.copy.CopyEngine;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -23,13 +25,15 @@ public final class Tensor {
     private final long offset;
     private final long[] sizes;
     private final long[] strides;
+    private final Device device;
 
-    private Tensor(MemorySegment storage, DType dtype, long offset, long[] sizes, long[] strides) {
+    private Tensor(MemorySegment storage, DType dtype, long offset, long[] sizes, long[] strides, Device device) {
         this.storage = storage;
         this.dtype = dtype;
         this.offset = offset;
         this.sizes = sizes;
         this.strides = strides;
+        this.device = device;
     }
 
     // ------------------------------------------------------------------------------------------------ creation
@@ -39,12 +43,36 @@ public final class Tensor {
         long[] checked = Shapes.checkSizes(sizes);
         long bytes = dtype.storageBytes(Shapes.numel(checked));
         MemorySegment segment = arena.allocate(Math.max(bytes, 1), 64).asSlice(0, bytes);
-        return new Tensor(segment, dtype, 0, checked, Shapes.contiguousStrides(checked));
+        return new Tensor(segment, dtype, 0, checked, Shapes.contiguousStrides(checked), Device.CPU);
     }
 
     /** A zero-filled contiguous tensor whose memory is freed when it is no longer reachable. */
     public static Tensor allocate(DType dtype, long... sizes) {
         return allocate(Arena.ofAuto(), dtype, sizes);
+    }
+
+    /**
+     * A contiguous tensor on {@code device}, freed when no view of it is reachable any more. Host memory is
+     * zero-filled; device memory is not initialised.
+     *
+     * @throws dev.moeshard.cuda.CudaUnavailableException for a CUDA device where CUDA cannot be used, with the reasons
+     */
+    public static Tensor allocate(Device device, DType dtype, long... sizes) {
+        if (device.isCpu()) {
+            return allocate(dtype, sizes);
+        }
+        long[] checked = Shapes.checkSizes(sizes);
+        MemorySegment memory = CudaMemory.allocateAuto(device, dtype.storageBytes(Shapes.numel(checked)));
+        return new Tensor(memory, dtype, 0, checked, Shapes.contiguousStrides(checked), device);
+    }
+
+    /**
+     * A contiguous tensor over device memory the caller owns (for example a {@link dev.moeshard.cuda.DeviceBuffer}),
+     * which must hold exactly the shape's bytes.
+     */
+    public static Tensor wrapDevice(MemorySegment deviceMemory, Device device, DType dtype, long... sizes) {
+        Tensor host = wrap(deviceMemory, dtype, sizes);
+        return new Tensor(deviceMemory, dtype, 0, host.sizes, host.strides, device);
     }
 
     /**
@@ -59,7 +87,7 @@ public final class Tensor {
             throw new IllegalArgumentException("a " + dtype + " tensor of shape " + Shapes.format(checked) + " needs "
                     + bytes + " bytes, the segment has " + segment.byteSize());
         }
-        return new Tensor(segment, dtype, 0, checked, Shapes.contiguousStrides(checked));
+        return new Tensor(segment, dtype, 0, checked, Shapes.contiguousStrides(checked), Device.CPU);
     }
 
     /**
@@ -68,6 +96,16 @@ public final class Tensor {
      * @throws IllegalArgumentException if an element of the view would lie outside the storage
      */
     public static Tensor strided(MemorySegment storage, DType dtype, long offset, long[] sizes, long[] strides) {
+        return stridedOn(Device.CPU, storage, dtype, offset, sizes, strides);
+    }
+
+    /** Another view of this tensor's storage (same dtype and device): sizes, strides and offset in elements. */
+    public Tensor asStrided(long newOffset, long[] newSizes, long[] newStrides) {
+        return stridedOn(device, storage, dtype, newOffset, newSizes, newStrides);
+    }
+
+    private static Tensor stridedOn(Device device, MemorySegment storage, DType dtype, long offset, long[] sizes,
+                                    long[] strides) {
         requireByteAligned(dtype, "a strided view");
         long[] checkedSizes = Shapes.checkSizes(sizes);
         if (strides.length != sizes.length) {
@@ -79,7 +117,7 @@ public final class Tensor {
                 throw new IllegalArgumentException("negative stride in " + Arrays.toString(strides));
             }
         }
-        Tensor t = new Tensor(storage, dtype, offset, checkedSizes, strides.clone());
+        Tensor t = new Tensor(storage, dtype, offset, checkedSizes, strides.clone(), device);
         t.checkInBounds();
         return t;
     }
@@ -105,7 +143,14 @@ public final class Tensor {
 
     // ------------------------------------------------------------------------------------------------ properties
 
+    /**
+     * The memory the elements lie in. For a CUDA tensor it holds a device address, which the host must not read or
+     * write through.
+     */
     public MemorySegment storage() { return storage; }
+
+    /** Where the elements live. */
+    public Device device() { return device; }
 
     public DType dtype() { return dtype; }
 
@@ -160,6 +205,7 @@ public final class Tensor {
      * @throws IllegalStateException if the tensor is not contiguous
      */
     public MemorySegment segment() {
+        requireHost("segment()");
         if (!isContiguous()) {
             throw new IllegalStateException("tensor of shape " + Shapes.format(sizes) + " with strides "
                     + Arrays.toString(strides) + " is not contiguous; call contiguous() first");
@@ -175,7 +221,7 @@ public final class Tensor {
     public Tensor select(int dim, long index) {
         int d = checkDimForView(dim);
         checkIndex(d, index);
-        return new Tensor(storage, dtype, offset + index * strides[d], remove(sizes, d), remove(strides, d));
+        return new Tensor(storage, dtype, offset + index * strides[d], remove(sizes, d), remove(strides, d), device);
     }
 
     /** Keeps {@code length} indices of {@code dim} starting at {@code start}. */
@@ -200,7 +246,7 @@ public final class Tensor {
         // The stride of a dimension of size 0 or 1 is never used: keep it rather than overflow it.
         newStrides[d] = newSizes[d] > 1 ? Math.multiplyExact(strides[d], step) : strides[d];
         long newOffset = newSizes[d] == 0 ? offset : offset + start * strides[d];
-        return new Tensor(storage, dtype, newOffset, newSizes, newStrides);
+        return new Tensor(storage, dtype, newOffset, newSizes, newStrides, device);
     }
 
     /** Swaps two dimensions. */
@@ -213,7 +259,7 @@ public final class Tensor {
         newSizes[b] = sizes[a];
         newStrides[a] = strides[b];
         newStrides[b] = strides[a];
-        return new Tensor(storage, dtype, offset, newSizes, newStrides);
+        return new Tensor(storage, dtype, offset, newSizes, newStrides, device);
     }
 
     /** The transpose of a 2-d tensor. */
@@ -244,7 +290,7 @@ public final class Tensor {
             newSizes[i] = sizes[d];
             newStrides[i] = strides[d];
         }
-        return new Tensor(storage, dtype, offset, newSizes, newStrides);
+        return new Tensor(storage, dtype, offset, newSizes, newStrides, device);
     }
 
     /**
@@ -261,7 +307,7 @@ public final class Tensor {
                     + Arrays.toString(strides) + " as " + Shapes.format(target)
                     + " without copying; use reshape() or contiguous() first");
         }
-        return new Tensor(storage, dtype, offset, target, newStrides);
+        return new Tensor(storage, dtype, offset, target, newStrides, device);
     }
 
     /**
@@ -272,10 +318,10 @@ public final class Tensor {
         long[] target = inferShape(newShape);
         long[] newStrides = dtype.isByteAligned() ? ViewStrides.compute(sizes, strides, target) : null;
         if (newStrides != null) {
-            return new Tensor(storage, dtype, offset, target, newStrides);
+            return new Tensor(storage, dtype, offset, target, newStrides, device);
         }
         if (!dtype.isByteAligned() && isContiguous()) {
-            return new Tensor(storage, dtype, offset, target, Shapes.contiguousStrides(target));
+            return new Tensor(storage, dtype, offset, target, Shapes.contiguousStrides(target), device);
         }
         return contiguousCopy().view(target);
     }
@@ -285,7 +331,7 @@ public final class Tensor {
         requireByteAligned(dtype, "unsqueeze");
         int d = checkDim(dim, sizes.length + 1);
         long innerExtent = d < sizes.length ? strides[d] * sizes[d] : 1;
-        return new Tensor(storage, dtype, offset, insert(sizes, d, 1), insert(strides, d, Math.max(innerExtent, 1)));
+        return new Tensor(storage, dtype, offset, insert(sizes, d, 1), insert(strides, d, Math.max(innerExtent, 1)), device);
     }
 
     /** Removes every dimension of size 1. */
@@ -305,7 +351,7 @@ public final class Tensor {
                 newStrides[k++] = strides[d];
             }
         }
-        return new Tensor(storage, dtype, offset, newSizes, newStrides);
+        return new Tensor(storage, dtype, offset, newSizes, newStrides, device);
     }
 
     /** Removes dimension {@code dim}, which must have size 1. */
@@ -315,7 +361,7 @@ public final class Tensor {
             throw new IllegalArgumentException("cannot squeeze dimension " + d + " of size " + sizes[d] + " in shape "
                     + Shapes.format(sizes));
         }
-        return new Tensor(storage, dtype, offset, remove(sizes, d), remove(strides, d));
+        return new Tensor(storage, dtype, offset, remove(sizes, d), remove(strides, d), device);
     }
 
     /**
@@ -352,7 +398,7 @@ public final class Tensor {
                         + want + " (shape " + Shapes.format(sizes) + " to " + Shapes.format(newSizes) + ")");
             }
         }
-        return new Tensor(storage, dtype, offset, Shapes.checkSizes(outSizes), outStrides);
+        return new Tensor(storage, dtype, offset, Shapes.checkSizes(outSizes), outStrides, device);
     }
 
     // ------------------------------------------------------------------------------------------------ data movement
@@ -362,7 +408,11 @@ public final class Tensor {
      * Shapes must be equal. Returns this tensor.
      */
     public Tensor copyFrom(Tensor src) {
-        CopyEngine.shared().copy(this, src);
+        if (device.isCpu() && src.device.isCpu()) {
+            CopyEngine.shared().copy(this, src);
+        } else {
+            CudaCopies.copy(this, src);
+        }
         return this;
     }
 
@@ -371,17 +421,25 @@ public final class Tensor {
         return isContiguous() ? this : contiguousCopy();
     }
 
-    /** A new contiguous copy, always. */
+    /** A new contiguous copy on the same device, always. */
     public Tensor contiguousCopy() {
-        return Tensor.allocate(dtype, sizes).copyFrom(this);
+        return Tensor.allocate(device, dtype, sizes).copyFrom(this);
     }
 
-    /** This tensor if it has {@code target} dtype, else a contiguous converted copy. */
+    /** This tensor if it has {@code target} dtype, else a contiguous converted copy on the same device. */
     public Tensor to(DType target) {
         if (target == dtype) {
             return this;
         }
-        return Tensor.allocate(target, sizes).copyFrom(this);
+        return Tensor.allocate(device, target, sizes).copyFrom(this);
+    }
+
+    /** This tensor if it is on {@code target}, else a contiguous copy there. */
+    public Tensor to(Device target) {
+        if (target.equals(device)) {
+            return this;
+        }
+        return Tensor.allocate(target, dtype, sizes).copyFrom(this);
     }
 
     // ------------------------------------------------------------------------------------------------ elements
@@ -402,11 +460,13 @@ public final class Tensor {
 
     /** The raw bits of one element, zero-extended to a long. */
     public long getBits(long... index) {
+        requireHost("element access");
         return ElementAccess.readBits(storage, byteOffsetOf(index), dtype.byteSize());
     }
 
     /** Writes the raw bits of one element (the low bits of {@code bits}). */
     public void setBits(long bits, long... index) {
+        requireHost("element access");
         ElementAccess.writeBits(storage, byteOffsetOf(index), dtype.byteSize(), bits);
     }
 
@@ -422,7 +482,8 @@ public final class Tensor {
 
     @Override
     public String toString() {
-        return "Tensor(" + dtype + Shapes.format(sizes) + ", strides " + Arrays.toString(strides) + ", offset " + offset + ")";
+        return "Tensor(" + dtype + Shapes.format(sizes) + ", strides " + Arrays.toString(strides) + ", offset " + offset
+                + (device.isCpu() ? "" : ", " + device) + ")";
     }
 
     // ------------------------------------------------------------------------------------------------ helpers
@@ -482,6 +543,13 @@ public final class Tensor {
                     + " elements, but shape " + Shapes.format(sizes) + " has " + n);
         }
         return target;
+    }
+
+    private void requireHost(String what) {
+        if (!device.isCpu()) {
+            throw new IllegalStateException("tensor " + Shapes.format(sizes) + " is on " + device + ": " + what
+                    + " needs it on the host; use to(Device.CPU) first");
+        }
     }
 
     static void requireByteAligned(DType dtype, String what) {

@@ -1,5 +1,6 @@
 package dev.moeshard.tensor;
 
+import dev.moeshard.cuda.CudaCopies;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -25,7 +26,7 @@ public final class TensorOps {
             total = Math.addExact(total, t.size(d));
         }
         outSizes[d] = total;
-        Tensor out = Tensor.allocate(first.dtype(), outSizes);
+        Tensor out = Tensor.allocate(first.device(), first.dtype(), outSizes);
         long at = 0;
         for (Tensor t : tensors) {
             out.narrow(d, at, t.size(d)).copyFrom(t);
@@ -49,6 +50,24 @@ public final class TensorOps {
             expanded.add(t.unsqueeze(dim < 0 ? dim + first.dim() + 1 : dim));
         }
         return cat(expanded, dim < 0 ? dim + first.dim() + 1 : dim);
+    }
+
+    /**
+     * {@code dsts[i].copyFrom(srcs[i])} for every i. On a CUDA device, transposes of one geometry (a layer's experts
+     * being merged) run as one kernel launch instead of one each.
+     */
+    public static void copyAll(List<Tensor> dsts, List<Tensor> srcs) {
+        if (dsts.size() != srcs.size()) {
+            throw new IllegalArgumentException(dsts.size() + " destinations but " + srcs.size() + " sources");
+        }
+        boolean allHost = dsts.stream().allMatch(t -> t.device().isCpu()) && srcs.stream().allMatch(t -> t.device().isCpu());
+        if (allHost) {
+            for (int i = 0; i < dsts.size(); i++) {
+                dsts.get(i).copyFrom(srcs.get(i));
+            }
+        } else {
+            CudaCopies.copyAll(dsts, srcs);
+        }
     }
 
     /** Views of consecutive pieces of {@code splitSize} along {@code dim}; the last may be shorter. */

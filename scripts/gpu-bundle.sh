@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Packs what the GPU tests and benchmarks need on a machine with an NVIDIA GPU and no Java into one folder:
+# a jlink'ed Java 25 runtime, the test and benchmark jars with their dependencies, the JUnit console launcher,
+# the PTX (inside tensor-core's jar), libcudart as a fallback, and run-gpu.sh, the one command to run there.
+# Usage: scripts/gpu-bundle.sh [OUTPUT_DIR]   (default: .device-bundle, ignored by git)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+. scripts/find-jdk25.sh
+out="${1:-$root/.device-bundle}"
+rm -rf "$out"
+mkdir -p "$out/lib"
+
+./mvnw --batch-mode --no-transfer-progress --quiet -DskipTests install
+./mvnw --batch-mode --no-transfer-progress --quiet -pl tensor-core dependency:copy-dependencies \
+    -DincludeScope=test -DoutputDirectory="$out/lib"
+# The console launcher brings JUnit itself; the separate JUnit jars would only duplicate it.
+rm -f "$out"/lib/junit-*.jar "$out"/lib/opentest4j-*.jar "$out"/lib/apiguardian-*.jar
+./mvnw --batch-mode --no-transfer-progress --quiet dependency:copy \
+    -Dartifact=org.junit.platform:junit-platform-console-standalone:6.1.3 -DoutputDirectory="$out/lib"
+cp tensor-core/target/tensor-core-*-SNAPSHOT.jar tensor-core/target/tensor-core-*-tests.jar "$out/lib/"
+cp benchmarks/target/moeshard-benchmarks.jar "$out/"
+cp benchmarks/gpu_compare.py "$out/"
+
+cudart=$(ldconfig -p | awk '/libcudart\.so\.1[0-9] /{print $NF; exit}')
+if [ -n "$cudart" ]; then cp "$(readlink -f "$cudart")" "$out/libcudart.so"; fi
+
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.management,java.sql,java.xml,jdk.incubator.vector,jdk.unsupported,jdk.zipfs \
+    --strip-debug --no-man-pages --no-header-files --compress=zip-9 --output "$out/jre"
+
+cat > "$out/run-gpu.sh" <<'RUN'
+#!/usr/bin/env bash
+# Runs moeshard's CUDA tests (checked byte for byte against the CPU engine), then the GPU benchmarks.
+# Usage: ./run-gpu.sh [CHECKPOINT_DIR]   (a per-expert checkpoint for the end-to-end measurement)
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+java="$here/jre/bin/java"
+flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
+if ! ldconfig -p | grep -q 'libcudart\.so'; then flags+=("-Dmoeshard.cuda.library=$here/libcudart.so"); fi
+cp=$(ls "$here"/lib/*.jar | grep -v console-standalone | tr '\n' ':')
+"$java" "${flags[@]}" -jar "$here"/lib/junit-platform-console-standalone-*.jar execute \
+    --class-path "$cp" --select-class dev.moeshard.cuda.CudaAvailabilityTest --select-class dev.moeshard.cuda.GpuCopyTest --details=tree --disable-banner
+tests=$?
+"$java" "${flags[@]}" -cp "$here/moeshard-benchmarks.jar" dev.moeshard.benchmarks.GpuBenchmark 128 2048 768 10 "$@"
+exit $tests
+RUN
+chmod +x "$out/run-gpu.sh"
+du -sh "$out"

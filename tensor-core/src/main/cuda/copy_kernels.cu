@@ -1,0 +1,122 @@
+// The GPU side of moeshard's copy engine. Every kernel moves elements between two strided tensors that the host
+// has already planned (dev.moeshard.tensor.copy.CopyPlan): size-1 dimensions dropped, dimensions contiguous in
+// both tensors merged, strides in elements. Elements move as raw bits, so one kernel per element width serves
+// every dtype of that width.
+//
+// Regenerate the PTX with scripts/build-ptx.sh after changing this file; the build checks that they match.
+
+#include <stdint.h>
+
+#define MAX_RANK 8
+
+// Sizes and strides of a planned copy, passed by value (a kernel parameter block holds up to 4 KiB).
+struct Layout {
+    int rank;
+    long long sizes[MAX_RANK];
+    long long dst_strides[MAX_RANK];
+    long long src_strides[MAX_RANK];
+};
+
+// Any planned copy: one thread per element, the linear index decomposed over the sizes. Used for gathers and
+// for whatever the faster kernels below do not cover.
+template <typename T>
+__device__ void strided_copy(T* __restrict__ dst, const T* __restrict__ src, long long n, const Layout& layout) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        long long rest = i;
+        long long d = 0;
+        long long s = 0;
+        for (int k = layout.rank - 1; k >= 0; k--) {
+            long long index = rest % layout.sizes[k];
+            rest /= layout.sizes[k];
+            d += index * layout.dst_strides[k];
+            s += index * layout.src_strides[k];
+        }
+        dst[d] = src[s];
+    }
+}
+
+extern "C" __global__ void strided_copy_1(uint8_t* dst, const uint8_t* src, long long n, Layout layout) { strided_copy(dst, src, n, layout); }
+extern "C" __global__ void strided_copy_2(uint16_t* dst, const uint16_t* src, long long n, Layout layout) { strided_copy(dst, src, n, layout); }
+extern "C" __global__ void strided_copy_4(uint32_t* dst, const uint32_t* src, long long n, Layout layout) { strided_copy(dst, src, n, layout); }
+extern "C" __global__ void strided_copy_8(uint64_t* dst, const uint64_t* src, long long n, Layout layout) { strided_copy(dst, src, n, layout); }
+
+// A batch of 2-d transposes: dst[b][r][c] = src[b][c][r], where the destination is contiguous along c and the
+// source along r. Both sides are read and written along their contiguous direction through a shared-memory tile,
+// so every global access of a warp is coalesced. blockIdx.z walks the batch (the plan's outer dimensions,
+// decomposed like the strided copy's); the tile has one padding column so that the transposed reads from shared
+// memory hit 32 different banks.
+#define TILE 32
+#define ROWS_PER_PASS 8
+
+template <typename T>
+__device__ void transpose_tiles(T* __restrict__ dst, const T* __restrict__ src,
+                                long long rows, long long cols,
+                                long long dst_row_stride, long long src_col_stride,
+                                const Layout& outer) {
+    __shared__ T tile[TILE][TILE + 1];
+    long long batch = blockIdx.z;
+    long long d0 = 0;
+    long long s0 = 0;
+    for (int k = outer.rank - 1; k >= 0; k--) {
+        long long index = batch % outer.sizes[k];
+        batch /= outer.sizes[k];
+        d0 += index * outer.dst_strides[k];
+        s0 += index * outer.src_strides[k];
+    }
+    long long r_base = (long long) blockIdx.x * TILE;
+    long long c_base = (long long) blockIdx.y * TILE;
+    // Read: consecutive threads take consecutive r, the source's contiguous direction.
+    for (int j = threadIdx.y; j < TILE; j += ROWS_PER_PASS) {
+        long long r = r_base + threadIdx.x;
+        long long c = c_base + j;
+        if (r < rows && c < cols) {
+            tile[j][threadIdx.x] = src[s0 + c * src_col_stride + r];
+        }
+    }
+    __syncthreads();
+    // Write: consecutive threads take consecutive c, the destination's contiguous direction.
+    for (int j = threadIdx.y; j < TILE; j += ROWS_PER_PASS) {
+        long long r = r_base + j;
+        long long c = c_base + threadIdx.x;
+        if (r < rows && c < cols) {
+            dst[d0 + r * dst_row_stride + c] = tile[threadIdx.x][j];
+        }
+    }
+}
+
+extern "C" __global__ void transpose_tiles_1(uint8_t* dst, const uint8_t* src, long long rows, long long cols, long long dst_row_stride, long long src_col_stride, Layout outer) { transpose_tiles(dst, src, rows, cols, dst_row_stride, src_col_stride, outer); }
+extern "C" __global__ void transpose_tiles_2(uint16_t* dst, const uint16_t* src, long long rows, long long cols, long long dst_row_stride, long long src_col_stride, Layout outer) { transpose_tiles(dst, src, rows, cols, dst_row_stride, src_col_stride, outer); }
+extern "C" __global__ void transpose_tiles_4(uint32_t* dst, const uint32_t* src, long long rows, long long cols, long long dst_row_stride, long long src_col_stride, Layout outer) { transpose_tiles(dst, src, rows, cols, dst_row_stride, src_col_stride, outer); }
+extern "C" __global__ void transpose_tiles_8(uint64_t* dst, const uint64_t* src, long long rows, long long cols, long long dst_row_stride, long long src_col_stride, Layout outer) { transpose_tiles(dst, src, rows, cols, dst_row_stride, src_col_stride, outer); }
+
+// The same tiles for a batch of separate tensors of one geometry (the experts of a layer): blockIdx.z picks a
+// (destination, source) pointer pair from a table in device memory, so a whole layer's merge is one launch.
+template <typename T>
+__device__ void transpose_tiles_batched(const unsigned long long* __restrict__ pairs, long long rows, long long cols,
+                                        long long dst_row_stride, long long src_col_stride) {
+    __shared__ T tile[TILE][TILE + 1];
+    T* dst = (T*) pairs[2 * blockIdx.z];
+    const T* src = (const T*) pairs[2 * blockIdx.z + 1];
+    long long r_base = (long long) blockIdx.x * TILE;
+    long long c_base = (long long) blockIdx.y * TILE;
+    for (int j = threadIdx.y; j < TILE; j += ROWS_PER_PASS) {
+        long long r = r_base + threadIdx.x;
+        long long c = c_base + j;
+        if (r < rows && c < cols) {
+            tile[j][threadIdx.x] = src[c * src_col_stride + r];
+        }
+    }
+    __syncthreads();
+    for (int j = threadIdx.y; j < TILE; j += ROWS_PER_PASS) {
+        long long r = r_base + j;
+        long long c = c_base + threadIdx.x;
+        if (r < rows && c < cols) {
+            dst[r * dst_row_stride + c] = tile[threadIdx.x][j];
+        }
+    }
+}
+
+extern "C" __global__ void transpose_tiles_batched_1(const unsigned long long* pairs, long long rows, long long cols, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched<uint8_t>(pairs, rows, cols, dst_row_stride, src_col_stride); }
+extern "C" __global__ void transpose_tiles_batched_2(const unsigned long long* pairs, long long rows, long long cols, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched<uint16_t>(pairs, rows, cols, dst_row_stride, src_col_stride); }
+extern "C" __global__ void transpose_tiles_batched_4(const unsigned long long* pairs, long long rows, long long cols, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched<uint32_t>(pairs, rows, cols, dst_row_stride, src_col_stride); }
+extern "C" __global__ void transpose_tiles_batched_8(const unsigned long long* pairs, long long rows, long long cols, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched<uint64_t>(pairs, rows, cols, dst_row_stride, src_col_stride); }

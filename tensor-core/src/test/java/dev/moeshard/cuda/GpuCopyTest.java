@@ -1,0 +1,174 @@
+package dev.moeshard.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.moeshard.tensor.DType;
+import dev.moeshard.tensor.Device;
+import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.TensorOps;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * GPU copies give exactly the CPU engine's bytes. Runs where a CUDA device is available; elsewhere each test is
+ * skipped with the reasons CUDA is unavailable.
+ */
+class GpuCopyTest {
+    private static final Device GPU = Device.cuda(0);
+    private static final DType[] WIDTHS = {DType.U8, DType.BF16, DType.F32, DType.F64};
+
+    @BeforeEach
+    void requireCuda() {
+        CudaAvailability a = Cuda.availability();
+        assumeTrue(a.available(), () -> a.describe());
+    }
+
+    @Test
+    void uploadAndDownloadAreByteExactAcrossStagingChunks() {
+        for (DType dtype : WIDTHS) {
+            for (long n : new long[] {0, 1, 7, 1000, (PinnedStaging.CHUNK_BYTES * 2 + 12345) / dtype.byteSize()}) {
+                Tensor host = random(dtype, 11 + n, n);
+                Tensor back = host.to(GPU).to(Device.CPU);
+                assertSameBytes(host, back, dtype + " x " + n);
+            }
+        }
+    }
+
+    @Test
+    void stridedCopiesOnTheDeviceMatchTheCpuEngine() {
+        SplittableRandom r = new SplittableRandom(7);
+        for (DType dtype : WIDTHS) {
+            for (int c = 0; c < 30; c++) {
+                long a = 1 + r.nextInt(70);
+                long b = 1 + r.nextInt(70);
+                long e = 1 + r.nextInt(4);
+                Tensor host = random(dtype, c, e, a, b);
+                Tensor device = host.to(GPU);
+                // transposes, slices with a step, and a gather (both strided)
+                assertSameBytes(host.transpose(1, 2).contiguousCopy(), device.transpose(1, 2).contiguousCopy().to(Device.CPU),
+                        dtype + " transpose " + e + "x" + a + "x" + b);
+                assertSameBytes(host.slice(2, 0, b, 2).contiguousCopy(), device.slice(2, 0, b, 2).contiguousCopy().to(Device.CPU),
+                        dtype + " step-2 slice");
+                assertSameBytes(host.permute(2, 0, 1).slice(0, 0, b, 3).contiguousCopy(),
+                        device.permute(2, 0, 1).slice(0, 0, b, 3).contiguousCopy().to(Device.CPU), dtype + " permuted gather");
+            }
+        }
+    }
+
+    @Test
+    void hostTransposedViewsUploadIntoStridedDeviceViews() {
+        for (DType dtype : WIDTHS) {
+            long e = 3;
+            long h = 96;
+            long i = 40;
+            Tensor cpuGrouped = Tensor.allocate(dtype, e, h, 2 * i);
+            Tensor gpuGrouped = Tensor.allocate(GPU, dtype, e, h, 2 * i);
+            gpuGrouped.copyFrom(cpuGrouped); // zeros, as the CPU one starts
+            for (int x = 0; x < e; x++) {
+                Tensor gate = random(dtype, 100 + x, i, h);
+                Tensor up = random(dtype, 200 + x, i, h);
+                cpuGrouped.select(0, x).narrow(1, 0, i).copyFrom(gate.t());
+                cpuGrouped.select(0, x).narrow(1, i, i).copyFrom(up.t());
+                gpuGrouped.select(0, x).narrow(1, 0, i).copyFrom(gate.t());
+                gpuGrouped.select(0, x).narrow(1, i, i).copyFrom(up.t());
+            }
+            assertSameBytes(cpuGrouped, gpuGrouped.to(Device.CPU), dtype + " merge through host views");
+        }
+    }
+
+    @Test
+    void batchedMergeOnTheDeviceMatchesTheCpuMerge() {
+        for (DType dtype : WIDTHS) {
+            int experts = 9;
+            long h = 130;
+            long i = 66;
+            List<Tensor> gates = new ArrayList<>();
+            List<Tensor> downs = new ArrayList<>();
+            for (int x = 0; x < experts; x++) {
+                gates.add(random(dtype, 300 + x, i, h).to(GPU));
+                downs.add(random(dtype, 400 + x, h, i).to(GPU));
+            }
+            Tensor gu = Tensor.allocate(GPU, dtype, experts, h, 2 * i);
+            Tensor dn = Tensor.allocate(GPU, dtype, experts, i, h);
+            List<Tensor> dsts = new ArrayList<>();
+            List<Tensor> srcs = new ArrayList<>();
+            for (int x = 0; x < experts; x++) {
+                dsts.add(gu.select(0, x).narrow(1, 0, i));
+                srcs.add(gates.get(x).t());
+                dsts.add(gu.select(0, x).narrow(1, i, i));
+                srcs.add(gates.get(x).t());
+                dsts.add(dn.select(0, x));
+                srcs.add(downs.get(x).t());
+            }
+            TensorOps.copyAll(dsts, srcs);
+            Tensor cpuGu = Tensor.allocate(dtype, experts, h, 2 * i);
+            Tensor cpuDn = Tensor.allocate(dtype, experts, i, h);
+            for (int x = 0; x < experts; x++) {
+                Tensor gate = gates.get(x).to(Device.CPU);
+                cpuGu.select(0, x).narrow(1, 0, i).copyFrom(gate.t());
+                cpuGu.select(0, x).narrow(1, i, i).copyFrom(gate.t());
+                cpuDn.select(0, x).copyFrom(downs.get(x).to(Device.CPU).t());
+            }
+            assertSameBytes(cpuGu, gu.to(Device.CPU), dtype + " batched gate/up");
+            assertSameBytes(cpuDn, dn.to(Device.CPU), dtype + " batched down");
+        }
+    }
+
+    @Test
+    void conversionHappensOnTheHostSide() {
+        Tensor f32 = Tensor.allocate(DType.F32, 33, 17);
+        for (int a = 0; a < 33; a++) {
+            for (int b = 0; b < 17; b++) {
+                f32.setDouble(a * 0.37 - b * 1.1, a, b);
+            }
+        }
+        Tensor onDevice = Tensor.allocate(GPU, DType.BF16, 17, 33).copyFrom(f32.t());
+        assertSameBytes(Tensor.allocate(DType.BF16, 17, 33).copyFrom(f32.t()), onDevice.to(Device.CPU), "F32 -> BF16 upload");
+        assertThrows(UnsupportedOperationException.class, () -> Tensor.allocate(GPU, DType.F32, 17, 33).copyFrom(onDevice));
+    }
+
+    @Test
+    void deviceInformationIsReadable() {
+        CudaRuntime cuda = Cuda.runtime();
+        String name = cuda.deviceName(0);
+        long[] memory = cuda.memoryInfo();
+        System.out.println("device 0: " + name + ", " + memory[0] / (1 << 20) + " of " + memory[1] / (1 << 20)
+                + " MiB free, " + cuda.deviceAttribute(CudaRuntime.ATTR_MULTIPROCESSORS, 0) + " SMs");
+        assertEquals(true, !name.isBlank() && memory[1] > 0 && memory[0] <= memory[1]);
+        try (PinnedBuffer pinned = PinnedBuffer.allocate(1 << 20); DeviceBuffer device = DeviceBuffer.allocate(1 << 20);
+             CudaStream stream = CudaStream.create(); CudaEvent start = CudaEvent.create(); CudaEvent end = CudaEvent.create()) {
+            pinned.memory().fill((byte) 0x5A);
+            start.record(stream);
+            cuda.memcpyAsync(device.pointer(), pinned.memory(), 1 << 20, stream);
+            end.record(stream);
+            end.synchronize();
+            assertEquals(true, end.millisSince(start) >= 0);
+            CudaException bad = assertThrows(CudaException.class,
+                    () -> cuda.memcpy(MemorySegment.ofAddress(16), MemorySegment.ofAddress(32), 1 << 30));
+            assertEquals(true, bad.getMessage().contains("cudaMemcpy"), bad.getMessage());
+        }
+    }
+
+    static Tensor random(DType dtype, long seed, long... sizes) {
+        Tensor t = Tensor.allocate(dtype, sizes);
+        SplittableRandom r = new SplittableRandom(seed);
+        MemorySegment s = t.segment();
+        for (long b = 0; b < s.byteSize(); b++) {
+            s.set(ValueLayout.JAVA_BYTE, b, (byte) r.nextInt());
+        }
+        return t;
+    }
+
+    static void assertSameBytes(Tensor want, Tensor got, String what) {
+        assertEquals(java.util.Arrays.toString(want.sizes()), java.util.Arrays.toString(got.sizes()), what);
+        long mismatch = want.contiguous().segment().mismatch(got.contiguous().segment());
+        assertEquals(-1, mismatch, what + ": first differing byte " + mismatch);
+    }
+}
