@@ -29,6 +29,8 @@ class ConversionRoundTripProperties {
                 ExpertRange range = ExpertRange.forRank(rank, world, model.experts());
                 MoeStateDictAdapter adapter = model.adapter();
                 Map<String, Tensor> grouped = adapter.fromHf(new LinkedHashMap<>(hf), fromHfOptions(gen, model, world, rank));
+                requireLayout(grouped, model, range.count() == 0 ? 0 : 2 * model.layers(), false,
+                        model + ", W " + world + ", rank " + rank + ", fromHf");
                 Map<String, Tensor> back = adapter.toHf(grouped, toHfOptions(gen, world, range));
                 original.filter(key -> {
                     ExpertKey k = model.naming().parsePerExpert(key);
@@ -51,11 +53,26 @@ class ConversionRoundTripProperties {
                 StateDictSnapshot original = StateDictSnapshot.of(grouped);
                 MoeStateDictAdapter adapter = model.adapter();
                 Map<String, Tensor> hf = adapter.toHf(grouped, toHfOptions(gen, world, range));
+                requireLayout(hf, model, 0, true, model + ", W " + world + ", rank " + rank + ", toHf");
                 Map<String, Tensor> back = adapter.fromHf(new LinkedHashMap<>(hf), fromHfOptions(gen, model, world, rank));
                 original.assertSame(back, model + ", W " + world + ", rank " + rank);
                 original.assertSame(grouped, model + ": the inputs after converting them");
             }
         });
+    }
+
+    /**
+     * The conversion in the middle happened: {@code stateDict} holds {@code groupedKeys} grouped expert tensors and
+     * per-expert ones only if {@code perExpert}; a round trip through two pass-throughs would prove nothing.
+     */
+    static void requireLayout(Map<String, Tensor> stateDict, MoeModel model, int groupedKeys, boolean perExpert,
+                              String where) {
+        long grouped = stateDict.keySet().stream().filter(k -> model.naming().parseGrouped(k) != null).count();
+        boolean hasPerExpert = stateDict.keySet().stream().anyMatch(k -> model.naming().parsePerExpert(k) != null);
+        if (grouped != groupedKeys || (hasPerExpert && !perExpert)) {
+            throw new AssertionError(where + " gave " + grouped + " grouped keys, expected " + groupedKeys
+                    + (hasPerExpert && !perExpert ? ", and per-expert keys" : "") + ": " + stateDict.keySet());
+        }
     }
 
     /** W in [1, max], W = 1 more often than its share. */

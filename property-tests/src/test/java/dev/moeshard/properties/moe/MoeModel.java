@@ -28,6 +28,11 @@ record MoeModel(MoeConfig config, ExpertNaming naming, String prefix, int layers
             DType.F8_E5M2, DType.U8, DType.I8, DType.I32, DType.I64, DType.BOOL);
 
     static MoeModel random(Gen gen) {
+        return random(gen, PREFIXES);
+    }
+
+    /** A random model whose keys start with one of {@code prefixes}. */
+    static MoeModel random(Gen gen, List<String> prefixes) {
         int experts = gen.chance(0.7) ? gen.upTo(1, 12) : gen.between(1, 12);
         long hidden = gen.chance(0.7) ? gen.upTo(1, 40) : gen.between(1, 40);
         long inter = gen.chance(0.7) ? gen.upTo(1, 40) : gen.between(1, 40);
@@ -132,7 +137,7 @@ record MoeModel(MoeConfig config, ExpertNaming naming, String prefix, int layers
         return t;
     }
 
-    private static Map<String, Tensor> shuffled(Gen gen, List<Map.Entry<String, Tensor>> entries) {
+    static Map<String, Tensor> shuffled(Gen gen, List<Map.Entry<String, Tensor>> entries) {
         for (int i = entries.size() - 1; i > 0; i--) {
             Collections.swap(entries, i, gen.between(0, i));
         }
