@@ -402,6 +402,14 @@ public final class MoeStateDictAdapter {
         String prefix = layerPath.substring(0, at);
         int layer = Integer.parseInt(layerPath.substring(at + "layers.".length()));
         if (options.loraFormat() == ToHfOptions.LoraFormat.PARAM_WRAPPER) {
+            // The fold r·E is read back by dividing by E: a fold of fewer experts would come back with a wrong rank.
+            if (tensor.dim() != 3 || tensor.size(0) != config.numExperts()) {
+                throw new IllegalArgumentException(fqn + ": the ParamWrapper LoRA layout folds all " + config.numExperts()
+                        + " experts into the rank, but this tensor has shape " + Arrays.toString(tensor.sizes())
+                        + (options.localExperts() != null ? " (experts " + options.localExperts().start() + ":"
+                        + options.localExperts().end() + ")" : "")
+                        + "; gather every expert first, or write the per-expert LoRA format");
+            }
             return filtered(List.of(loraParamWrapper.toHf(prefix, layer, suffix, tensor)), options);
         }
         ExpertSplit split = options.localExperts() == null

@@ -4,6 +4,7 @@ import static dev.moeshard.moe.testing.TensorAssertions.assertSameBytes;
 import static dev.moeshard.moe.testing.TensorAssertions.assertSameStateDict;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moeshard.moe.ExpertNaming;
@@ -11,6 +12,7 @@ import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.MoeStateDictAdapter;
 import dev.moeshard.moe.ToHfOptions;
 import dev.moeshard.moe.ToHfOptions.LoraFormat;
+import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.moe.testing.TestTensors;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
@@ -79,6 +81,21 @@ class LoraConversionTest {
         Tensor downA = grouped.get(BASE + "lora_down_A");
         assertEquals(downA.getDouble(3, 5, 2), hf.get(BASE + "lora_B.weight").getDouble(5, 2 * E + 3));
         assertSameStateDict(grouped, adapter.fromHf(new LinkedHashMap<>(hf)));
+    }
+
+    /**
+     * Found by the LoRA round-trip property probed under expert parallelism: rank 1 of 2 folded its 2 experts into
+     * [r·2, ...], which fromHf unfolded over all 4 experts as rank r / 2, silently. A partial fold is refused.
+     */
+    @Test
+    void paramWrapperRefusesRankLocalTensors() {
+        Map<String, Tensor> local = new LinkedHashMap<>();
+        groupedLora(true).forEach((k, v) -> local.put(k, v.narrow(0, 2, 2).contiguousCopy()));
+        ToHfOptions pw = ToHfOptions.defaults().withLoraFormat(LoraFormat.PARAM_WRAPPER);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> adapter(true).toHf(local, pw.withLocalExperts(ExpertRange.forRank(1, 2, E))));
+        assertTrue(e.getMessage().contains("folds all 4 experts") && e.getMessage().contains("experts 2:4"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> adapter(true).toHf(local, pw));
     }
 
     @Test
