@@ -18,8 +18,8 @@ mkdir -p "$out/lib"
 rm -f "$out"/lib/junit-*.jar "$out"/lib/opentest4j-*.jar "$out"/lib/apiguardian-*.jar
 ./mvnw --batch-mode --no-transfer-progress --quiet dependency:copy \
     -Dartifact=org.junit.platform:junit-platform-console-standalone:6.1.3 -DoutputDirectory="$out/lib"
-cp tensor-core/target/tensor-core-*-SNAPSHOT.jar tensor-core/target/tensor-core-*-tests.jar "$out/lib/"
-cp benchmarks/target/moeshard-benchmarks.jar "$out/"
+cp tensor-core/target/tensor-core-*-SNAPSHOT.jar tensor-core/target/tensor-core-*-tests.jar \
+   moe-state-dict/target/moe-state-dict-*-SNAPSHOT.jar benchmarks/target/benchmarks-*-SNAPSHOT.jar "$out/lib/"
 cp benchmarks/gpu_compare.py "$out/"
 
 cudart=$(ldconfig -p | awk '/libcudart\.so\.1[0-9] /{print $NF; exit}')
@@ -41,7 +41,7 @@ cp=$(ls "$here"/lib/*.jar | grep -v console-standalone | tr '\n' ':')
 "$java" "${flags[@]}" -jar "$here"/lib/junit-platform-console-standalone-*.jar execute \
     --class-path "$cp" --select-class dev.moeshard.cuda.CudaAvailabilityTest --select-class dev.moeshard.cuda.GpuCopyTest --details=tree --disable-banner
 tests=$?
-"$java" "${flags[@]}" -cp "$here/moeshard-benchmarks.jar" dev.moeshard.benchmarks.GpuBenchmark 128 2048 768 10 "$@"
+"$java" "${flags[@]}" -cp "$cp" dev.moeshard.benchmarks.GpuBenchmark 128 2048 768 10 "$@"
 exit $tests
 RUN
 chmod +x "$out/run-gpu.sh"

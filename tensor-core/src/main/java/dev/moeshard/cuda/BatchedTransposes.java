@@ -61,6 +61,22 @@ final class BatchedTransposes {
         }
     }
 
+    /**
+     * 1- and 2-byte elements move four bytes per thread when every row of both sides starts 4-byte aligned (the
+     * packed kernels read and write whole 32-bit words).
+     */
+    private static boolean packable(Geometry g, List<long[]> pairs) {
+        if (g.width() > 2 || (g.dstRowStride() * g.width()) % 4 != 0 || (g.srcColStride() * g.width()) % 4 != 0) {
+            return false;
+        }
+        for (long[] pair : pairs) {
+            if (pair[0] % 4 != 0 || pair[1] % 4 != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private static void launch(CudaCopies.DeviceContext ctx, Geometry g, List<long[]> pairs) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment table = arena.allocate(JAVA_LONG, 2L * pairs.size());
@@ -71,10 +87,12 @@ final class BatchedTransposes {
             Tensor onDevice = Tensor.allocate(Device.cuda(ctx.index), DType.U64, 2L * pairs.size());
             // The table is small; a synchronous copy keeps it alive exactly as long as needed.
             ctx.cuda.memcpy(CudaCopies.address(onDevice.storage(), 0), table, table.byteSize());
-            CudaModule.Dim3 grid = new CudaModule.Dim3(Math.toIntExact(Math.ceilDiv(g.rows(), TILE)),
-                    Math.toIntExact(Math.ceilDiv(g.cols(), TILE)), pairs.size());
-            GpuCopyKernels.module().launch("transpose_tiles_batched_" + g.width(), grid,
-                    new CudaModule.Dim3(TILE, ROWS_PER_PASS, 1), ctx.stream,
+            boolean packed = packable(g, pairs);
+            int perThread = packed ? 4 / g.width() : 1;
+            CudaModule.Dim3 tiles = new CudaModule.Dim3(Math.toIntExact(Math.ceilDiv(g.rows(), TILE * perThread)),
+                    Math.toIntExact(Math.ceilDiv(g.cols(), TILE * perThread)), pairs.size());
+            GpuCopyKernels.module().launch((packed ? "transpose_tiles_batched_packed_" : "transpose_tiles_batched_")
+                            + g.width(), tiles, new CudaModule.Dim3(TILE, ROWS_PER_PASS, 1), ctx.stream,
                     CudaCopies.pointerArg(arena, CudaCopies.address(onDevice.storage(), 0)),
                     CudaCopies.longArg(arena, g.rows()), CudaCopies.longArg(arena, g.cols()),
                     CudaCopies.longArg(arena, g.dstRowStride()), CudaCopies.longArg(arena, g.srcColStride()));

@@ -2,6 +2,7 @@ package dev.moeshard.cuda;
 
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Shapes;
 import dev.moeshard.tensor.Tensor;
@@ -67,10 +68,7 @@ public final class CudaCopies {
         if (dsts.size() != srcs.size()) {
             throw new IllegalArgumentException(dsts.size() + " destinations but " + srcs.size() + " sources");
         }
-        List<Tensor> onDevice = new ArrayList<>(srcs.size());
-        for (int i = 0; i < srcs.size(); i++) {
-            onDevice.add(uploadedIfHost(srcs.get(i), dsts.get(i)));
-        }
+        List<Tensor> onDevice = uploadAll(dsts, srcs);
         BatchedTransposes.run(dsts, onDevice);
     }
 
@@ -201,6 +199,69 @@ public final class CudaCopies {
         ctx.stream.synchronize(); // the uploaded scratch may be freed once this returns
     }
 
+    /**
+     * The sources, with every host source bound for a device destination uploaded as it lies into one device
+     * buffer (one pipelined transfer for all of them) and replaced by a view of its place there.
+     */
+    private static List<Tensor> uploadAll(List<Tensor> dsts, List<Tensor> srcs) {
+        List<Tensor> out = new ArrayList<>(srcs);
+        Map<Integer, List<Integer>> byDevice = new LinkedHashMap<>();
+        for (int i = 0; i < srcs.size(); i++) {
+            if (srcs.get(i).device().isCpu() && !dsts.get(i).device().isCpu()) {
+                byDevice.computeIfAbsent(dsts.get(i).device().index(), k -> new ArrayList<>()).add(i);
+            }
+        }
+        for (Map.Entry<Integer, List<Integer>> group : byDevice.entrySet()) {
+            Device device = Device.cuda(group.getKey());
+            DeviceContext ctx = context(device);
+            ctx.select();
+            List<PinnedStaging.HostBytes> parts = new ArrayList<>();
+            List<Tensor> hosts = new ArrayList<>();
+            List<Long> placedAt = new ArrayList<>();
+            long total = 0;
+            for (int i : group.getValue()) {
+                Tensor host = denseHostSource(srcs.get(i), dsts.get(i).dtype());
+                DenseSpan span = DenseSpan.of(host);
+                long width = host.dtype().byteSize();
+                long bytes = span.elements() * width;
+                parts.add(new PinnedStaging.HostBytes(host.storage(), span.first() * width, bytes));
+                hosts.add(host);
+                placedAt.add(total);
+                total += Math.ceilDiv(bytes, 16) * 16; // keep every placed tensor 16-byte aligned
+            }
+            List<PinnedStaging.HostBytes> padded = new ArrayList<>();
+            for (int k = 0; k < parts.size(); k++) {
+                padded.add(parts.get(k));
+                long pad = (k + 1 < parts.size() ? placedAt.get(k + 1) : total) - placedAt.get(k) - parts.get(k).bytes();
+                if (pad > 0) {
+                    padded.add(new PinnedStaging.HostBytes(ZEROS, 0, pad));
+                }
+            }
+            Tensor scratch = Tensor.allocate(device, DType.U8, total);
+            ctx.staging.uploadAll(padded, address(scratch.storage(), 0), ctx.stream);
+            int k = 0;
+            for (int i : group.getValue()) {
+                Tensor host = hosts.get(k);
+                long width = host.dtype().byteSize();
+                DenseSpan span = DenseSpan.of(host);
+                // A slice shares the scratch's lifetime: the device memory stays until the last view is gone.
+                Tensor placed = Tensor.wrapDevice(scratch.storage().asSlice(placedAt.get(k), span.elements() * width),
+                        device, host.dtype(), span.elements());
+                out.set(i, placed.asStrided(host.offset() - span.first(), host.sizes(), host.strides()));
+                k++;
+            }
+        }
+        return out;
+    }
+
+    private static final MemorySegment ZEROS = MemorySegment.ofArray(new byte[16]);
+
+    /** The host tensor to upload for {@code src}: converted to {@code dtype}, and made dense when it is not. */
+    private static Tensor denseHostSource(Tensor src, DType dtype) {
+        Tensor host = src.dtype() == dtype ? src : src.to(dtype);
+        return DenseSpan.of(host) == null ? host.contiguousCopy() : host;
+    }
+
     /** A host source for a device destination, uploaded as it lies and viewed on the device; else unchanged. */
     private static Tensor uploadedIfHost(Tensor src, Tensor dst) {
         if (!src.device().isCpu() || dst.device().isCpu()) {
@@ -208,12 +269,8 @@ public final class CudaCopies {
         }
         DeviceContext ctx = context(dst.device());
         ctx.select();
-        Tensor host = src.dtype() == dst.dtype() ? src : src.to(dst.dtype());
+        Tensor host = denseHostSource(src, dst.dtype());
         DenseSpan span = DenseSpan.of(host);
-        if (span == null) {
-            host = host.contiguousCopy();
-            span = DenseSpan.of(host);
-        }
         long width = host.dtype().byteSize();
         Tensor scratch = Tensor.allocate(dst.device(), host.dtype(), span.elements());
         ctx.staging.upload(host.storage(), span.first() * width, address(scratch.storage(), 0),

@@ -1,6 +1,9 @@
 package dev.moeshard.cuda;
 
+import dev.moeshard.tensor.DType;
+import dev.moeshard.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 
 /**
  * Host↔device transfers through two pinned chunks, double-buffered: while the GPU moves one chunk by DMA, the CPU
@@ -8,7 +11,7 @@ import java.lang.foreign.MemorySegment;
  * be moved by DMA directly; the driver would stage it through its own small buffers synchronously.
  */
 final class PinnedStaging implements AutoCloseable {
-    static final long CHUNK_BYTES = 8L << 20;
+    static final long CHUNK_BYTES = 32L << 20;
 
     private final CudaRuntime cuda;
     private final PinnedBuffer[] chunks = new PinnedBuffer[2];
@@ -23,22 +26,57 @@ final class PinnedStaging implements AutoCloseable {
         }
     }
 
+    /** A run of host bytes to upload. */
+    record HostBytes(MemorySegment segment, long offset, long bytes) {}
+
     /** Copies {@code bytes} from host {@code src} to device address {@code dst}, returning once all has arrived. */
-    synchronized void upload(MemorySegment src, long srcOffset, MemorySegment dst, long bytes, CudaStream stream) {
+    void upload(MemorySegment src, long srcOffset, MemorySegment dst, long bytes, CudaStream stream) {
+        uploadAll(List.of(new HostBytes(src, srcOffset, bytes)), dst, stream);
+    }
+
+    /**
+     * Uploads {@code parts} back to back from device address {@code dst} on, packing them into the pinned chunks,
+     * and returns once all has arrived. The host-side copies into a chunk are spread over the copy engine's
+     * threads: a single thread's memcpy is slower than the link, which would then wait for it.
+     */
+    synchronized void uploadAll(List<HostBytes> parts, MemorySegment dst, CudaStream stream) {
         int slot = 0;
-        for (long at = 0; at < bytes; at += CHUNK_BYTES, slot ^= 1) {
-            long n = Math.min(CHUNK_BYTES, bytes - at);
-            if (busy[slot]) {
-                done[slot].synchronize();
+        long filled = 0;
+        long deviceAt = 0;
+        for (HostBytes part : parts) {
+            long copied = 0;
+            while (copied < part.bytes()) {
+                if (filled == 0 && busy[slot]) {
+                    done[slot].synchronize();
+                }
+                long n = Math.min(CHUNK_BYTES - filled, part.bytes() - copied);
+                hostCopy(part.segment(), part.offset() + copied, chunks[slot].memory(), filled, n);
+                filled += n;
+                copied += n;
+                if (filled == CHUNK_BYTES) {
+                    deviceAt = send(slot, filled, dst, deviceAt, stream);
+                    filled = 0;
+                    slot ^= 1;
+                }
             }
-            MemorySegment chunk = chunks[slot].memory();
-            MemorySegment.copy(src, srcOffset + at, chunk, 0, n);
-            cuda.memcpyAsync(at(dst, at), chunk, n, stream);
-            done[slot].record(stream);
-            busy[slot] = true;
+        }
+        if (filled > 0) {
+            send(slot, filled, dst, deviceAt, stream);
         }
         stream.synchronize();
         busy[0] = busy[1] = false;
+    }
+
+    private long send(int slot, long bytes, MemorySegment dst, long deviceAt, CudaStream stream) {
+        cuda.memcpyAsync(at(dst, deviceAt), chunks[slot].memory(), bytes, stream);
+        done[slot].record(stream);
+        busy[slot] = true;
+        return deviceAt + bytes;
+    }
+
+    private static void hostCopy(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long bytes) {
+        Tensor.wrap(dst.asSlice(dstOffset, bytes), DType.U8, bytes)
+                .copyFrom(Tensor.wrap(src.asSlice(srcOffset, bytes), DType.U8, bytes));
     }
 
     /** Copies {@code bytes} from device address {@code src} into host {@code dst}. */
@@ -55,7 +93,7 @@ final class PinnedStaging implements AutoCloseable {
             int slot = (int) (i & 1);
             done[slot].synchronize();
             long at = i * CHUNK_BYTES;
-            MemorySegment.copy(chunks[slot].memory(), 0, dst, dstOffset + at, Math.min(CHUNK_BYTES, bytes - at));
+            hostCopy(chunks[slot].memory(), 0, dst, dstOffset + at, Math.min(CHUNK_BYTES, bytes - at));
         }
     }
 
