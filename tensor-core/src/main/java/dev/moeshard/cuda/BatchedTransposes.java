@@ -1,14 +1,10 @@
 package dev.moeshard.cuda;
 
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
-import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyPlan;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -52,11 +48,19 @@ final class BatchedTransposes {
             batches.computeIfAbsent(g, k -> new ArrayList<>()).add(new long[] {
                 dst.storage().address() + plan.dstBase(), src.storage().address() + plan.srcBase()});
         }
+        if (batches.isEmpty()) {
+            return;
+        }
         ctx.select();
+        int total = batches.values().stream().mapToInt(List::size).sum();
+        MemorySegment table = ctx.pairTable.upload(batches.values(), total, ctx.stream);
+        long at = 0;
         for (Map.Entry<Geometry, List<long[]>> batch : batches.entrySet()) {
             List<long[]> pairs = batch.getValue();
             for (int from = 0; from < pairs.size(); from += MAX_BATCH) {
-                launch(ctx, batch.getKey(), pairs.subList(from, Math.min(pairs.size(), from + MAX_BATCH)));
+                List<long[]> part = pairs.subList(from, Math.min(pairs.size(), from + MAX_BATCH));
+                launch(ctx, batch.getKey(), part, MemorySegment.ofAddress(table.address() + at * 16));
+                at += part.size();
             }
         }
     }
@@ -77,28 +81,17 @@ final class BatchedTransposes {
         return true;
     }
 
-    private static void launch(CudaCopies.DeviceContext ctx, Geometry g, List<long[]> pairs) {
+    private static void launch(CudaCopies.DeviceContext ctx, Geometry g, List<long[]> pairs, MemorySegment table) {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment table = arena.allocate(JAVA_LONG, 2L * pairs.size());
-            for (int i = 0; i < pairs.size(); i++) {
-                table.setAtIndex(JAVA_LONG, 2L * i, pairs.get(i)[0]);
-                table.setAtIndex(JAVA_LONG, 2L * i + 1, pairs.get(i)[1]);
-            }
-            Tensor onDevice = Tensor.allocate(Device.cuda(ctx.index), DType.U64, 2L * pairs.size());
-            // The table is small; a synchronous copy keeps it alive exactly as long as needed.
-            ctx.cuda.memcpy(CudaCopies.address(onDevice.storage(), 0), table, table.byteSize());
             boolean packed = packable(g, pairs);
             int perThread = packed ? 4 / g.width() : 1;
             CudaModule.Dim3 tiles = new CudaModule.Dim3(Math.toIntExact(Math.ceilDiv(g.rows(), TILE * perThread)),
                     Math.toIntExact(Math.ceilDiv(g.cols(), TILE * perThread)), pairs.size());
             GpuCopyKernels.module().launch((packed ? "transpose_tiles_batched_packed_" : "transpose_tiles_batched_")
                             + g.width(), tiles, new CudaModule.Dim3(TILE, ROWS_PER_PASS, 1), ctx.stream,
-                    CudaCopies.pointerArg(arena, CudaCopies.address(onDevice.storage(), 0)),
+                    CudaCopies.pointerArg(arena, table),
                     CudaCopies.longArg(arena, g.rows()), CudaCopies.longArg(arena, g.cols()),
                     CudaCopies.longArg(arena, g.dstRowStride()), CudaCopies.longArg(arena, g.srcColStride()));
-            // Keep the table's device memory until the kernel has read it.
-            ctx.stream.synchronize();
-            Reference.reachabilityFence(onDevice);
         }
     }
 }

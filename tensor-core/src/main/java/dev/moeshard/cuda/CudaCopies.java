@@ -90,12 +90,14 @@ public final class CudaCopies {
         final int index;
         final CudaStream stream;
         final PinnedStaging staging;
+        final PairTable pairTable;
 
         DeviceContext(int index) {
             this.index = index;
             cuda.setDevice(index);
             this.stream = CudaStream.create();
             this.staging = new PinnedStaging(cuda);
+            this.pairTable = new PairTable();
         }
 
         void select() {
