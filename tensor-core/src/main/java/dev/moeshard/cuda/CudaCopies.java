@@ -72,6 +72,11 @@ public final class CudaCopies {
         BatchedTransposes.run(dsts, onDevice);
     }
 
+    /** The stream device copies on {@code device} are queued on (to time them with events, or to order work after them). */
+    public static CudaStream stream(Device device) {
+        return context(device).stream;
+    }
+
     /** Waits for every copy queued on {@code device}. */
     public static void synchronize(Device device) {
         context(device).stream.synchronize();

@@ -3,8 +3,6 @@ package dev.moeshard.tensor.copy;
 import dev.moeshard.tensor.Shapes;
 import dev.moeshard.tensor.Tensor;
 import java.util.Arrays;
-import java.util.Comparator;
-import java.util.stream.IntStream;
 
 /**
  * What a copy between two same-shape strided tensors reduces to, computed before any byte moves.
@@ -86,10 +84,7 @@ public final class CopyPlan {
         }
         long[] dstStrides = dst.strides();
         long[] srcStrides = src.strides();
-        int[] dims = IntStream.range(0, sizes.length).filter(d -> sizes[d] != 1).boxed()
-                .sorted(Comparator.<Integer>comparingLong(d -> dstStrides[d]).thenComparingLong(d -> srcStrides[d])
-                        .reversed())
-                .mapToInt(Integer::intValue).toArray();
+        int[] dims = orderedDims(sizes, dstStrides, srcStrides);
         for (int d : dims) {
             if (dstStrides[d] == 0) {
                 throw new IllegalArgumentException("destination of shape " + Shapes.format(sizes) + " with strides "
@@ -130,6 +125,31 @@ public final class CopyPlan {
             }
         }
         return withOuter(Kind.GATHER, srcBytes, dstBytes, srcBase, dstBase, mSizes, mSrc, mDst, n, inner, -1);
+    }
+
+    /**
+     * The dimensions of size other than 1, ordered by destination stride, largest first (ties: larger source stride
+     * first). An insertion sort: plans are made per copy, often thousands per second, and have a handful of
+     * dimensions.
+     */
+    private static int[] orderedDims(long[] sizes, long[] dstStrides, long[] srcStrides) {
+        int[] dims = new int[sizes.length];
+        int n = 0;
+        for (int d = 0; d < sizes.length; d++) {
+            if (sizes[d] != 1) {
+                int at = n++;
+                while (at > 0 && outerFirst(d, dims[at - 1], dstStrides, srcStrides)) {
+                    dims[at] = dims[at - 1];
+                    at--;
+                }
+                dims[at] = d;
+            }
+        }
+        return Arrays.copyOf(dims, n);
+    }
+
+    private static boolean outerFirst(int a, int b, long[] dstStrides, long[] srcStrides) {
+        return dstStrides[a] > dstStrides[b] || (dstStrides[a] == dstStrides[b] && srcStrides[a] > srcStrides[b]);
     }
 
     private static CopyPlan withOuter(Kind kind, int srcBytes, int dstBytes, long srcBase, long dstBase,
