@@ -112,17 +112,11 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
     }
 
     /**
-     * Inputs this command cannot convert yet, each as a problem: the adapter would change them in ways the
-     * header-only plan does not model (GPT-OSS experts); transformers-v5 fused experts of
-     * another shape than the model's are problems too.
+     * transformers-v5 fused experts of another shape than the model's, each as a problem. (GPT-OSS, grouped in its
+     * own layout, is planned by {@link GptOssLayout}, never here.)
      */
     static List<String> unsupported(Checkpoint checkpoint, ModelFamily family, MoeConfig config) {
         List<String> problems = new ArrayList<>();
-        if (family.layout() != ModelFamily.Layout.PER_EXPERT) {
-            problems.add(family.modelType() + " checkpoints are already grouped in their own layout; to-grouped "
-                    + "converts per-expert checkpoints only");
-            return problems;
-        }
         for (String key : checkpoint.keys()) {
             if (fusedGroupedKey(key, checkpoint.entry(key), family.naming()) != null) {
                 long[] want = key.endsWith("gate_up_proj")

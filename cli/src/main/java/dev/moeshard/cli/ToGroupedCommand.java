@@ -7,6 +7,7 @@ import dev.moeshard.moe.FromHfOptions;
 import dev.moeshard.moe.GroupedProjection;
 import dev.moeshard.moe.MoeStateDictAdapter;
 import dev.moeshard.moe.ToHfOptions;
+import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
@@ -176,6 +177,9 @@ final class ToGroupedCommand implements Callable<Integer> {
     /** Every rank's plan, or every problem with the input for any of them. */
     private List<RankJob> plan(ModelInput in, DType outputDtype, LoraPlan.Expected expectedLora) {
         int experts = in.model().config().numExperts();
+        if (isGptOss(in)) {
+            return planGptOss(in, outputDtype);
+        }
         Set<String> problems = new LinkedHashSet<>(GroupedPlan.unsupported(in.checkpoint(), in.model().family(), in.model().config()));
         if (epSize != null && epSize > experts) {
             problems.add("--ep-size " + epSize + " is more ranks than the model's " + experts + " experts");
@@ -209,8 +213,78 @@ final class ToGroupedCommand implements Callable<Integer> {
         return jobs;
     }
 
+    private static boolean isGptOss(ModelInput in) {
+        return in.model().family().layout() == ModelFamily.Layout.GPT_OSS_GROUPED;
+    }
+
+    /** GPT-OSS is grouped on disk already: each rank's tensors are the conversion's renamed, narrowed views. */
+    private List<RankJob> planGptOss(ModelInput in, DType outputDtype) {
+        int experts = in.model().config().numExperts();
+        List<String> problems = new ArrayList<>(GptOssLayout.problems(in.checkpoint(), experts));
+        if (outputDtype != null) {
+            problems.add("--dtype " + dtype + ": GPT-OSS experts are renamed and cut, not converted; use --dtype keep");
+        }
+        if (epSize != null && epSize > experts) {
+            problems.add("--ep-size " + epSize + " is more ranks than the model's " + experts + " experts");
+        }
+        if (!problems.isEmpty()) {
+            throw new InvalidInputException(input.toString(), problems);
+        }
+        List<RankJob> jobs = new ArrayList<>();
+        List<Integer> ranks = epSize == null ? List.of(0) : allRanks ? rangeOf(epSize) : List.of(epRank);
+        for (int rank : ranks) {
+            DeviceMesh mesh = epSize == null ? null : DeviceMesh.expertParallel(epSize, rank);
+            List<TensorSpec> specs = new ArrayList<>();
+            GptOssLayout.grouped(in.checkpoint(), experts, mesh).forEach((k, v) -> specs.add(TensorSpec.of(k, v)));
+            jobs.add(new RankJob(mesh, ExpertRange.forMesh(mesh, experts), new GroupedPlan(List.copyOf(specs), Set.of()),
+                    null, allRanks ? "ep-rank-" + rank : null));
+        }
+        return jobs;
+    }
+
+    private void writeGptOss(ModelInput in, RankJob job, long maxShardBytes, Path dir, CopyEngine engine,
+                             Progress progress, long[] done, long total, long start) {
+        try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(dir,
+                ShardLayout.of(job.plan().specs(), maxShardBytes), Map.of("format", "pt"))) {
+            String layer = null;
+            for (Map.Entry<String, Tensor> e : GptOssLayout.grouped(in.checkpoint(), in.model().config().numExperts(),
+                    job.mesh()).entrySet()) {
+                Tensor target = out.tensor(e.getKey());
+                engine.copy(target, e.getValue());
+                MappedPages.release(target);
+                done[0] += target.byteSize();
+                if (GptOssLayout.isExpertKey(e.getKey())) {
+                    layer = e.getKey().substring(0, e.getKey().indexOf(".mlp.experts."));
+                } else if (layer != null) {
+                    progress.step("layer " + layer + " (experts [" + job.range().start() + ", " + job.range().end()
+                            + "))", done[0], total, start);
+                    layer = null;
+                }
+            }
+            out.commit();
+        }
+    }
+
     private void write(ModelInput in, RankJob job, DType outputDtype, long maxShardBytes, Path dir, CopyEngine engine,
                        Progress progress, long[] done, long total, long start) throws IOException {
+        if (isGptOss(in)) {
+            writeGptOss(in, job, maxShardBytes, dir, engine, progress, done, total, start);
+        } else {
+            writePerExpert(in, job, outputDtype, maxShardBytes, dir, engine, progress, done, total, start);
+        }
+        if (in.configFile().isPresent()) {
+            Files.copy(in.configFile().get(), dir.resolve("config.json"));
+        }
+        int[] ep = job.mesh() == null ? new int[] {1, 0} : new int[] {job.mesh().size("ep"), job.mesh().localRank("ep")};
+        GroupedManifest manifest = new GroupedManifest(in.checkpoint().path().toAbsolutePath().toString(),
+                in.model().family().modelType(), "grouped", in.model().config().numExperts(), ep[0], ep[1],
+                job.range().start(), job.range().end(), outputDtype == null ? "keep" : outputDtype.name(),
+                "moeshard", Version.current());
+        Files.write(dir.resolve(GroupedManifest.FILE_NAME), JSON.writeValueAsBytes(manifest));
+    }
+
+    private void writePerExpert(ModelInput in, RankJob job, DType outputDtype, long maxShardBytes, Path dir,
+                                CopyEngine engine, Progress progress, long[] done, long total, long start) {
         GroupedPlan plan = job.plan();
         Set<String> planned = new LinkedHashSet<>();
         plan.specs().forEach(s -> planned.add(s.name()));
@@ -277,15 +351,6 @@ final class ToGroupedCommand implements Callable<Integer> {
             }
             out.commit();
         }
-        if (in.configFile().isPresent()) {
-            Files.copy(in.configFile().get(), dir.resolve("config.json"));
-        }
-        int[] ep = job.mesh() == null ? new int[] {1, 0} : new int[] {job.mesh().size("ep"), job.mesh().localRank("ep")};
-        GroupedManifest manifest = new GroupedManifest(in.checkpoint().path().toAbsolutePath().toString(),
-                in.model().family().modelType(), "grouped", in.model().config().numExperts(), ep[0], ep[1],
-                job.range().start(), job.range().end(), outputDtype == null ? "keep" : outputDtype.name(),
-                "moeshard", Version.current());
-        Files.write(dir.resolve(GroupedManifest.FILE_NAME), JSON.writeValueAsBytes(manifest));
     }
 
     private static List<Integer> rangeOf(int n) {

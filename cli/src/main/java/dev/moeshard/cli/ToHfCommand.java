@@ -64,8 +64,15 @@ final class ToHfCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    /** One output tensor: where its data comes from. */
-    private record Source(String name, Tensor view) {}
+    /**
+     * Where an output tensor's data comes from: {@code view} is all of it, or, for a GPT-OSS expert tensor, the
+     * experts from {@code at} on along its first axis.
+     */
+    private record Source(String name, Tensor view, long at) {
+        Source(String name, Tensor view) {
+            this(name, view, -1);
+        }
+    }
 
     @Override
     public Integer call() throws IOException {
@@ -91,7 +98,15 @@ final class ToHfCommand implements Callable<Integer> {
             // Grouped key -> its per-expert tensors from every rank; other keys map to themselves, from rank 0.
             Map<String, List<Source>> plan = plan(ranks, lora);
             List<TensorSpec> specs = new ArrayList<>();
-            plan.values().forEach(sources -> sources.forEach(s -> specs.add(TensorSpec.of(s.name(), s.view()))));
+            for (List<Source> sources : plan.values()) {
+                if (sources.get(0).at() < 0) {
+                    sources.forEach(s -> specs.add(TensorSpec.of(s.name(), s.view())));
+                } else { // one tensor of every rank's experts
+                    long[] shape = sources.get(0).view().sizes();
+                    shape[0] = sources.stream().mapToLong(s -> s.view().size(0)).sum();
+                    specs.add(new TensorSpec(sources.get(0).name(), sources.get(0).view().dtype(), shape));
+                }
+            }
             long total = specs.stream().mapToLong(TensorSpec::byteSize).sum();
             long bytes = 0;
             try (StagedDirectory staged = StagedDirectory.create(output, force)) {
@@ -103,13 +118,16 @@ final class ToHfCommand implements Callable<Integer> {
                             // Write-through: the output view is a slice of the mapped shard, the source a view of the
                             // mapped input; the engine lays the transposed source out contiguously on the way.
                             Tensor target = out.tensor(s.name());
+                            if (s.at() >= 0) {
+                                target = target.narrow(0, s.at(), s.view().size(0));
+                            }
                             engine.copy(target, s.view());
                             // Done with these pages; they stay in the page cache but leave the resident set.
                             MappedPages.release(target);
                             groupBytes += s.view().byteSize();
                         }
                         bytes += groupBytes;
-                        if (ranks.isGroupedExpertKey(group.getKey())) {
+                        if (ranks.isGroupedExpertKey(group.getKey()) || ranks.isGptOssExpertKey(group.getKey())) {
                             for (GroupedRanks.Rank r : ranks.ranks()) {
                                 if (r.checkpoint().contains(group.getKey())) {
                                     MappedPages.release(r.checkpoint().tensor(group.getKey()));
@@ -138,9 +156,18 @@ final class ToHfCommand implements Callable<Integer> {
     private static Map<String, List<Source>> plan(GroupedRanks ranks, ToHfOptions.LoraFormat lora) {
         Map<String, List<Source>> plan = new LinkedHashMap<>();
         GroupedRanks.Rank first = ranks.ranks().get(0);
+        Map<String, String> gptOssNames = ranks.isGptOss()
+                ? GptOssLayout.hfNames(first.checkpoint(), ranks.model().config().numExperts()) : Map.of();
         for (String key : first.checkpoint().keys()) {
             List<Source> sources = new ArrayList<>();
-            if (ranks.isGroupedExpertKey(key)) {
+            if (ranks.isGptOssExpertKey(key)) {
+                // Renamed back, each rank's experts at their place along the first axis.
+                for (GroupedRanks.Rank r : ranks.byFirstExpert()) {
+                    sources.add(new Source(gptOssNames.get(key), r.checkpoint().tensor(key), r.range().start()));
+                }
+            } else if (ranks.isGptOss()) {
+                sources.add(new Source(gptOssNames.get(key), first.checkpoint().tensor(key)));
+            } else if (ranks.isGroupedExpertKey(key)) {
                 for (GroupedRanks.Rank r : ranks.byFirstExpert()) {
                     for (Map.Entry<String, Tensor> e : ranks.perExpertViews(r, key)) {
                         sources.add(new Source(e.getKey(), e.getValue()));

@@ -49,7 +49,11 @@ final class VerifyCommand implements Callable<Integer> {
     CommandSpec spec;
 
     /** A tensor found in the grouped checkpoints: the rank it came from, and whether it was split from experts. */
-    private record Found(int rank, Tensor tensor, boolean expert) {}
+    private record Found(int rank, Tensor tensor, boolean expert, long at) {
+        Found(int rank, Tensor tensor, boolean expert) {
+            this(rank, tensor, expert, -1);
+        }
+    }
 
     @Override
     public Integer call() {
@@ -113,8 +117,15 @@ final class VerifyCommand implements Callable<Integer> {
     private static Map<String, List<Found>> found(GroupedRanks ranks) {
         Map<String, List<Found>> found = new LinkedHashMap<>();
         for (GroupedRanks.Rank r : ranks.ranks()) {
+            Map<String, String> gptOssNames = ranks.isGptOss()
+                    ? GptOssLayout.hfNames(r.checkpoint(), ranks.model().config().numExperts()) : Map.of();
             for (String key : r.checkpoint().keys()) {
-                if (ranks.isGroupedExpertKey(key)) {
+                if (ranks.isGptOss()) {
+                    // Every rank holds every GPT-OSS tensor, its expert tensors cut to the rank's experts.
+                    boolean experts = ranks.isGptOssExpertKey(key);
+                    found.computeIfAbsent(gptOssNames.get(key), k -> new ArrayList<>()).add(new Found(r.index(),
+                            r.checkpoint().tensor(key), false, experts ? r.range().start() : -1));
+                } else if (ranks.isGroupedExpertKey(key)) {
                     for (Map.Entry<String, Tensor> e : ranks.perExpertViews(r, key)) {
                         found.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(new Found(r.index(), e.getValue(), true));
                     }
@@ -130,6 +141,9 @@ final class VerifyCommand implements Callable<Integer> {
     private static String compare(TensorComparison comparison, String key, Tensor expected, Found f) {
         String where = key + " (rank " + f.rank() + "): ";
         Tensor actual = f.tensor();
+        if (f.at() >= 0 && actual.dim() > 0 && expected.dim() > 0 && f.at() + actual.size(0) <= expected.size(0)) {
+            expected = expected.narrow(0, f.at(), actual.size(0));
+        }
         if (!Arrays.equals(expected.sizes(), actual.sizes())) {
             return where + "shape " + Arrays.toString(actual.sizes()) + ", expected " + Arrays.toString(expected.sizes());
         }
