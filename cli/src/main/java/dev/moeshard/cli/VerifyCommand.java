@@ -1,5 +1,7 @@
 package dev.moeshard.cli;
 
+import dev.moeshard.moe.ToHfOptions;
+import dev.moeshard.moe.lora.LoraExpertSuffix;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.tensor.Tensor;
 import java.io.PrintWriter;
@@ -65,7 +67,7 @@ final class VerifyCommand implements Callable<Integer> {
         try (ModelInput hf = ModelInput.open(hfInput);
              GroupedRanks ranks = GroupedRanks.open(groupedInputs, hf.model())) {
             rankCount = ranks.ranks().size();
-            Map<String, List<Found>> found = found(ranks);
+            Map<String, List<Found>> found = found(ranks, loraFormatOf(hf));
             Checkpoint want = hf.checkpoint();
             for (String key : want.keys()) {
                 List<Found> got = found.remove(key);
@@ -114,7 +116,7 @@ final class VerifyCommand implements Callable<Integer> {
     }
 
     /** Every tensor of every rank under its HF name: per-expert views of grouped tensors, other tensors as they are. */
-    private static Map<String, List<Found>> found(GroupedRanks ranks) {
+    private static Map<String, List<Found>> found(GroupedRanks ranks, ToHfOptions.LoraFormat lora) {
         Map<String, List<Found>> found = new LinkedHashMap<>();
         for (GroupedRanks.Rank r : ranks.ranks()) {
             Map<String, String> gptOssNames = ranks.isGptOss()
@@ -125,6 +127,12 @@ final class VerifyCommand implements Callable<Integer> {
                     boolean experts = ranks.isGptOssExpertKey(key);
                     found.computeIfAbsent(gptOssNames.get(key), k -> new ArrayList<>()).add(new Found(r.index(),
                             r.checkpoint().tensor(key), false, experts ? r.range().start() : -1));
+                } else if (LoraExpertSuffix.of(key, ranks.model().family().naming().segment()) != null) {
+                    // Grouped LoRA, whole on every rank, compared in the PEFT layout the HF input holds.
+                    for (Map.Entry<String, Tensor> e : ranks.model().adapter().toHf(key, r.checkpoint().tensor(key),
+                            ToHfOptions.defaults().withLoraFormat(lora))) {
+                        found.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(new Found(r.index(), e.getValue(), false));
+                    }
                 } else if (ranks.isGroupedExpertKey(key)) {
                     for (Map.Entry<String, Tensor> e : ranks.perExpertViews(r, key)) {
                         found.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(new Found(r.index(), e.getValue(), true));
@@ -135,6 +143,18 @@ final class VerifyCommand implements Callable<Integer> {
             }
         }
         return found;
+    }
+
+    /** The PEFT layout of the HF input's expert LoRA keys: ParamWrapper when it has any such key, else per-expert. */
+    private static ToHfOptions.LoraFormat loraFormatOf(ModelInput hf) {
+        String segment = "." + hf.model().family().naming().segment() + ".";
+        for (String key : hf.checkpoint().keys()) {
+            int at = key.indexOf(segment);
+            if (at >= 0 && key.substring(at + segment.length()).matches("(base_layer\\.)?lora_[AB]\\.weight")) {
+                return ToHfOptions.LoraFormat.PARAM_WRAPPER;
+            }
+        }
+        return ToHfOptions.LoraFormat.PER_EXPERT;
     }
 
     /** What differs between the HF tensor and one grouped copy of it, or null when they are equal. */

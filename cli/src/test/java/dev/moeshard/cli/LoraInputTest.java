@@ -62,6 +62,8 @@ class LoraInputTest {
             assertArrayEquals(new long[] {2, H, 2 * I}, rank2.entry("model.layers.0.mlp.experts.gate_and_up_projs").shape());
             assertArrayEquals(new long[] {E, H, R}, rank2.entry(P + "0.mlp.experts.lora_gate_and_up_A").shape());
         }
+        CliRun verify = CliRun.of("verify", in.toString(), grouped.toString());
+        assertEquals(ExitCode.OK, verify.code(), verify.toString());
         Path back = dir.resolve("back");
         CliRun toHf = CliRun.of("to-hf", grouped.toString(), back.toString(), "--quiet");
         assertEquals(ExitCode.OK, toHf.code(), toHf.toString());
@@ -79,6 +81,7 @@ class LoraInputTest {
             assertArrayEquals(new long[] {E, I, R}, c.entry(P + "0.mlp.experts.lora_down_A").shape());
         }
         Path back = dir.resolve("back");
+        assertEquals(ExitCode.OK, CliRun.of("verify", in.toString(), grouped.toString()).code());
         CliRun toHf = CliRun.of("to-hf", grouped.toString(), back.toString(), "--lora-format", "paramwrapper", "--quiet");
         assertEquals(ExitCode.OK, toHf.code(), toHf.toString());
         RoundTrip.assertSameTensors(in, back);
