@@ -39,6 +39,7 @@ fi
 input_bytes=$(du -sb "$in" | cut -f1)
 "$root/moeshard" --version >/dev/null   # builds the CLI now if needed, not inside the timed run
 
+echo "== file system: $(stat -f -c %T "$work"), $(cp --version | head -n 1)"
 echo "== machine: $(nproc) CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB RAM; uptime: $(uptime)"
 echo "== warming the page cache ($input_bytes bytes)"
 cat "$in"/* > /dev/null
@@ -75,7 +76,7 @@ done
 wait "$time_pid"
 ms_wall=$(seconds "$work/moeshard.time")
 ms_rss=$(max_rss_kb "$work/moeshard.time")
-grep -v "^\s" "$work/moeshard.time" | tail -n 3 || true
+grep -v "^\s" "$work/moeshard.time" || true
 
 limit_kb=$(( (1024 * 1024 * 1024 + expert_layer_bytes) / 1024 ))
 ratio=$(echo "$ms_wall / $cp_wall" | bc -l)
