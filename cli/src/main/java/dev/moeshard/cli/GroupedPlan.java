@@ -35,13 +35,13 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
      * survey found no problems for {@code range}.
      */
     static GroupedPlan of(Checkpoint checkpoint, ExpertSurvey survey, ModelFamily family, MoeConfig config,
-                          ExpertRange range, DType dtype) {
+                          ExpertRange range, DType dtype, LoraPlan lora) {
         ExpertNaming naming = family.naming();
         List<TensorSpec> specs = new ArrayList<>();
         Set<String> grouped = new LinkedHashSet<>();
         for (String key : checkpoint.keys()) {
-            if (key.endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {
-                continue; // the adapter drops every block scale, having dequantized its weight
+            if (key.endsWith(Fp8BlockDequantizer.SCALE_SUFFIX) || lora.inputKeys().contains(key)) {
+                continue; // the adapter drops every block scale, having dequantized its weight; LoRA comes last
             }
             ExpertKey k = naming.parsePerExpert(key);
             if (k == null) {
@@ -74,6 +74,8 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
             grouped.add(gateUpKey);
             grouped.add(downKey);
         }
+        // The adapter regroups expert LoRA after everything else, whole on every rank.
+        specs.addAll(lora.specs());
         return new GroupedPlan(List.copyOf(specs), Set.copyOf(grouped));
     }
 
@@ -110,22 +112,13 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
     }
 
     /**
-     * Inputs this command cannot convert yet, each as a problem: the adapter would change them in ways the
-     * header-only plan does not model (regrouped LoRA, GPT-OSS experts); transformers-v5 fused experts of
-     * another shape than the model's are problems too.
+     * transformers-v5 fused experts of another shape than the model's, each as a problem. (GPT-OSS, grouped in its
+     * own layout, is planned by {@link GptOssLayout}, never here.)
      */
     static List<String> unsupported(Checkpoint checkpoint, ModelFamily family, MoeConfig config) {
         List<String> problems = new ArrayList<>();
-        if (family.layout() != ModelFamily.Layout.PER_EXPERT) {
-            problems.add(family.modelType() + " checkpoints are already grouped in their own layout; to-grouped "
-                    + "converts per-expert checkpoints only");
-            return problems;
-        }
-        String segment = "." + family.naming().segment() + ".";
         for (String key : checkpoint.keys()) {
-            if (key.contains(segment) && (key.contains(".lora_A.") || key.contains(".lora_B."))) {
-                problems.add(key + ": expert LoRA weights are not supported by to-grouped yet");
-            } else if (fusedGroupedKey(key, checkpoint.entry(key), family.naming()) != null) {
+            if (fusedGroupedKey(key, checkpoint.entry(key), family.naming()) != null) {
                 long[] want = key.endsWith("gate_up_proj")
                         ? new long[] {config.numExperts(), config.gateUpWidth(), config.hidden()}
                         : new long[] {config.numExperts(), config.hidden(), config.intermediate()};

@@ -107,7 +107,17 @@ final class GroupedRanks implements AutoCloseable {
 
     /** Whether {@code key} is a grouped expert tensor that the adapter splits into per-expert tensors. */
     boolean isGroupedExpertKey(String key) {
-        return model.family().naming().parseGrouped(key) != null;
+        return !isGptOss() && model.family().naming().parseGrouped(key) != null;
+    }
+
+    /** Whether these are GPT-OSS ranks, whose expert tensors are cut along their first axis and never split. */
+    boolean isGptOss() {
+        return model.family().layout() == ModelFamily.Layout.GPT_OSS_GROUPED;
+    }
+
+    /** Whether {@code key} is a GPT-OSS expert tensor, holding the rank's experts on its first axis. */
+    boolean isGptOssExpertKey(String key) {
+        return isGptOss() && GptOssLayout.isExpertKey(key);
     }
 
     /**
@@ -135,11 +145,16 @@ final class GroupedRanks implements AutoCloseable {
         for (Rank r : ranks) {
             for (String key : r.checkpoint().keys()) {
                 GroupedKey g = naming.parseGrouped(key);
-                if (g == null) {
+                TensorEntry e = r.checkpoint().entry(key);
+                if (isGptOssExpertKey(key)) {
+                    if (e.shape().length == 0 || e.shape()[0] != r.range().count()) {
+                        problems.add(r.path() + ": " + key + ": shape " + Arrays.toString(e.shape()) + ", expected "
+                                + r.range().count() + " experts on the first axis");
+                    }
+                } else if (g == null || isGptOss()) {
                     continue;
                 }
-                TensorEntry e = r.checkpoint().entry(key);
-                long[] want = g.projection() == GroupedProjection.GATE_AND_UP_PROJS
+                long[] want = isGptOss() ? e.shape() : g.projection() == GroupedProjection.GATE_AND_UP_PROJS
                         ? new long[] {r.range().count(), config.hidden(), config.gateUpWidth()}
                         : new long[] {r.range().count(), config.intermediate(), config.hidden()};
                 if (!Arrays.equals(e.shape(), want)) {
@@ -200,7 +215,7 @@ final class GroupedRanks implements AutoCloseable {
     private Set<String> nonExpertKeys(Checkpoint c) {
         Set<String> keys = new LinkedHashSet<>();
         for (String k : c.keys()) {
-            if (!isGroupedExpertKey(k)) {
+            if (!isGroupedExpertKey(k) && !isGptOssExpertKey(k)) {
                 keys.add(k);
             }
         }

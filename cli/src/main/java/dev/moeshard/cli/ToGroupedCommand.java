@@ -2,9 +2,12 @@ package dev.moeshard.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.FromHfOptions;
+import dev.moeshard.moe.GroupedProjection;
 import dev.moeshard.moe.MoeStateDictAdapter;
 import dev.moeshard.moe.ToHfOptions;
+import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
@@ -79,6 +82,11 @@ final class ToGroupedCommand implements Callable<Integer> {
             description = "Experts per layer, in place of config.json's or the count the tensors suggest.")
     Integer numExperts;
 
+    @Option(names = "--lora-format", paramLabel = "auto|per-expert|paramwrapper", defaultValue = "auto",
+            description = "Which PEFT layout the input's expert LoRA keys are in: auto takes either (their names tell "
+                    + "them apart), a layout named refuses input in the other (default: ${DEFAULT-VALUE}).")
+    String loraFormat;
+
     @Mixin
     CopyOptions copy;
 
@@ -102,6 +110,12 @@ final class ToGroupedCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         DType outputDtype = parseDtype(dtype);
+        LoraPlan.Expected expectedLora = switch (loraFormat.toLowerCase(Locale.ROOT)) {
+            case "auto" -> LoraPlan.Expected.AUTO;
+            case "per-expert" -> LoraPlan.Expected.PER_EXPERT;
+            case "paramwrapper" -> LoraPlan.Expected.PARAM_WRAPPER;
+            default -> throw new UsageException("--lora-format must be auto, per-expert or paramwrapper, got '" + loraFormat + "'");
+        };
         long maxShardBytes = ShardSizes.parse(maxShardSize);
         checkRanks();
         CopyEngine engine = copy.engine();
@@ -111,13 +125,20 @@ final class ToGroupedCommand implements Callable<Integer> {
         Progress progress = new Progress(spec.commandLine().getErr(), quiet);
         long start = System.nanoTime();
         try (ModelInput in = ModelInput.open(input, model, numExperts)) {
-            List<RankJob> jobs = plan(in, outputDtype);
+            List<RankJob> jobs = plan(in, outputDtype, expectedLora);
+            long total = 0;
+            for (RankJob job : jobs) {
+                for (TensorSpec s : job.plan().specs()) {
+                    total += s.byteSize();
+                }
+            }
+            long[] done = {0};
             long bytes = 0;
             int tensors = 0;
             try (StagedDirectory staged = StagedDirectory.create(output, force)) {
                 for (RankJob job : jobs) {
                     Path dir = job.subdirectory() == null ? staged.path() : staged.path().resolve(job.subdirectory());
-                    write(in, job, outputDtype, maxShardBytes, dir, engine, progress);
+                    write(in, job, outputDtype, maxShardBytes, dir, engine, progress, done, total, start);
                     for (TensorSpec s : job.plan().specs()) {
                         bytes += s.byteSize();
                     }
@@ -154,14 +175,19 @@ final class ToGroupedCommand implements Callable<Integer> {
     }
 
     /** Every rank's plan, or every problem with the input for any of them. */
-    private List<RankJob> plan(ModelInput in, DType outputDtype) {
+    private List<RankJob> plan(ModelInput in, DType outputDtype, LoraPlan.Expected expectedLora) {
         int experts = in.model().config().numExperts();
+        if (isGptOss(in)) {
+            return planGptOss(in, outputDtype);
+        }
         Set<String> problems = new LinkedHashSet<>(GroupedPlan.unsupported(in.checkpoint(), in.model().family(), in.model().config()));
         if (epSize != null && epSize > experts) {
             problems.add("--ep-size " + epSize + " is more ranks than the model's " + experts + " experts");
         }
         ExpertSurvey survey = new ExpertSurvey(in.checkpoint(), in.model());
-        if (survey.layers().isEmpty() && problems.isEmpty()
+        LoraPlan lora = LoraPlan.of(in.checkpoint(), in.model().family().naming(), in.model().config(), expectedLora);
+        problems.addAll(lora.problems());
+        if (survey.layers().isEmpty() && lora.specs().isEmpty() && problems.isEmpty()
                 && GroupedPlan.fusedCount(in.checkpoint(), in.model().family().naming()) == 0) {
             problems.add("no per-expert tensors found under " + in.model().family().naming().segment());
         }
@@ -177,7 +203,7 @@ final class ToGroupedCommand implements Callable<Integer> {
             problems.addAll(survey.problems(range, mesh));
             if (problems.isEmpty()) {
                 GroupedPlan plan = GroupedPlan.of(in.checkpoint(), survey, in.model().family(), in.model().config(),
-                        range, outputDtype);
+                        range, outputDtype, lora);
                 jobs.add(new RankJob(mesh, range, plan, survey, allRanks ? "ep-rank-" + rank : null));
             }
         }
@@ -187,8 +213,78 @@ final class ToGroupedCommand implements Callable<Integer> {
         return jobs;
     }
 
+    private static boolean isGptOss(ModelInput in) {
+        return in.model().family().layout() == ModelFamily.Layout.GPT_OSS_GROUPED;
+    }
+
+    /** GPT-OSS is grouped on disk already: each rank's tensors are the conversion's renamed, narrowed views. */
+    private List<RankJob> planGptOss(ModelInput in, DType outputDtype) {
+        int experts = in.model().config().numExperts();
+        List<String> problems = new ArrayList<>(GptOssLayout.problems(in.checkpoint(), experts));
+        if (outputDtype != null) {
+            problems.add("--dtype " + dtype + ": GPT-OSS experts are renamed and cut, not converted; use --dtype keep");
+        }
+        if (epSize != null && epSize > experts) {
+            problems.add("--ep-size " + epSize + " is more ranks than the model's " + experts + " experts");
+        }
+        if (!problems.isEmpty()) {
+            throw new InvalidInputException(input.toString(), problems);
+        }
+        List<RankJob> jobs = new ArrayList<>();
+        List<Integer> ranks = epSize == null ? List.of(0) : allRanks ? rangeOf(epSize) : List.of(epRank);
+        for (int rank : ranks) {
+            DeviceMesh mesh = epSize == null ? null : DeviceMesh.expertParallel(epSize, rank);
+            List<TensorSpec> specs = new ArrayList<>();
+            GptOssLayout.grouped(in.checkpoint(), experts, mesh).forEach((k, v) -> specs.add(TensorSpec.of(k, v)));
+            jobs.add(new RankJob(mesh, ExpertRange.forMesh(mesh, experts), new GroupedPlan(List.copyOf(specs), Set.of()),
+                    null, allRanks ? "ep-rank-" + rank : null));
+        }
+        return jobs;
+    }
+
+    private void writeGptOss(ModelInput in, RankJob job, long maxShardBytes, Path dir, CopyEngine engine,
+                             Progress progress, long[] done, long total, long start) {
+        try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(dir,
+                ShardLayout.of(job.plan().specs(), maxShardBytes), Map.of("format", "pt"))) {
+            String layer = null;
+            for (Map.Entry<String, Tensor> e : GptOssLayout.grouped(in.checkpoint(), in.model().config().numExperts(),
+                    job.mesh()).entrySet()) {
+                Tensor target = out.tensor(e.getKey());
+                engine.copy(target, e.getValue());
+                MappedPages.release(target);
+                done[0] += target.byteSize();
+                if (GptOssLayout.isExpertKey(e.getKey())) {
+                    layer = e.getKey().substring(0, e.getKey().indexOf(".mlp.experts."));
+                } else if (layer != null) {
+                    progress.step("layer " + layer + " (experts [" + job.range().start() + ", " + job.range().end()
+                            + "))", done[0], total, start);
+                    layer = null;
+                }
+            }
+            out.commit();
+        }
+    }
+
     private void write(ModelInput in, RankJob job, DType outputDtype, long maxShardBytes, Path dir, CopyEngine engine,
-                       Progress progress) throws IOException {
+                       Progress progress, long[] done, long total, long start) throws IOException {
+        if (isGptOss(in)) {
+            writeGptOss(in, job, maxShardBytes, dir, engine, progress, done, total, start);
+        } else {
+            writePerExpert(in, job, outputDtype, maxShardBytes, dir, engine, progress, done, total, start);
+        }
+        if (in.configFile().isPresent()) {
+            Files.copy(in.configFile().get(), dir.resolve("config.json"));
+        }
+        int[] ep = job.mesh() == null ? new int[] {1, 0} : new int[] {job.mesh().size("ep"), job.mesh().localRank("ep")};
+        GroupedManifest manifest = new GroupedManifest(in.checkpoint().path().toAbsolutePath().toString(),
+                in.model().family().modelType(), "grouped", in.model().config().numExperts(), ep[0], ep[1],
+                job.range().start(), job.range().end(), outputDtype == null ? "keep" : outputDtype.name(),
+                "moeshard", Version.current());
+        Files.write(dir.resolve(GroupedManifest.FILE_NAME), JSON.writeValueAsBytes(manifest));
+    }
+
+    private void writePerExpert(ModelInput in, RankJob job, DType outputDtype, long maxShardBytes, Path dir,
+                                CopyEngine engine, Progress progress, long[] done, long total, long start) {
         GroupedPlan plan = job.plan();
         Set<String> planned = new LinkedHashSet<>();
         plan.specs().forEach(s -> planned.add(s.name()));
@@ -221,10 +317,21 @@ final class ToGroupedCommand implements Callable<Integer> {
                         source = Fp8BlockDequantizer.dequantize(source, scale, target.dtype(), key);
                     }
                     engine.copy(target, source);
+                    MappedPages.release(hf.get(key));
                     bytes += target.byteSize();
                     experts++;
                 }
-                progress.line("layer %slayers.%d: %d expert tensors, %d bytes", layer.prefix(), layer.layer(), experts, bytes);
+                // The layer's grouped tensors are complete: their pages, like the input's, leave this process.
+                ExpertNaming naming = in.model().family().naming();
+                for (GroupedProjection g : GroupedProjection.values()) {
+                    String key = naming.groupedKey(layer.prefix(), layer.layer(), g);
+                    if (plan.groupedKeys().contains(key)) {
+                        MappedPages.release(out.tensor(key));
+                    }
+                }
+                done[0] += bytes;
+                progress.step("layer " + layer.prefix() + "layers." + layer.layer() + " (" + experts + " expert tensors)",
+                        done[0], total, start);
             }
             // Everything else, written as the adapter emits it, so that no converted tensor waits in memory.
             FromHfOptions options = FromHfOptions.defaults().withMesh(job.mesh()).withOutputDtype(outputDtype);
@@ -232,7 +339,11 @@ final class ToGroupedCommand implements Callable<Integer> {
                 if (!planned.contains(key) || plan.groupedKeys().contains(key)) {
                     throw new IllegalStateException("the adapter produced " + key + ", which the plan did not expect");
                 }
-                engine.copy(out.tensor(key), value);
+                Tensor target = out.tensor(key);
+                engine.copy(target, value);
+                MappedPages.release(target);
+                MappedPages.release(value);
+                done[0] += target.byteSize();
             });
             if (!adapter.viewLoadedKeys().containsAll(plan.groupedKeys())) {
                 throw new IllegalStateException("the adapter did not fill the planned grouped tensors "
@@ -240,15 +351,6 @@ final class ToGroupedCommand implements Callable<Integer> {
             }
             out.commit();
         }
-        if (in.configFile().isPresent()) {
-            Files.copy(in.configFile().get(), dir.resolve("config.json"));
-        }
-        int[] ep = job.mesh() == null ? new int[] {1, 0} : new int[] {job.mesh().size("ep"), job.mesh().localRank("ep")};
-        GroupedManifest manifest = new GroupedManifest(in.checkpoint().path().toAbsolutePath().toString(),
-                in.model().family().modelType(), "grouped", in.model().config().numExperts(), ep[0], ep[1],
-                job.range().start(), job.range().end(), outputDtype == null ? "keep" : outputDtype.name(),
-                "moeshard", Version.current());
-        Files.write(dir.resolve(GroupedManifest.FILE_NAME), JSON.writeValueAsBytes(manifest));
     }
 
     private static List<Integer> rangeOf(int n) {

@@ -1,5 +1,7 @@
 package dev.moeshard.cli;
 
+import dev.moeshard.moe.ToHfOptions;
+import dev.moeshard.moe.lora.LoraExpertSuffix;
 import dev.moeshard.safetensors.ShardLayout;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.safetensors.TensorSpec;
@@ -11,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -50,20 +53,37 @@ final class ToHfCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "Print a stack trace on failure.")
     boolean verbose;
 
+    @Option(names = "--lora-format", paramLabel = "per-expert|paramwrapper", defaultValue = "per-expert",
+            description = "The PEFT layout grouped expert LoRA tensors are written in: per-expert keys "
+                    + "(transformers v4) or ParamWrapper keys of fused experts (v5) (default: ${DEFAULT-VALUE}).")
+    String loraFormat;
+
     @Mixin
     CopyOptions copy;
 
     @Spec
     CommandSpec spec;
 
-    /** One output tensor: where its data comes from. */
-    private record Source(String name, Tensor view) {}
+    /**
+     * Where an output tensor's data comes from: {@code view} is all of it, or, for a GPT-OSS expert tensor, the
+     * experts from {@code at} on along its first axis.
+     */
+    private record Source(String name, Tensor view, long at) {
+        Source(String name, Tensor view) {
+            this(name, view, -1);
+        }
+    }
 
     @Override
     public Integer call() throws IOException {
         List<Path> inputs = paths.subList(0, paths.size() - 1);
         Path output = paths.get(paths.size() - 1);
         long maxShardBytes = ShardSizes.parse(maxShardSize);
+        ToHfOptions.LoraFormat lora = switch (loraFormat.toLowerCase(Locale.ROOT)) {
+            case "per-expert" -> ToHfOptions.LoraFormat.PER_EXPERT;
+            case "paramwrapper" -> ToHfOptions.LoraFormat.PARAM_WRAPPER;
+            default -> throw new UsageException("--lora-format must be per-expert or paramwrapper, got '" + loraFormat + "'");
+        };
         CopyEngine engine = copy.engine();
         if (Files.exists(output) && !force) {
             throw new UsageException(output + " already exists; pass --force to replace it");
@@ -76,9 +96,18 @@ final class ToHfCommand implements Callable<Integer> {
                 throw new InvalidInputException(String.join(", ", inputs.stream().map(Path::toString).toList()), problems);
             }
             // Grouped key -> its per-expert tensors from every rank; other keys map to themselves, from rank 0.
-            Map<String, List<Source>> plan = plan(ranks);
+            Map<String, List<Source>> plan = plan(ranks, lora);
             List<TensorSpec> specs = new ArrayList<>();
-            plan.values().forEach(sources -> sources.forEach(s -> specs.add(TensorSpec.of(s.name(), s.view()))));
+            for (List<Source> sources : plan.values()) {
+                if (sources.get(0).at() < 0) {
+                    sources.forEach(s -> specs.add(TensorSpec.of(s.name(), s.view())));
+                } else { // one tensor of every rank's experts
+                    long[] shape = sources.get(0).view().sizes();
+                    shape[0] = sources.stream().mapToLong(s -> s.view().size(0)).sum();
+                    specs.add(new TensorSpec(sources.get(0).name(), sources.get(0).view().dtype(), shape));
+                }
+            }
+            long total = specs.stream().mapToLong(TensorSpec::byteSize).sum();
             long bytes = 0;
             try (StagedDirectory staged = StagedDirectory.create(output, force)) {
                 try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(staged.path(),
@@ -88,13 +117,24 @@ final class ToHfCommand implements Callable<Integer> {
                         for (Source s : group.getValue()) {
                             // Write-through: the output view is a slice of the mapped shard, the source a view of the
                             // mapped input; the engine lays the transposed source out contiguously on the way.
-                            engine.copy(out.tensor(s.name()), s.view());
+                            Tensor target = out.tensor(s.name());
+                            if (s.at() >= 0) {
+                                target = target.narrow(0, s.at(), s.view().size(0));
+                            }
+                            engine.copy(target, s.view());
+                            // Done with these pages; they stay in the page cache but leave the resident set.
+                            MappedPages.release(target);
                             groupBytes += s.view().byteSize();
                         }
                         bytes += groupBytes;
-                        if (ranks.isGroupedExpertKey(group.getKey())) {
-                            progress.line("split %s: %d per-expert tensors, %d bytes", group.getKey(),
-                                    group.getValue().size(), groupBytes);
+                        if (ranks.isGroupedExpertKey(group.getKey()) || ranks.isGptOssExpertKey(group.getKey())) {
+                            for (GroupedRanks.Rank r : ranks.ranks()) {
+                                if (r.checkpoint().contains(group.getKey())) {
+                                    MappedPages.release(r.checkpoint().tensor(group.getKey()));
+                                }
+                            }
+                            progress.step("split " + group.getKey() + " (" + group.getValue().size() + " tensors)",
+                                    bytes, total, start);
                         }
                     }
                     out.commit();
@@ -113,16 +153,32 @@ final class ToHfCommand implements Callable<Integer> {
     }
 
     /** The output tensors in order: rank 0's key order, each grouped key expanded over all ranks by expert id. */
-    private static Map<String, List<Source>> plan(GroupedRanks ranks) {
+    private static Map<String, List<Source>> plan(GroupedRanks ranks, ToHfOptions.LoraFormat lora) {
         Map<String, List<Source>> plan = new LinkedHashMap<>();
         GroupedRanks.Rank first = ranks.ranks().get(0);
+        Map<String, String> gptOssNames = ranks.isGptOss()
+                ? GptOssLayout.hfNames(first.checkpoint(), ranks.model().config().numExperts()) : Map.of();
         for (String key : first.checkpoint().keys()) {
             List<Source> sources = new ArrayList<>();
-            if (ranks.isGroupedExpertKey(key)) {
+            if (ranks.isGptOssExpertKey(key)) {
+                // Renamed back, each rank's experts at their place along the first axis.
+                for (GroupedRanks.Rank r : ranks.byFirstExpert()) {
+                    sources.add(new Source(gptOssNames.get(key), r.checkpoint().tensor(key), r.range().start()));
+                }
+            } else if (ranks.isGptOss()) {
+                sources.add(new Source(gptOssNames.get(key), first.checkpoint().tensor(key)));
+            } else if (ranks.isGroupedExpertKey(key)) {
                 for (GroupedRanks.Rank r : ranks.byFirstExpert()) {
                     for (Map.Entry<String, Tensor> e : ranks.perExpertViews(r, key)) {
                         sources.add(new Source(e.getKey(), e.getValue()));
                     }
+                }
+            } else if (LoraExpertSuffix.of(key, ranks.model().family().naming().segment()) != null) {
+                // Grouped LoRA is whole on every rank and small (r/H of the experts): the adapter's own conversion,
+                // in memory, gives its PEFT tensors.
+                for (Map.Entry<String, Tensor> e : ranks.model().adapter().toHf(key, first.checkpoint().tensor(key),
+                        ToHfOptions.defaults().withLoraFormat(lora))) {
+                    sources.add(new Source(e.getKey(), e.getValue()));
                 }
             } else {
                 sources.add(new Source(key, first.checkpoint().tensor(key)));

@@ -1,5 +1,7 @@
 package dev.moeshard.cli;
 
+import dev.moeshard.moe.ToHfOptions;
+import dev.moeshard.moe.lora.LoraExpertSuffix;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.tensor.Tensor;
 import java.io.PrintWriter;
@@ -49,7 +51,11 @@ final class VerifyCommand implements Callable<Integer> {
     CommandSpec spec;
 
     /** A tensor found in the grouped checkpoints: the rank it came from, and whether it was split from experts. */
-    private record Found(int rank, Tensor tensor, boolean expert) {}
+    private record Found(int rank, Tensor tensor, boolean expert, long at) {
+        Found(int rank, Tensor tensor, boolean expert) {
+            this(rank, tensor, expert, -1);
+        }
+    }
 
     @Override
     public Integer call() {
@@ -61,7 +67,7 @@ final class VerifyCommand implements Callable<Integer> {
         try (ModelInput hf = ModelInput.open(hfInput);
              GroupedRanks ranks = GroupedRanks.open(groupedInputs, hf.model())) {
             rankCount = ranks.ranks().size();
-            Map<String, List<Found>> found = found(ranks);
+            Map<String, List<Found>> found = found(ranks, loraFormatOf(hf));
             Checkpoint want = hf.checkpoint();
             for (String key : want.keys()) {
                 List<Found> got = found.remove(key);
@@ -110,11 +116,24 @@ final class VerifyCommand implements Callable<Integer> {
     }
 
     /** Every tensor of every rank under its HF name: per-expert views of grouped tensors, other tensors as they are. */
-    private static Map<String, List<Found>> found(GroupedRanks ranks) {
+    private static Map<String, List<Found>> found(GroupedRanks ranks, ToHfOptions.LoraFormat lora) {
         Map<String, List<Found>> found = new LinkedHashMap<>();
         for (GroupedRanks.Rank r : ranks.ranks()) {
+            Map<String, String> gptOssNames = ranks.isGptOss()
+                    ? GptOssLayout.hfNames(r.checkpoint(), ranks.model().config().numExperts()) : Map.of();
             for (String key : r.checkpoint().keys()) {
-                if (ranks.isGroupedExpertKey(key)) {
+                if (ranks.isGptOss()) {
+                    // Every rank holds every GPT-OSS tensor, its expert tensors cut to the rank's experts.
+                    boolean experts = ranks.isGptOssExpertKey(key);
+                    found.computeIfAbsent(gptOssNames.get(key), k -> new ArrayList<>()).add(new Found(r.index(),
+                            r.checkpoint().tensor(key), false, experts ? r.range().start() : -1));
+                } else if (LoraExpertSuffix.of(key, ranks.model().family().naming().segment()) != null) {
+                    // Grouped LoRA, whole on every rank, compared in the PEFT layout the HF input holds.
+                    for (Map.Entry<String, Tensor> e : ranks.model().adapter().toHf(key, r.checkpoint().tensor(key),
+                            ToHfOptions.defaults().withLoraFormat(lora))) {
+                        found.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(new Found(r.index(), e.getValue(), false));
+                    }
+                } else if (ranks.isGroupedExpertKey(key)) {
                     for (Map.Entry<String, Tensor> e : ranks.perExpertViews(r, key)) {
                         found.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(new Found(r.index(), e.getValue(), true));
                     }
@@ -126,10 +145,25 @@ final class VerifyCommand implements Callable<Integer> {
         return found;
     }
 
+    /** The PEFT layout of the HF input's expert LoRA keys: ParamWrapper when it has any such key, else per-expert. */
+    private static ToHfOptions.LoraFormat loraFormatOf(ModelInput hf) {
+        String segment = "." + hf.model().family().naming().segment() + ".";
+        for (String key : hf.checkpoint().keys()) {
+            int at = key.indexOf(segment);
+            if (at >= 0 && key.substring(at + segment.length()).matches("(base_layer\\.)?lora_[AB]\\.weight")) {
+                return ToHfOptions.LoraFormat.PARAM_WRAPPER;
+            }
+        }
+        return ToHfOptions.LoraFormat.PER_EXPERT;
+    }
+
     /** What differs between the HF tensor and one grouped copy of it, or null when they are equal. */
     private static String compare(TensorComparison comparison, String key, Tensor expected, Found f) {
         String where = key + " (rank " + f.rank() + "): ";
         Tensor actual = f.tensor();
+        if (f.at() >= 0 && actual.dim() > 0 && expected.dim() > 0 && f.at() + actual.size(0) <= expected.size(0)) {
+            expected = expected.narrow(0, f.at(), actual.size(0));
+        }
         if (!Arrays.equals(expected.sizes(), actual.sizes())) {
             return where + "shape " + Arrays.toString(actual.sizes()) + ", expected " + Arrays.toString(expected.sizes());
         }

@@ -50,8 +50,10 @@ class ToGroupedOptionsTest {
         CliRun run = CliRun.of("to-grouped", input.toString(), output.toString(), "--model", "qwen3_moe",
                 "--num-experts", "8", "--threads", "3", "--device", "cpu");
         assertEquals(ExitCode.OK, run.code(), run.toString());
-        assertTrue(run.err().contains("layer model.layers.0: 24 expert tensors"), run.toString());
-        assertTrue(run.err().contains("layer model.layers.1: 24 expert tensors"), run.toString());
+        assertTrue(run.err().contains("layer model.layers.0 (24 expert tensors): "), run.toString());
+        assertTrue(run.err().contains("layer model.layers.1 (24 expert tensors): "), run.toString());
+        assertTrue(run.err().matches("(?s).*layer model\\.layers\\.1 \\(24 expert tensors\\): [0-9.]+ of [0-9.]+ GB "
+                + "\\(\\d+%\\), [0-9.]+ GB/s, ETA \\d+ s.*"), run.toString());
         assertMatchesAdapter(Fixtures.of("qwen3_moe"), output, null);
         assertEquals(ExitCode.OK, CliRun.of("verify", Fixtures.of("qwen3_moe").toString(), output.toString()).code());
     }

@@ -1,0 +1,59 @@
+package dev.moeshard.cli;
+
+import dev.moeshard.moe.family.GptOssConversion;
+import dev.moeshard.moe.parallel.DeviceMesh;
+import dev.moeshard.safetensors.Checkpoint;
+import dev.moeshard.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the commands need to know of GPT-OSS checkpoints, which are grouped already: conversion is
+ * {@link GptOssConversion}'s renames, and expert parallelism cuts every {@code mlp.experts} tensor (weights and
+ * biases, gate and up interleaved in the last axis) along its first, expert, axis. No data is rearranged, so to-hf
+ * restores a GPT-OSS checkpoint by renaming back and placing each rank's experts at their offset.
+ */
+final class GptOssLayout {
+    private GptOssLayout() {}
+
+    /** Whether {@code key} holds experts on its first axis. */
+    static boolean isExpertKey(String key) {
+        return key.contains(".mlp.experts.");
+    }
+
+    /**
+     * The grouped tensors of one rank, in input order, under the conversion's names: views of the mapped input,
+     * narrowed to the rank's experts, so nothing is read until they are copied.
+     */
+    static Map<String, Tensor> grouped(Checkpoint checkpoint, int experts, DeviceMesh mesh) {
+        return new GptOssConversion(experts).fromHf(ModelInput.views(checkpoint), mesh);
+    }
+
+    /** The HF name of each grouped key of {@code checkpoint}, in its order. */
+    static Map<String, String> hfNames(Checkpoint checkpoint, int experts) {
+        Map<String, String> names = new LinkedHashMap<>();
+        List<String> keys = checkpoint.keys().stream().toList();
+        Map<String, Tensor> views = ModelInput.views(checkpoint);
+        List<String> hf = List.copyOf(new GptOssConversion(experts).toHf(views).keySet());
+        for (int i = 0; i < keys.size(); i++) {
+            names.put(keys.get(i), hf.get(i));
+        }
+        return names;
+    }
+
+    /** Expert tensors without {@code experts} on their first axis, each as a problem. */
+    static List<String> problems(Checkpoint checkpoint, int experts) {
+        List<String> problems = new ArrayList<>();
+        for (String key : checkpoint.keys()) {
+            long[] shape = checkpoint.entry(key).shape();
+            if (isExpertKey(key) && (shape.length == 0 || shape[0] != experts)) {
+                problems.add(key + ": a GPT-OSS expert tensor must have " + experts + " experts on its first axis, got "
+                        + "shape " + Arrays.toString(shape));
+            }
+        }
+        return problems;
+    }
+}
