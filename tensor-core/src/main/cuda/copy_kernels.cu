@@ -173,3 +173,84 @@ __device__ void transpose_tiles_batched_packed(const unsigned long long* __restr
 
 extern "C" __global__ void transpose_tiles_batched_packed_1(const unsigned long long* pairs, long long rows, long long cols, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_packed<uint8_t, 4>(pairs, rows, cols, dst_row_stride, src_col_stride); }
 extern "C" __global__ void transpose_tiles_batched_packed_2(const unsigned long long* pairs, long long rows, long long cols, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_packed<uint16_t, 2>(pairs, rows, cols, dst_row_stride, src_col_stride); }
+
+// Batched 64×64 tiles moved with 16-byte accesses on both sides: each thread reads K = 16 / sizeof(T) consecutive
+// elements of a source column and writes K consecutive elements of a destination row, the widest access a thread
+// can make. Used when both tensors' rows are 16-byte aligned and the sizes are whole tiles (the real shapes of MoE
+// layers: multiples of 64). The shared tile's pitch is padded to an odd number of 4-byte words so that gathering a
+// column of it spreads over the banks.
+#define WIDE_TILE 64
+#define WIDE_THREADS 256
+
+__device__ __forceinline__ void load16(const void* p, uint32_t (&w)[4]) {
+    asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(w[0]), "=r"(w[1]), "=r"(w[2]), "=r"(w[3]) : "l"(p));
+}
+
+__device__ __forceinline__ void store16(void* p, const uint32_t (&w)[4]) {
+    asm volatile("st.global.v4.u32 [%0], {%1, %2, %3, %4};" :: "l"(p), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3]) : "memory");
+}
+
+template <typename T>
+__device__ void transpose_tiles_batched_wide(const unsigned long long* __restrict__ pairs, long long dst_row_stride,
+                                             long long src_col_stride) {
+    constexpr int K = 16 / sizeof(T);
+    constexpr int LANES_PER_LINE = WIDE_TILE / K;               // threads covering one 64-element line
+    constexpr int LINES_PER_PASS = WIDE_THREADS / LANES_PER_LINE;
+    constexpr int PITCH = WIDE_TILE + (sizeof(T) == 1 ? 4 : sizeof(T) == 2 ? 2 : 1);
+    __shared__ T tile[WIDE_TILE][PITCH];
+    T* dst = (T*) pairs[2 * blockIdx.z];
+    const T* src = (const T*) pairs[2 * blockIdx.z + 1];
+    const long long r_base = (long long) blockIdx.x * WIDE_TILE;
+    const long long c_base = (long long) blockIdx.y * WIDE_TILE;
+    const int lane = threadIdx.x % LANES_PER_LINE;
+    const int line = threadIdx.x / LANES_PER_LINE;
+    #pragma unroll
+    for (int pass = 0; pass < WIDE_TILE / LINES_PER_PASS; pass++) {
+        int c = pass * LINES_PER_PASS + line;
+        uint32_t w[4];
+        load16(src + (c_base + c) * src_col_stride + r_base + lane * K, w);
+        #pragma unroll
+        for (int j = 0; j < 4; j++) {
+            if constexpr (sizeof(T) == 8) {
+                if (j % 2 == 1) {
+                    tile[c][lane * K + j / 2] = (T) w[j - 1] | ((T) w[j] << 32);
+                }
+            } else {
+                constexpr int PER_WORD = 4 / sizeof(T);
+                #pragma unroll
+                for (int k = 0; k < PER_WORD; k++) {
+                    tile[c][lane * K + j * PER_WORD + k] = (T) (w[j] >> (8 * sizeof(T) * k));
+                }
+            }
+        }
+    }
+    __syncthreads();
+    #pragma unroll
+    for (int pass = 0; pass < WIDE_TILE / LINES_PER_PASS; pass++) {
+        int r = pass * LINES_PER_PASS + line;
+        // Assembled as four 32-bit words by shifts and stored by one explicit 16-byte store: through a uint4
+        // pointer, nvcc splits this store into 4-byte pieces.
+        uint32_t w[4];
+        #pragma unroll
+        for (int j = 0; j < 4; j++) {
+            if constexpr (sizeof(T) == 8) {
+                unsigned long long x = tile[lane * K + j / 2][r];
+                w[j] = (uint32_t) (x >> (32 * (j % 2)));
+            } else {
+                constexpr int PER_WORD = 4 / sizeof(T);
+                uint32_t word = 0;
+                #pragma unroll
+                for (int k = 0; k < PER_WORD; k++) {
+                    word |= ((uint32_t) tile[lane * K + j * PER_WORD + k][r]) << (8 * sizeof(T) * k);
+                }
+                w[j] = word;
+            }
+        }
+        store16(dst + (r_base + r) * dst_row_stride + c_base + lane * K, w);
+    }
+}
+
+extern "C" __global__ void transpose_tiles_batched_wide_1(const unsigned long long* pairs, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_wide<uint8_t>(pairs, dst_row_stride, src_col_stride); }
+extern "C" __global__ void transpose_tiles_batched_wide_2(const unsigned long long* pairs, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_wide<uint16_t>(pairs, dst_row_stride, src_col_stride); }
+extern "C" __global__ void transpose_tiles_batched_wide_4(const unsigned long long* pairs, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_wide<uint32_t>(pairs, dst_row_stride, src_col_stride); }
+extern "C" __global__ void transpose_tiles_batched_wide_8(const unsigned long long* pairs, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_wide<uint64_t>(pairs, dst_row_stride, src_col_stride); }

@@ -18,6 +18,8 @@ final class BatchedTransposes {
     private static final int TILE = 32;
     private static final int ROWS_PER_PASS = 8;
     private static final int MAX_BATCH = 65535;
+    private static final int WIDE_TILE = 64;
+    private static final int WIDE_THREADS = 256;
 
     private record Geometry(int width, long rows, long cols, long dstRowStride, long srcColStride) {}
 
@@ -66,6 +68,23 @@ final class BatchedTransposes {
     }
 
     /**
+     * Whole 64×64 tiles with every row of both sides 16-byte aligned: each thread then moves 16 bytes per access,
+     * the widest there is (see transpose_tiles_batched_wide in copy_kernels.cu).
+     */
+    private static boolean wide(Geometry g, List<long[]> pairs) {
+        if (g.rows() % WIDE_TILE != 0 || g.cols() % WIDE_TILE != 0
+                || (g.dstRowStride() * g.width()) % 16 != 0 || (g.srcColStride() * g.width()) % 16 != 0) {
+            return false;
+        }
+        for (long[] pair : pairs) {
+            if (pair[0] % 16 != 0 || pair[1] % 16 != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
      * 1- and 2-byte elements move four bytes per thread when every row of both sides starts 4-byte aligned (the
      * packed kernels read and write whole 32-bit words).
      */
@@ -83,6 +102,14 @@ final class BatchedTransposes {
 
     private static void launch(CudaCopies.DeviceContext ctx, Geometry g, List<long[]> pairs, MemorySegment table) {
         try (Arena arena = Arena.ofConfined()) {
+            if (wide(g, pairs)) {
+                CudaModule.Dim3 tiles = new CudaModule.Dim3(Math.toIntExact(g.rows() / WIDE_TILE),
+                        Math.toIntExact(g.cols() / WIDE_TILE), pairs.size());
+                GpuCopyKernels.module().launch("transpose_tiles_batched_wide_" + g.width(), tiles,
+                        new CudaModule.Dim3(WIDE_THREADS, 1, 1), ctx.stream, CudaCopies.pointerArg(arena, table),
+                        CudaCopies.longArg(arena, g.dstRowStride()), CudaCopies.longArg(arena, g.srcColStride()));
+                return;
+            }
             boolean packed = packable(g, pairs);
             int perThread = packed ? 4 / g.width() : 1;
             CudaModule.Dim3 tiles = new CudaModule.Dim3(Math.toIntExact(Math.ceilDiv(g.rows(), TILE * perThread)),

@@ -3,24 +3,27 @@ package dev.moeshard.cuda;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import java.util.List;
 
 /**
- * Host↔device transfers through two pinned chunks, double-buffered: while the GPU moves one chunk by DMA, the CPU
+ * Host↔device transfers through a ring of pinned chunks (multiple-buffered): while the GPU moves one chunk by DMA, the CPU
  * fills (or drains) the other from ordinary host memory, for example a memory-mapped file. Pageable memory cannot
  * be moved by DMA directly; the driver would stage it through its own small buffers synchronously.
  */
 final class PinnedStaging implements AutoCloseable {
     static final long CHUNK_BYTES = 32L << 20;
+    /** Chunks in flight: enough that a slow host copy of one chunk does not leave the link idle. */
+    private static final int SLOTS = 3;
 
     private final CudaRuntime cuda;
-    private final PinnedBuffer[] chunks = new PinnedBuffer[2];
-    private final CudaEvent[] done = new CudaEvent[2];
-    private final boolean[] busy = new boolean[2];
+    private final PinnedBuffer[] chunks = new PinnedBuffer[SLOTS];
+    private final CudaEvent[] done = new CudaEvent[SLOTS];
+    private final boolean[] busy = new boolean[SLOTS];
 
     PinnedStaging(CudaRuntime cuda) {
         this.cuda = cuda;
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < SLOTS; i++) {
             chunks[i] = PinnedBuffer.allocate(CHUNK_BYTES);
             done[i] = CudaEvent.create();
         }
@@ -56,7 +59,7 @@ final class PinnedStaging implements AutoCloseable {
                 if (filled == CHUNK_BYTES) {
                     deviceAt = send(slot, filled, dst, deviceAt, stream);
                     filled = 0;
-                    slot ^= 1;
+                    slot = (slot + 1) % SLOTS;
                 }
             }
         }
@@ -64,7 +67,7 @@ final class PinnedStaging implements AutoCloseable {
             send(slot, filled, dst, deviceAt, stream);
         }
         stream.synchronize();
-        busy[0] = busy[1] = false;
+        Arrays.fill(busy, false);
     }
 
     private long send(int slot, long bytes, MemorySegment dst, long deviceAt, CudaStream stream) {
@@ -85,20 +88,22 @@ final class PinnedStaging implements AutoCloseable {
         if (chunkCount == 0) {
             return;
         }
-        issue(src, 0, bytes, stream);
+        for (long i = 0; i < Math.min(SLOTS, chunkCount); i++) {
+            issue(src, i, bytes, stream);
+        }
         for (long i = 0; i < chunkCount; i++) {
-            if (i + 1 < chunkCount) {
-                issue(src, i + 1, bytes, stream);
-            }
-            int slot = (int) (i & 1);
+            int slot = (int) (i % SLOTS);
             done[slot].synchronize();
             long at = i * CHUNK_BYTES;
             hostCopy(chunks[slot].memory(), 0, dst, dstOffset + at, Math.min(CHUNK_BYTES, bytes - at));
+            if (i + SLOTS < chunkCount) {
+                issue(src, i + SLOTS, bytes, stream);
+            }
         }
     }
 
     private void issue(MemorySegment src, long chunkIndex, long bytes, CudaStream stream) {
-        int slot = (int) (chunkIndex & 1);
+        int slot = (int) (chunkIndex % SLOTS);
         long at = chunkIndex * CHUNK_BYTES;
         cuda.memcpyAsync(chunks[slot].memory(), at(src, at), Math.min(CHUNK_BYTES, bytes - at), stream);
         done[slot].record(stream);
@@ -110,7 +115,7 @@ final class PinnedStaging implements AutoCloseable {
 
     @Override
     public void close() {
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < SLOTS; i++) {
             done[i].close();
             chunks[i].close();
         }

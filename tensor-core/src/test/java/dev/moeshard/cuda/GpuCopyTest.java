@@ -85,10 +85,13 @@ class GpuCopyTest {
 
     @Test
     void batchedMergeOnTheDeviceMatchesTheCpuMerge() {
+        // Odd sizes take the 32×32 (or packed) tiles; whole 64×64 tiles with aligned rows take the 16-byte kernel.
+        batchedMerge(9, 130, 66);
+        batchedMerge(5, 256, 192);
+    }
+
+    private static void batchedMerge(int experts, long h, long i) {
         for (DType dtype : WIDTHS) {
-            int experts = 9;
-            long h = 130;
-            long i = 66;
             List<Tensor> gates = new ArrayList<>();
             List<Tensor> downs = new ArrayList<>();
             for (int x = 0; x < experts; x++) {
