@@ -190,67 +190,82 @@ __device__ __forceinline__ void store16(void* p, const uint32_t (&w)[4]) {
     asm volatile("st.global.v4.u32 [%0], {%1, %2, %3, %4};" :: "l"(p), "r"(w[0]), "r"(w[1]), "r"(w[2]), "r"(w[3]) : "memory");
 }
 
-template <typename T>
+template <typename T, int TILES>
 __device__ void transpose_tiles_batched_wide(const unsigned long long* __restrict__ pairs, long long dst_row_stride,
                                              long long src_col_stride) {
     constexpr int K = 16 / sizeof(T);
     constexpr int LANES_PER_LINE = WIDE_TILE / K;               // threads covering one 64-element line
     constexpr int LINES_PER_PASS = WIDE_THREADS / LANES_PER_LINE;
+    constexpr int PASSES = WIDE_TILE / LINES_PER_PASS;
     constexpr int PITCH = WIDE_TILE + (sizeof(T) == 1 ? 4 : sizeof(T) == 2 ? 2 : 1);
-    __shared__ T tile[WIDE_TILE][PITCH];
+    __shared__ T tile[TILES][WIDE_TILE][PITCH];
     T* dst = (T*) pairs[2 * blockIdx.z];
     const T* src = (const T*) pairs[2 * blockIdx.z + 1];
-    const long long r_base = (long long) blockIdx.x * WIDE_TILE;
+    const long long r_base = (long long) blockIdx.x * WIDE_TILE * TILES;
     const long long c_base = (long long) blockIdx.y * WIDE_TILE;
     const int lane = threadIdx.x % LANES_PER_LINE;
     const int line = threadIdx.x / LANES_PER_LINE;
+    // Every load of the block's tiles is issued before any is used, so that many are in flight at once.
+    uint32_t w[TILES][PASSES][4];
     #pragma unroll
-    for (int pass = 0; pass < WIDE_TILE / LINES_PER_PASS; pass++) {
-        int c = pass * LINES_PER_PASS + line;
-        uint32_t w[4];
-        load16(src + (c_base + c) * src_col_stride + r_base + lane * K, w);
+    for (int t = 0; t < TILES; t++) {
         #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            if constexpr (sizeof(T) == 8) {
-                if (j % 2 == 1) {
-                    tile[c][lane * K + j / 2] = (T) w[j - 1] | ((T) w[j] << 32);
-                }
-            } else {
-                constexpr int PER_WORD = 4 / sizeof(T);
-                #pragma unroll
-                for (int k = 0; k < PER_WORD; k++) {
-                    tile[c][lane * K + j * PER_WORD + k] = (T) (w[j] >> (8 * sizeof(T) * k));
+        for (int pass = 0; pass < PASSES; pass++) {
+            int c = pass * LINES_PER_PASS + line;
+            load16(src + (c_base + c) * src_col_stride + r_base + t * WIDE_TILE + lane * K, w[t][pass]);
+        }
+    }
+    #pragma unroll
+    for (int t = 0; t < TILES; t++) {
+        #pragma unroll
+        for (int pass = 0; pass < PASSES; pass++) {
+            int c = pass * LINES_PER_PASS + line;
+            #pragma unroll
+            for (int j = 0; j < 4; j++) {
+                if constexpr (sizeof(T) == 8) {
+                    if (j % 2 == 1) {
+                        tile[t][c][lane * K + j / 2] = (T) w[t][pass][j - 1] | ((T) w[t][pass][j] << 32);
+                    }
+                } else {
+                    constexpr int PER_WORD = 4 / sizeof(T);
+                    #pragma unroll
+                    for (int k = 0; k < PER_WORD; k++) {
+                        tile[t][c][lane * K + j * PER_WORD + k] = (T) (w[t][pass][j] >> (8 * sizeof(T) * k));
+                    }
                 }
             }
         }
     }
     __syncthreads();
     #pragma unroll
-    for (int pass = 0; pass < WIDE_TILE / LINES_PER_PASS; pass++) {
-        int r = pass * LINES_PER_PASS + line;
-        // Assembled as four 32-bit words by shifts and stored by one explicit 16-byte store: through a uint4
-        // pointer, nvcc splits this store into 4-byte pieces.
-        uint32_t w[4];
+    for (int t = 0; t < TILES; t++) {
         #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            if constexpr (sizeof(T) == 8) {
-                unsigned long long x = tile[lane * K + j / 2][r];
-                w[j] = (uint32_t) (x >> (32 * (j % 2)));
-            } else {
-                constexpr int PER_WORD = 4 / sizeof(T);
-                uint32_t word = 0;
-                #pragma unroll
-                for (int k = 0; k < PER_WORD; k++) {
-                    word |= ((uint32_t) tile[lane * K + j * PER_WORD + k][r]) << (8 * sizeof(T) * k);
+        for (int pass = 0; pass < PASSES; pass++) {
+            int r = pass * LINES_PER_PASS + line;
+            // Assembled as four 32-bit words by shifts and stored by one explicit 16-byte store: through a uint4
+            // pointer, nvcc splits this store into 4-byte pieces.
+            uint32_t out[4];
+            #pragma unroll
+            for (int j = 0; j < 4; j++) {
+                if constexpr (sizeof(T) == 8) {
+                    unsigned long long x = tile[t][lane * K + j / 2][r];
+                    out[j] = (uint32_t) (x >> (32 * (j % 2)));
+                } else {
+                    constexpr int PER_WORD = 4 / sizeof(T);
+                    uint32_t word = 0;
+                    #pragma unroll
+                    for (int k = 0; k < PER_WORD; k++) {
+                        word |= ((uint32_t) tile[t][lane * K + j * PER_WORD + k][r]) << (8 * sizeof(T) * k);
+                    }
+                    out[j] = word;
                 }
-                w[j] = word;
             }
+            store16(dst + (r_base + t * WIDE_TILE + r) * dst_row_stride + c_base + lane * K, out);
         }
-        store16(dst + (r_base + r) * dst_row_stride + c_base + lane * K, w);
     }
 }
 
-extern "C" __global__ void transpose_tiles_batched_wide_1(const unsigned long long* pairs, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_wide<uint8_t>(pairs, dst_row_stride, src_col_stride); }
-extern "C" __global__ void transpose_tiles_batched_wide_2(const unsigned long long* pairs, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_wide<uint16_t>(pairs, dst_row_stride, src_col_stride); }
-extern "C" __global__ void transpose_tiles_batched_wide_4(const unsigned long long* pairs, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_wide<uint32_t>(pairs, dst_row_stride, src_col_stride); }
-extern "C" __global__ void transpose_tiles_batched_wide_8(const unsigned long long* pairs, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_wide<uint64_t>(pairs, dst_row_stride, src_col_stride); }
+extern "C" __global__ void transpose_tiles_batched_wide_1(const unsigned long long* pairs, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_wide<uint8_t, 1>(pairs, dst_row_stride, src_col_stride); }
+extern "C" __global__ void transpose_tiles_batched_wide_2(const unsigned long long* pairs, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_wide<uint16_t, 1>(pairs, dst_row_stride, src_col_stride); }
+extern "C" __global__ void transpose_tiles_batched_wide_4(const unsigned long long* pairs, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_wide<uint32_t, 1>(pairs, dst_row_stride, src_col_stride); }
+extern "C" __global__ void transpose_tiles_batched_wide_8(const unsigned long long* pairs, long long dst_row_stride, long long src_col_stride) { transpose_tiles_batched_wide<uint64_t, 1>(pairs, dst_row_stride, src_col_stride); }
