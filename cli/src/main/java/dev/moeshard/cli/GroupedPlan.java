@@ -3,6 +3,7 @@ package dev.moeshard.cli;
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.ExpertNaming.ExpertKey;
 import dev.moeshard.moe.FromHfOptions;
+import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.GroupedProjection;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.Projection;
@@ -36,6 +37,12 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
      */
     static GroupedPlan of(Checkpoint checkpoint, ExpertSurvey survey, ModelFamily family, MoeConfig config,
                           ExpertRange range, DType dtype, LoraPlan lora) {
+        return of(checkpoint, survey, family, config, range, dtype, lora, GroupedLayout.DEEPEP);
+    }
+
+    /** {@link #of} with the grouped tensors in {@code layout}'s names and shapes. */
+    static GroupedPlan of(Checkpoint checkpoint, ExpertSurvey survey, ModelFamily family, MoeConfig config,
+                          ExpertRange range, DType dtype, LoraPlan lora, GroupedLayout layout) {
         ExpertNaming naming = family.naming();
         List<TensorSpec> specs = new ArrayList<>();
         Set<String> grouped = new LinkedHashSet<>();
@@ -48,31 +55,36 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
                 TensorEntry e = checkpoint.entry(key);
                 String fused = fusedGroupedKey(key, e, naming);
                 if (fused != null) {
-                    // The adapter transposes this rank's experts of a v5 fused tensor into the grouped layout.
-                    boolean gateUp = fused.endsWith(GroupedProjection.GATE_AND_UP_PROJS.keySuffix());
-                    specs.add(new TensorSpec(fused, dtype != null ? dtype : e.dtype(), gateUp
-                            ? new long[] {range.count(), config.hidden(), config.gateUpWidth()}
-                            : new long[] {range.count(), config.intermediate(), config.hidden()}));
+                    // The adapter copies this rank's experts of a v5 fused tensor into the layout's tensors it feeds.
+                    Projection held = fused.endsWith(GroupedProjection.GATE_AND_UP_PROJS.keySuffix())
+                            ? Projection.UP : Projection.DOWN;
+                    String layerPath = key.substring(0, key.lastIndexOf("." + naming.segment() + "."));
+                    for (String name : layout.tensorNames(config.gated())) {
+                        if ((layout.projectionsIn(name, config.gated()).get(0) == Projection.DOWN) == (held == Projection.DOWN)) {
+                            specs.add(new TensorSpec(layerPath + "." + naming.segment() + "." + name,
+                                    dtype != null ? dtype : e.dtype(), layout.shape(name, range.count(), config)));
+                        }
+                    }
                 } else {
                     specs.add(new TensorSpec(key, dequantized(checkpoint, key, e.dtype()), e.shape()));
                 }
                 continue;
             }
-            String gateUpKey = naming.groupedKey(k.prefix(), k.layer(), GroupedProjection.GATE_AND_UP_PROJS);
+            String downKey = layout.key(naming, k.prefix(), k.layer(), layout.tensorOf(Projection.DOWN));
             // A rank with no experts gets no grouped tensors, as the adapter emits none for an empty range.
-            if (range.count() == 0 || grouped.contains(gateUpKey)) {
+            if (range.count() == 0 || grouped.contains(downKey)) {
                 continue;
             }
             ExpertSurvey.Layer layer = new ExpertSurvey.Layer(k.prefix(), k.layer());
-            String downKey = naming.groupedKey(k.prefix(), k.layer(), GroupedProjection.DOWN_PROJS);
-            DType gateUpDtype = dtype != null ? dtype : survey.outputDtypeOf(layer, Projection.UP, range);
-            DType downDtype = dtype != null ? dtype : survey.outputDtypeOf(layer, Projection.DOWN, range);
-            specs.add(new TensorSpec(gateUpKey, gateUpDtype,
-                    new long[] {range.count(), config.hidden(), config.gateUpWidth()}));
-            specs.add(new TensorSpec(downKey, downDtype,
-                    new long[] {range.count(), config.intermediate(), config.hidden()}));
-            grouped.add(gateUpKey);
-            grouped.add(downKey);
+            for (String name : layout.tensorNames(config.gated())) {
+                String groupedKey = layout.key(naming, k.prefix(), k.layer(), name);
+                // A fused gate/up tensor takes up's dtype, as the survey checks gate against up.
+                List<Projection> held = layout.projectionsIn(name, config.gated());
+                Projection p = held.contains(Projection.UP) ? Projection.UP : held.get(0);
+                DType d = dtype != null ? dtype : survey.outputDtypeOf(layer, p, range);
+                specs.add(new TensorSpec(groupedKey, d, layout.shape(name, range.count(), config)));
+                grouped.add(groupedKey);
+            }
         }
         // The adapter regroups expert LoRA after everything else, whole on every rank.
         specs.addAll(lora.specs());

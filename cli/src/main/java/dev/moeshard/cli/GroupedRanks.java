@@ -3,8 +3,9 @@ package dev.moeshard.cli;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moeshard.moe.ExpertNaming;
-import dev.moeshard.moe.ExpertNaming.GroupedKey;
-import dev.moeshard.moe.GroupedProjection;
+import dev.moeshard.moe.GroupedLayout;
+import dev.moeshard.moe.GroupedLayoutDetection;
+import dev.moeshard.moe.Projection;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.ToHfOptions;
 import dev.moeshard.moe.family.DetectedModel;
@@ -47,20 +48,27 @@ final class GroupedRanks implements AutoCloseable {
 
     private final List<Rank> ranks;
     private final DetectedModel model;
+    private final GroupedLayout layout;
     private final Optional<Path> configFile;
 
-    private GroupedRanks(List<Rank> ranks, DetectedModel model, Optional<Path> configFile) {
+    private GroupedRanks(List<Rank> ranks, DetectedModel model, GroupedLayout layout, Optional<Path> configFile) {
         this.ranks = ranks;
         this.model = model;
+        this.layout = layout;
         this.configFile = configFile;
+    }
+
+    static GroupedRanks open(List<Path> inputs, DetectedModel model) {
+        return open(inputs, model, null);
     }
 
     /**
      * Opens every grouped checkpoint of {@code inputs}; a single directory that holds {@code ep-rank-R/} folders stands
      * for all of them. {@code model} null detects the model from the first rank's config.json, else from the grouped
-     * shapes.
+     * shapes. {@code layout} null tells the grouped layout from names, shapes and the manifest
+     * ({@link GroupedLayoutDetection}).
      */
-    static GroupedRanks open(List<Path> inputs, DetectedModel model) {
+    static GroupedRanks open(List<Path> inputs, DetectedModel model, GroupedLayout layout) {
         List<Path> paths = expand(inputs);
         List<Checkpoint> opened = new ArrayList<>();
         try {
@@ -74,9 +82,30 @@ final class GroupedRanks implements AutoCloseable {
             }
             Path dir0 = directoryOf(paths.get(0));
             Optional<Path> config = Optional.of(dir0.resolve("config.json")).filter(Files::isRegularFile);
-            DetectedModel detected = model != null ? model
-                    : config.isPresent() ? FamilyDetection.fromConfigFile(config.get())
-                    : fromGroupedShapes(opened, manifests);
+            DetectedModel known = model != null ? model
+                    : config.isPresent() ? FamilyDetection.fromConfigFile(config.get()) : null;
+            DetectedModel detected = known;
+            GroupedLayout chosen = GroupedLayout.DEEPEP;
+            if (known == null || known.family().layout() != ModelFamily.Layout.GPT_OSS_GROUPED) {
+                GroupedLayout recorded = manifests.get(0).map(GroupedRanks::recordedLayout).orElse(null);
+                Map<String, long[]> shapes = new LinkedHashMap<>();
+                opened.get(0).keys().forEach(k -> shapes.put(k, opened.get(0).entry(k).shape()));
+                List<ModelFamily> families = known != null ? List.of(known.family())
+                        : List.of(ModelFamily.QWEN3_MOE, ModelFamily.MIXTRAL, ModelFamily.NEMOTRON_H);
+                for (ModelFamily family : families) {
+                    Optional<GroupedLayout> found = layout != null ? Optional.of(layout) : GroupedLayoutDetection.detect(
+                            shapes, family.naming(), known == null ? null : known.config(), recorded);
+                    if (found.isPresent() && (known != null || hasLayoutKeys(opened.get(0), family, found.get()))) {
+                        chosen = found.get();
+                        detected = known != null ? known : fromGroupedShapes(opened, manifests, family, chosen);
+                        break;
+                    }
+                }
+                if (detected == null) {
+                    throw new IllegalArgumentException(opened.get(0).path() + ": no config.json and no grouped expert "
+                            + "tensors of any layout " + GroupedLayout.names() + " to tell the model from");
+                }
+            }
             int experts = detected.config().numExperts();
             List<Rank> ranks = new ArrayList<>();
             for (int i = 0; i < paths.size(); i++) {
@@ -85,7 +114,7 @@ final class GroupedRanks implements AutoCloseable {
                         : ExpertRange.forRank(i, paths.size(), experts);
                 ranks.add(new Rank(i, paths.get(i), opened.get(i), range, m));
             }
-            return new GroupedRanks(List.copyOf(ranks), detected, config);
+            return new GroupedRanks(List.copyOf(ranks), detected, chosen, config);
         } catch (RuntimeException e) {
             opened.forEach(Checkpoint::close);
             throw e;
@@ -100,6 +129,11 @@ final class GroupedRanks implements AutoCloseable {
         return model;
     }
 
+    /** The grouped layout of these ranks' expert tensors (deepep for GPT-OSS, whose own layout is never split). */
+    GroupedLayout layout() {
+        return layout;
+    }
+
     /** The first rank's config.json, copied to an HF output. */
     Optional<Path> configFile() {
         return configFile;
@@ -107,7 +141,7 @@ final class GroupedRanks implements AutoCloseable {
 
     /** Whether {@code key} is a grouped expert tensor that the adapter splits into per-expert tensors. */
     boolean isGroupedExpertKey(String key) {
-        return !isGptOss() && model.family().naming().parseGrouped(key) != null;
+        return !isGptOss() && layout.parse(model.family().naming(), key) != null;
     }
 
     /** Whether these are GPT-OSS ranks, whose expert tensors are cut along their first axis and never split. */
@@ -144,7 +178,7 @@ final class GroupedRanks implements AutoCloseable {
         Map<String, DType> dtypes = new LinkedHashMap<>();
         for (Rank r : ranks) {
             for (String key : r.checkpoint().keys()) {
-                GroupedKey g = naming.parseGrouped(key);
+                GroupedLayout.Key g = layout.parse(naming, key);
                 TensorEntry e = r.checkpoint().entry(key);
                 if (isGptOssExpertKey(key)) {
                     if (e.shape().length == 0 || e.shape()[0] != r.range().count()) {
@@ -154,9 +188,7 @@ final class GroupedRanks implements AutoCloseable {
                 } else if (g == null || isGptOss()) {
                     continue;
                 }
-                long[] want = isGptOss() ? e.shape() : g.projection() == GroupedProjection.GATE_AND_UP_PROJS
-                        ? new long[] {r.range().count(), config.hidden(), config.gateUpWidth()}
-                        : new long[] {r.range().count(), config.intermediate(), config.hidden()};
+                long[] want = isGptOss() ? e.shape() : layout.shape(g.name(), r.range().count(), config);
                 if (!Arrays.equals(e.shape(), want)) {
                     problems.add(r.path() + ": " + key + ": shape " + Arrays.toString(e.shape()) + ", expected "
                             + Arrays.toString(want) + " for experts [" + r.range().start() + ", " + r.range().end() + ")");
@@ -227,7 +259,7 @@ final class GroupedRanks implements AutoCloseable {
      * transposed views of the mapped grouped tensor, as the adapter splits it.
      */
     List<Map.Entry<String, Tensor>> perExpertViews(Rank r, String key) {
-        return model.adapter().toHf(key, r.checkpoint().tensor(key),
+        return model.adapter(layout).toHf(key, r.checkpoint().tensor(key),
                 ToHfOptions.defaults().withViews(true).withLocalExperts(r.range()));
     }
 
@@ -260,7 +292,7 @@ final class GroupedRanks implements AutoCloseable {
         return Files.isDirectory(p) ? p : p.toAbsolutePath().getParent();
     }
 
-    private static Optional<GroupedManifest> readManifest(Path p) {
+    static Optional<GroupedManifest> readManifest(Path p) {
         Path file = directoryOf(p).resolve(GroupedManifest.FILE_NAME);
         if (!Files.isRegularFile(file)) {
             return Optional.empty();
@@ -272,39 +304,54 @@ final class GroupedRanks implements AutoCloseable {
         }
     }
 
+    /** The layout a manifest names; manifests written before layouts existed say "grouped" for DeepEP's. */
+    static GroupedLayout recordedLayout(GroupedManifest m) {
+        try {
+            return m.layout() == null ? null : GroupedLayout.ofName(m.layout());
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    private static boolean hasLayoutKeys(Checkpoint c, ModelFamily family, GroupedLayout layout) {
+        return c.keys().stream().anyMatch(k -> layout.parse(family.naming(), k) != null);
+    }
+
     /**
-     * Without config.json: the naming from the grouped keys, H and I from {@code down_projs} [E_local, I, H], a gate
-     * when {@code gate_and_up_projs} is 2I wide, and E from a manifest or the ranks' experts added up.
+     * Without config.json: H and I from the layout's down tensor, a gate when the layout's gate/up tensors say so, and
+     * E from a manifest or the ranks' experts added up.
      */
-    private static DetectedModel fromGroupedShapes(List<Checkpoint> ranks, List<Optional<GroupedManifest>> manifests) {
-        for (ModelFamily family : List.of(ModelFamily.QWEN3_MOE, ModelFamily.MIXTRAL, ModelFamily.NEMOTRON_H)) {
-            ExpertNaming naming = family.naming();
-            TensorEntry gateUp = null;
-            TensorEntry down = null;
-            for (String key : ranks.get(0).keys()) {
-                GroupedKey g = naming.parseGrouped(key);
-                if (g != null && g.projection() == GroupedProjection.DOWN_PROJS && down == null) {
-                    down = ranks.get(0).entry(key);
-                } else if (g != null && g.projection() == GroupedProjection.GATE_AND_UP_PROJS && gateUp == null) {
-                    gateUp = ranks.get(0).entry(key);
-                }
-            }
-            if (gateUp == null || down == null || down.shape().length != 3 || gateUp.shape().length != 3) {
+    private static DetectedModel fromGroupedShapes(List<Checkpoint> ranks, List<Optional<GroupedManifest>> manifests,
+                                                   ModelFamily family, GroupedLayout layout) {
+        // The first layer's tensors, by key suffix.
+        Map<String, long[]> layer = new LinkedHashMap<>();
+        String downKey = null;
+        GroupedLayout.Key first = null;
+        for (String key : ranks.get(0).keys()) {
+            GroupedLayout.Key g = layout.parse(family.naming(), key);
+            if (g == null || (first != null && (!g.prefix().equals(first.prefix()) || g.layer() != first.layer()))) {
                 continue;
             }
-            long inter = down.shape()[1];
-            long hidden = down.shape()[2];
-            int experts = 0;
-            if (manifests.get(0).isPresent()) {
-                experts = manifests.get(0).get().numExperts();
-            } else {
-                for (Checkpoint c : ranks) {
-                    experts += c.contains(down.name()) ? (int) c.entry(down.name()).shape()[0] : 0;
-                }
+            first = g;
+            layer.put(g.name(), ranks.get(0).entry(key).shape());
+            if (g.name().equals(layout.tensorOf(Projection.DOWN))) {
+                downKey = key;
             }
-            return new DetectedModel(family, new MoeConfig(experts, hidden, inter, gateUp.shape()[2] == 2 * inter));
         }
-        throw new IllegalArgumentException(ranks.get(0).path() + ": no config.json and no grouped expert tensors "
-                + "(gate_and_up_projs, down_projs) to tell the model from");
+        long[] down = layer.get(layout.tensorOf(Projection.DOWN));
+        if (downKey == null || down == null || down.length != 3) {
+            throw new IllegalArgumentException(ranks.get(0).path() + ": no config.json and no 3-d "
+                    + layout.tensorOf(Projection.DOWN) + " tensor to read the expert sizes from");
+        }
+        long[] hi = layout.hiddenAndIntermediate(down);
+        int experts = 0;
+        if (manifests.get(0).isPresent()) {
+            experts = manifests.get(0).get().numExperts();
+        } else {
+            for (Checkpoint c : ranks) {
+                experts += c.contains(downKey) ? (int) c.entry(downKey).shape()[0] : 0;
+            }
+        }
+        return new DetectedModel(family, new MoeConfig(experts, hi[0], hi[1], layout.gated(layer, hi[1])));
     }
 }

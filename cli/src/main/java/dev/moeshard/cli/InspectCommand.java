@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.moeshard.moe.ExpertNaming;
+import dev.moeshard.moe.GroupedLayout;
+import dev.moeshard.moe.GroupedLayoutDetection;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.safetensors.Checkpoint;
@@ -65,12 +67,10 @@ final class InspectCommand implements Callable<Integer> {
         ExpertNaming naming = in.model().family().naming();
         Map<String, Integer> dtypes = new TreeMap<>();
         long bytes = 0;
-        boolean grouped = false;
         for (String key : checkpoint.keys()) {
             TensorEntry e = checkpoint.entry(key);
             dtypes.merge(e.dtype().name(), 1, Integer::sum);
             bytes += e.byteSize();
-            grouped |= naming.parseGrouped(key) != null;
         }
         List<String> layers = new ArrayList<>();
         Map<String, List<Integer>> missing = new LinkedHashMap<>();
@@ -83,23 +83,40 @@ final class InspectCommand implements Callable<Integer> {
             }
         }
         int experts = in.model().config().numExperts();
-        List<String> problems = survey.problems(ExpertRange.all(experts), null);
+        List<String> problems = new ArrayList<>(survey.problems(ExpertRange.all(experts), null));
+        String layout = layoutOf(in, survey, problems);
         return new InspectReport(checkpoint.path().toString(),
                 checkpoint.files().stream().map(p -> p.getFileName().toString()).toList(),
-                in.model().family().modelType(), in.detectedFrom(), layoutOf(in.model().family(), survey, grouped),
+                in.model().family().modelType(), in.detectedFrom(), layout,
                 experts, in.model().config().hidden(), in.model().config().intermediate(), in.model().config().gated(),
                 layers, survey.projections().stream().map(naming::name).toList(), missing, dtypes,
                 checkpoint.keys().size(), survey.expertTensorCount(), bytes, problems);
     }
 
-    private static String layoutOf(ModelFamily family, ExpertSurvey survey, boolean grouped) {
+    /**
+     * per-expert, gpt-oss grouped, or the grouped layout the names, shapes, config.json and moeshard.json tell
+     * ({@link GroupedLayoutDetection}); an ambiguity is reported as a problem.
+     */
+    private static String layoutOf(ModelInput in, ExpertSurvey survey, List<String> problems) {
         if (!survey.layers().isEmpty()) {
             return "per-expert";
         }
-        if (grouped) {
-            return "grouped";
+        if (in.model().family().layout() == ModelFamily.Layout.GPT_OSS_GROUPED) {
+            return "gpt-oss grouped";
         }
-        return family.layout() == ModelFamily.Layout.GPT_OSS_GROUPED ? "gpt-oss grouped" : "fused (transformers v5)";
+        Checkpoint checkpoint = in.checkpoint();
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        checkpoint.keys().forEach(k -> shapes.put(k, checkpoint.entry(k).shape()));
+        GroupedLayout recorded = GroupedRanks.readManifest(checkpoint.path()).map(GroupedRanks::recordedLayout).orElse(null);
+        try {
+            return GroupedLayoutDetection.detect(shapes, in.model().family().naming(),
+                            in.configFile().isPresent() ? in.model().config() : null, recorded)
+                    .map(l -> l == GroupedLayout.HF_V5 ? "hf-v5 (transformers v5 fused)" : l.cliName())
+                    .orElse("unknown");
+        } catch (IllegalArgumentException e) {
+            problems.add(e.getMessage());
+            return "ambiguous";
+        }
     }
 
     private static void printText(InspectReport r, PrintWriter out) {

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.FromHfOptions;
-import dev.moeshard.moe.GroupedProjection;
+import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.MoeStateDictAdapter;
 import dev.moeshard.moe.ToHfOptions;
 import dev.moeshard.moe.family.ModelFamily;
@@ -47,7 +47,7 @@ import picocli.CommandLine.Spec;
  * place at the end.
  */
 @Command(name = "to-grouped", mixinStandardHelpOptions = true,
-        description = "Converts a per-expert HF checkpoint to grouped experts ([E, H, 2I] and [E, I, H]).")
+        description = "Converts a per-expert HF checkpoint, or a grouped one, to grouped experts in --layout.")
 final class ToGroupedCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "INPUT",
             description = "A checkpoint directory (with an index or *.safetensors files) or one .safetensors file.")
@@ -68,6 +68,16 @@ final class ToGroupedCommand implements Callable<Integer> {
     @Option(names = "--dtype", paramLabel = "keep|bf16|f16|f32", defaultValue = "keep",
             description = "dtype of the grouped expert tensors (default: ${DEFAULT-VALUE}); other tensors are kept as they are.")
     String dtype;
+
+    @Option(names = "--layout", paramLabel = "deepep|grouped|hf-v5|vllm", defaultValue = "deepep",
+            description = "The grouped layout to write (default: ${DEFAULT-VALUE}). INPUT may itself be grouped in any "
+                    + "layout (one checkpoint or the ep-rank-R/ folders of one run): it is then regrouped directly.")
+    String layoutName;
+
+    @Option(names = "--input-layout", paramLabel = "auto|deepep|grouped|hf-v5|vllm", defaultValue = "auto",
+            description = "The layout of a grouped INPUT, where its names, shapes, config.json and moeshard.json leave it "
+                    + "ambiguous (default: ${DEFAULT-VALUE}).")
+    String inputLayoutName;
 
     @Option(names = "--max-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
             description = "Largest output shard, in tensor bytes (default: ${DEFAULT-VALUE}).")
@@ -102,7 +112,9 @@ final class ToGroupedCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private GroupedLayout layout = GroupedLayout.DEEPEP;
 
     /** One rank's part of the job: its mesh (null without expert parallelism), its experts and its tensors. */
     private record RankJob(DeviceMesh mesh, ExpertRange range, GroupedPlan plan, ExpertSurvey survey, String subdirectory) {}
@@ -117,6 +129,9 @@ final class ToGroupedCommand implements Callable<Integer> {
             default -> throw new UsageException("--lora-format must be auto, per-expert or paramwrapper, got '" + loraFormat + "'");
         };
         long maxShardBytes = ShardSizes.parse(maxShardSize);
+        GroupedLayout layout = LayoutOption.parse("--layout", layoutName);
+        GroupedLayout inputLayout = inputLayoutName.equalsIgnoreCase("auto") ? null
+                : LayoutOption.parse("--input-layout", inputLayoutName);
         checkRanks();
         CopyEngine engine = copy.engine();
         if (Files.exists(output) && !force) {
@@ -124,6 +139,11 @@ final class ToGroupedCommand implements Callable<Integer> {
         }
         Progress progress = new Progress(spec.commandLine().getErr(), quiet);
         long start = System.nanoTime();
+        if (GroupedToGrouped.isGroupedInput(input)) {
+            new GroupedToGrouped(this, inputLayout, layout, outputDtype, maxShardBytes, progress).run(start);
+            return ExitCode.OK;
+        }
+        this.layout = layout;
         try (ModelInput in = ModelInput.open(input, model, numExperts)) {
             List<RankJob> jobs = plan(in, outputDtype, expectedLora);
             long total = 0;
@@ -156,7 +176,7 @@ final class ToGroupedCommand implements Callable<Integer> {
         return ExitCode.OK;
     }
 
-    private void checkRanks() {
+    void checkRanks() {
         if (epSize == null) {
             if (epRank != null || allRanks) {
                 throw new UsageException("--ep-rank and --all-ranks need --ep-size");
@@ -178,6 +198,10 @@ final class ToGroupedCommand implements Callable<Integer> {
     private List<RankJob> plan(ModelInput in, DType outputDtype, LoraPlan.Expected expectedLora) {
         int experts = in.model().config().numExperts();
         if (isGptOss(in)) {
+            if (layout != GroupedLayout.DEEPEP) {
+                throw new InvalidInputException(input.toString(), List.of("--layout " + layout.cliName() + ": GPT-OSS "
+                        + "experts are kept in their own interleaved layout; use the default --layout deepep"));
+            }
             return planGptOss(in, outputDtype);
         }
         Set<String> problems = new LinkedHashSet<>(GroupedPlan.unsupported(in.checkpoint(), in.model().family(), in.model().config()));
@@ -203,7 +227,7 @@ final class ToGroupedCommand implements Callable<Integer> {
             problems.addAll(survey.problems(range, mesh));
             if (problems.isEmpty()) {
                 GroupedPlan plan = GroupedPlan.of(in.checkpoint(), survey, in.model().family(), in.model().config(),
-                        range, outputDtype, lora);
+                        range, outputDtype, lora, layout);
                 jobs.add(new RankJob(mesh, range, plan, survey, allRanks ? "ep-rank-" + rank : null));
             }
         }
@@ -277,7 +301,8 @@ final class ToGroupedCommand implements Callable<Integer> {
         }
         int[] ep = job.mesh() == null ? new int[] {1, 0} : new int[] {job.mesh().size("ep"), job.mesh().localRank("ep")};
         GroupedManifest manifest = new GroupedManifest(in.checkpoint().path().toAbsolutePath().toString(),
-                in.model().family().modelType(), "grouped", in.model().config().numExperts(), ep[0], ep[1],
+                in.model().family().modelType(), isGptOss(in) ? "gpt-oss" : layout.cliName(),
+                in.model().config().numExperts(), ep[0], ep[1],
                 job.range().start(), job.range().end(), outputDtype == null ? "keep" : outputDtype.name(),
                 "moeshard", Version.current());
         Files.write(dir.resolve(GroupedManifest.FILE_NAME), JSON.writeValueAsBytes(manifest));
@@ -293,7 +318,7 @@ final class ToGroupedCommand implements Callable<Integer> {
             // The per-expert slices of the grouped tensors, as views of the mapped output shards: each expert is
             // copied straight from the mapped input into its slice. Registered as write-through with the adapter, so
             // that its fromHf below leaves these grouped tensors alone.
-            MoeStateDictAdapter adapter = in.model().adapter();
+            MoeStateDictAdapter adapter = in.model().adapter(layout);
             ToHfOptions targetsOptions = ToHfOptions.defaults().withWriteThrough(true).withLocalExperts(job.range());
             Map<String, Tensor> targets = new HashMap<>();
             for (String key : plan.groupedKeys()) {
@@ -323,8 +348,8 @@ final class ToGroupedCommand implements Callable<Integer> {
                 }
                 // The layer's grouped tensors are complete: their pages, like the input's, leave this process.
                 ExpertNaming naming = in.model().family().naming();
-                for (GroupedProjection g : GroupedProjection.values()) {
-                    String key = naming.groupedKey(layer.prefix(), layer.layer(), g);
+                for (String name : layout.tensorNames(in.model().config().gated())) {
+                    String key = layout.key(naming, layer.prefix(), layer.layer(), name);
                     if (plan.groupedKeys().contains(key)) {
                         MappedPages.release(out.tensor(key));
                     }
@@ -353,7 +378,7 @@ final class ToGroupedCommand implements Callable<Integer> {
         }
     }
 
-    private static List<Integer> rangeOf(int n) {
+    static List<Integer> rangeOf(int n) {
         List<Integer> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             out.add(i);
@@ -361,7 +386,7 @@ final class ToGroupedCommand implements Callable<Integer> {
         return out;
     }
 
-    private static DType parseDtype(String text) {
+    static DType parseDtype(String text) {
         return switch (text.toLowerCase(Locale.ROOT)) {
             case "keep" -> null;
             case "bf16" -> DType.BF16;

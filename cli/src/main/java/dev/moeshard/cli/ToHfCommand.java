@@ -44,6 +44,11 @@ final class ToHfCommand implements Callable<Integer> {
             description = "Largest output shard, in tensor bytes (default: ${DEFAULT-VALUE}).")
     String maxShardSize;
 
+    @Option(names = "--layout", paramLabel = "auto|deepep|grouped|hf-v5|vllm", defaultValue = "auto",
+            description = "The grouped inputs' layout, where their names, shapes, config.json and moeshard.json leave "
+                    + "it ambiguous (default: ${DEFAULT-VALUE}).")
+    String layoutName;
+
     @Option(names = "--force", description = "Replace OUTPUT if it exists.")
     boolean force;
 
@@ -90,7 +95,7 @@ final class ToHfCommand implements Callable<Integer> {
         }
         Progress progress = new Progress(spec.commandLine().getErr(), quiet);
         long start = System.nanoTime();
-        try (GroupedRanks ranks = GroupedRanks.open(inputs, null)) {
+        try (GroupedRanks ranks = GroupedRanks.open(inputs, null, LayoutOption.parseOrAuto("--layout", layoutName))) {
             List<String> problems = ranks.problems();
             if (!problems.isEmpty()) {
                 throw new InvalidInputException(String.join(", ", inputs.stream().map(Path::toString).toList()), problems);

@@ -41,6 +41,11 @@ final class VerifyCommand implements Callable<Integer> {
             description = "How many differences to print (default: ${DEFAULT-VALUE}).")
     int maxDifferences;
 
+    @Option(names = "--layout", paramLabel = "auto|deepep|grouped|hf-v5|vllm", defaultValue = "auto",
+            description = "The grouped inputs' layout, where their names, shapes, config.json and moeshard.json leave "
+                    + "it ambiguous (default: ${DEFAULT-VALUE}).")
+    String layoutName;
+
     @Option(names = "--verbose", description = "Print a stack trace on failure.")
     boolean verbose;
 
@@ -65,7 +70,8 @@ final class VerifyCommand implements Callable<Integer> {
         long bytes = 0;
         int rankCount;
         try (ModelInput hf = ModelInput.open(hfInput);
-             GroupedRanks ranks = GroupedRanks.open(groupedInputs, hf.model())) {
+             GroupedRanks ranks = GroupedRanks.open(groupedInputs, hf.model(),
+                     LayoutOption.parseOrAuto("--layout", layoutName))) {
             rankCount = ranks.ranks().size();
             Map<String, List<Found>> found = found(ranks, loraFormatOf(hf));
             Checkpoint want = hf.checkpoint();

@@ -7,6 +7,7 @@ import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.TensorOps;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -15,16 +16,21 @@ import java.util.TreeMap;
 /**
  * Collects one rank's per-expert HF tensors by grouped key and builds each grouped tensor the moment its last
  * expert arrives, so that at most the inputs of the groups still open are held. The grouped tensor is written
- * straight from the inputs through transposed views of it: no per-expert intermediate.
+ * straight from the inputs through the {@link GroupedLayout}'s views of it: no per-expert intermediate.
  */
 final class ExpertGroupAssembler {
+    private final GroupedLayout layout;
     private final boolean gated;
     private final ExpertRange range;
     private final DType outputDtype;
     private final Device device;
-    private final Map<String, TreeMap<Integer, Tensor[]>> open = new LinkedHashMap<>();
+    private final Map<String, Group> open = new LinkedHashMap<>();
 
-    ExpertGroupAssembler(boolean gated, ExpertRange range, DType outputDtype, Device device) {
+    /** One grouped tensor being collected: its key suffix and, per expert, the projections seen so far. */
+    private record Group(String name, TreeMap<Integer, Map<Projection, Tensor>> experts) {}
+
+    ExpertGroupAssembler(GroupedLayout layout, boolean gated, ExpertRange range, DType outputDtype, Device device) {
+        this.layout = layout;
         this.gated = gated;
         this.range = range;
         this.outputDtype = outputDtype;
@@ -32,10 +38,11 @@ final class ExpertGroupAssembler {
     }
 
     /**
-     * Adds one expert's projection; returns the grouped tensor when this completes {@code groupedKey}, else null.
-     * A gate projection of a non-gated model is ignored, as the reference does.
+     * Adds one expert's projection to grouped tensor {@code name} (a key suffix of the layout) stored under
+     * {@code groupedKey}; returns the grouped tensor when this completes it, else null. A gate projection of a
+     * non-gated model is ignored, as the reference does.
      */
-    Tensor add(String groupedKey, int expert, Projection projection, String hfKey, Tensor value) {
+    Tensor add(String groupedKey, String name, int expert, Projection projection, String hfKey, Tensor value) {
         if (projection == Projection.GATE && !gated) {
             return null;
         }
@@ -43,93 +50,55 @@ final class ExpertGroupAssembler {
             throw new IllegalArgumentException(hfKey + ": an expert projection must be 2-d, got shape "
                     + Arrays.toString(value.sizes()));
         }
-        TreeMap<Integer, Tensor[]> experts = open.computeIfAbsent(groupedKey, k -> new TreeMap<>());
-        Tensor[] parts = experts.computeIfAbsent(expert, k -> new Tensor[2]);
-        parts[projection == Projection.UP ? 1 : 0] = value;
-        if (!isComplete(projection, experts)) {
+        Group group = open.computeIfAbsent(groupedKey, k -> new Group(name, new TreeMap<>()));
+        group.experts().computeIfAbsent(expert, k -> new EnumMap<>(Projection.class)).put(projection, value);
+        List<Projection> needed = layout.projectionsIn(name, gated);
+        if (group.experts().size() != range.count()
+                || !group.experts().values().stream().allMatch(parts -> parts.keySet().containsAll(needed))) {
             return null;
         }
         open.remove(groupedKey);
-        return projection == Projection.DOWN ? buildDown(groupedKey, experts) : buildGateAndUp(groupedKey, experts);
+        return build(groupedKey, group, needed);
     }
 
     /** Grouped keys whose experts did not all arrive, with the experts that did. */
     Map<String, List<Integer>> incomplete() {
         Map<String, List<Integer>> out = new LinkedHashMap<>();
-        open.forEach((k, v) -> out.put(k, new ArrayList<>(v.keySet())));
+        open.forEach((k, v) -> out.put(k, new ArrayList<>(v.experts().keySet())));
         return out;
     }
 
-    private boolean isComplete(Projection projection, TreeMap<Integer, Tensor[]> experts) {
-        if (experts.size() != range.count()) {
-            return false;
-        }
-        if (projection == Projection.DOWN) {
-            return true;
-        }
-        for (Tensor[] parts : experts.values()) {
-            if (parts[1] == null || (gated && parts[0] == null)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    // [E_local, H, 2I]: gate_eᵀ into columns [0, I), up_eᵀ into [I, 2I); non-gated [E_local, H, I] = up_eᵀ.
-    private Tensor buildGateAndUp(String key, TreeMap<Integer, Tensor[]> experts) {
-        Tensor first = experts.firstEntry().getValue()[1];
-        long inter = first.size(0);
-        long hidden = first.size(1);
-        Tensor out = Tensor.allocate(device, dtypeOf(first), experts.size(), hidden, gated ? 2 * inter : inter);
+    // Each expert's HF tensor copied into its slot of the layout's projection view: for DeepEP a transposed copy into
+    // columns of [E_local, H, 2I], for the stacked layouts a plain one into rows.
+    private Tensor build(String key, Group group, List<Projection> needed) {
+        Tensor first = group.experts().firstEntry().getValue().get(needed.get(0));
+        boolean down = needed.get(0) == Projection.DOWN;
+        long hidden = down ? first.size(0) : first.size(1);
+        long inter = down ? first.size(1) : first.size(0);
+        Tensor out = Tensor.allocate(device, outputDtype != null ? outputDtype : first.dtype(),
+                layout.shape(group.name(), group.experts().size(), hidden, inter, gated));
         List<Tensor> dsts = new ArrayList<>();
         List<Tensor> srcs = new ArrayList<>();
-        int i = 0;
-        for (Map.Entry<Integer, Tensor[]> e : experts.entrySet()) {
-            Tensor[] parts = e.getValue();
-            Tensor slot = out.select(0, i++);
-            if (gated) {
-                requireShape(key, e.getKey(), "gate", parts[0], inter, hidden);
-                requireShape(key, e.getKey(), "up", parts[1], inter, hidden);
-                dsts.add(slot.narrow(1, 0, inter));
-                srcs.add(parts[0].t());
-                dsts.add(slot.narrow(1, inter, inter));
-                srcs.add(parts[1].t());
-            } else {
-                requireShape(key, e.getKey(), "up", parts[1], inter, hidden);
-                dsts.add(slot);
-                srcs.add(parts[1].t());
+        for (Projection p : needed) {
+            Tensor view = layout.projection(out, p, inter, gated);
+            int i = 0;
+            for (Map.Entry<Integer, Map<Projection, Tensor>> e : group.experts().entrySet()) {
+                Tensor part = e.getValue().get(p);
+                requireShape(key, e.getKey(), p, part, p == Projection.DOWN ? hidden : inter,
+                        p == Projection.DOWN ? inter : hidden);
+                dsts.add(view.select(0, i++));
+                srcs.add(part);
             }
         }
         TensorOps.copyAll(dsts, srcs);
         return out;
     }
 
-    // [E_local, I, H] = down_eᵀ.
-    private Tensor buildDown(String key, TreeMap<Integer, Tensor[]> experts) {
-        Tensor first = experts.firstEntry().getValue()[0];
-        long hidden = first.size(0);
-        long inter = first.size(1);
-        Tensor out = Tensor.allocate(device, dtypeOf(first), experts.size(), inter, hidden);
-        List<Tensor> dsts = new ArrayList<>();
-        List<Tensor> srcs = new ArrayList<>();
-        int i = 0;
-        for (Map.Entry<Integer, Tensor[]> e : experts.entrySet()) {
-            requireShape(key, e.getKey(), "down", e.getValue()[0], hidden, inter);
-            dsts.add(out.select(0, i++));
-            srcs.add(e.getValue()[0].t());
-        }
-        TensorOps.copyAll(dsts, srcs);
-        return out;
-    }
-
-    private DType dtypeOf(Tensor first) {
-        return outputDtype != null ? outputDtype : first.dtype();
-    }
-
-    private static void requireShape(String key, int expert, String what, Tensor t, long rows, long cols) {
+    private static void requireShape(String key, int expert, Projection p, Tensor t, long rows, long cols) {
         if (t.size(0) != rows || t.size(1) != cols) {
-            throw new IllegalArgumentException(key + ": expert " + expert + " " + what + " projection has shape "
-                    + Arrays.toString(t.sizes()) + ", the other experts of the group have [" + rows + ", " + cols + "]");
+            throw new IllegalArgumentException(key + ": expert " + expert + " " + p.name().toLowerCase()
+                    + " projection has shape " + Arrays.toString(t.sizes()) + ", the other experts of the group have ["
+                    + rows + ", " + cols + "]");
         }
     }
 }

@@ -1,7 +1,6 @@
 package dev.moeshard.moe;
 
 import dev.moeshard.moe.ExpertNaming.ExpertKey;
-import dev.moeshard.moe.ExpertNaming.GroupedKey;
 import dev.moeshard.moe.lora.LoraExpertSuffix;
 import dev.moeshard.moe.lora.LoraParamWrapperFormat;
 import dev.moeshard.moe.lora.LoraPerExpertFormat;
@@ -38,6 +37,7 @@ import java.util.function.BiConsumer;
 public final class MoeStateDictAdapter {
     private final MoeConfig config;
     private final ExpertNaming naming;
+    private final GroupedLayout layout;
     private final LoraPerExpertFormat loraPerExpert;
     private final LoraParamWrapperFormat loraParamWrapper;
 
@@ -46,9 +46,16 @@ public final class MoeStateDictAdapter {
     private final Set<String> inplaceLoadedKeys = new LinkedHashSet<>();
     private Set<String> viewLoadedKeys = new LinkedHashSet<>();
 
+    /** An adapter to and from the {@link GroupedLayout#DEEPEP} layout. */
     public MoeStateDictAdapter(MoeConfig config, ExpertNaming naming) {
+        this(config, naming, GroupedLayout.DEEPEP);
+    }
+
+    /** An adapter to and from grouped tensors in {@code layout}. */
+    public MoeStateDictAdapter(MoeConfig config, ExpertNaming naming, GroupedLayout layout) {
         this.config = config;
         this.naming = naming;
+        this.layout = layout;
         this.loraPerExpert = new LoraPerExpertFormat(config, naming);
         this.loraParamWrapper = new LoraParamWrapperFormat(config.numExperts(), naming.segment());
     }
@@ -59,6 +66,16 @@ public final class MoeStateDictAdapter {
 
     public ExpertNaming naming() {
         return naming;
+    }
+
+    /** The grouped layout this adapter writes and reads. */
+    public GroupedLayout layout() {
+        return layout;
+    }
+
+    /** The grouped key of {@code projection} of one layer in this adapter's layout. */
+    public String groupedKey(String prefix, int layer, Projection projection) {
+        return layout.key(naming, prefix, layer, layout.tensorOf(projection));
     }
 
     /** Global ids of the experts the last split returned, in order. */
@@ -180,7 +197,7 @@ public final class MoeStateDictAdapter {
         for (Map.Entry<Integer, Set<String>> layer : layersWithExperts.entrySet()) {
             for (String prefix : layer.getValue()) {
                 for (Projection p : projections) {
-                    String groupedKey = naming.groupedKey(prefix, layer.getKey(), p.grouped());
+                    String groupedKey = groupedKey(prefix, layer.getKey(), p);
                     List<Integer> ids = inplaceLoadedKeys.contains(groupedKey) ? inplaceIds : required;
                     totalRequired += ids.size();
                     for (int id : ids) {
@@ -235,7 +252,7 @@ public final class MoeStateDictAdapter {
         DeviceMesh mesh = options.mesh();
         validateExpertAvailability(hf.keySet(), mesh);
         ExpertRange range = ExpertRange.forMesh(mesh, config.numExperts());
-        ExpertGroupAssembler assembler = new ExpertGroupAssembler(config.gated(), range, options.outputDtype(), options.device());
+        ExpertGroupAssembler assembler = new ExpertGroupAssembler(layout, config.gated(), range, options.outputDtype(), options.device());
         Map<String, Tensor> scales = new HashMap<>();
         for (Map.Entry<String, Tensor> e : hf.entrySet()) {
             if (e.getKey().endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {
@@ -259,7 +276,7 @@ public final class MoeStateDictAdapter {
                 }
                 continue;
             }
-            String groupedKey = naming.groupedKey(expert.prefix(), expert.layer(), expert.projection().grouped());
+            String groupedKey = groupedKey(expert.prefix(), expert.layer(), expert.projection());
             if (inplaceLoadedKeys.contains(groupedKey)) {
                 consumedInplace.add(groupedKey);
                 continue;
@@ -267,7 +284,8 @@ public final class MoeStateDictAdapter {
             if (!range.contains(expert.expert())) {
                 continue;
             }
-            Tensor grouped = assembler.add(groupedKey, expert.expert(), expert.projection(), key, value);
+            Tensor grouped = assembler.add(groupedKey, layout.tensorOf(expert.projection()), expert.expert(),
+                    expert.projection(), key, value);
             if (grouped != null) {
                 sink.accept(groupedKey, grouped);
             }
@@ -302,7 +320,8 @@ public final class MoeStateDictAdapter {
 
     /**
      * Transformers v5 fused experts ({@code {seg}.gate_up_proj} [E, 2I, H] gate rows first, {@code {seg}.down_proj}
-     * [E, H, I]) to grouped: one transposed copy each of this rank's experts. Returns false for other keys.
+     * [E, H, I]) to this adapter's layout: each target tensor whose projections this one holds, one strided copy of
+     * this rank's experts each. Returns false for other keys.
      */
     private boolean fusedExpertsToGrouped(String key, Tensor value, ExpertRange range, FromHfOptions options,
                                           BiConsumer<String, Tensor> sink) {
@@ -320,12 +339,34 @@ public final class MoeStateDictAdapter {
                     + " shape " + Arrays.toString(expected) + ", got " + Arrays.toString(value.sizes()));
         }
         String base = key.substring(0, key.length() - (gateUp ? gateUpSuffix : downSuffix).length());
-        String groupedKey = base + "." + naming.segment() + "."
-                + (gateUp ? GroupedProjection.GATE_AND_UP_PROJS : GroupedProjection.DOWN_PROJS).keySuffix();
-        Tensor local = value.narrow(0, range.start(), range.count()).transpose(1, 2);
-        Tensor out = Tensor.allocate(options.outputDtype() != null ? options.outputDtype() : value.dtype(), local.sizes());
-        sink.accept(groupedKey, out.copyFrom(local));
+        Tensor local = value.narrow(0, range.start(), range.count());
+        String source = GroupedLayout.HF_V5.tensorOf(gateUp ? Projection.UP : Projection.DOWN);
+        for (String name : layout.tensorNames(config.gated())) {
+            List<Projection> held = layout.projectionsIn(name, config.gated());
+            if (!GroupedLayout.HF_V5.tensorOf(held.get(0)).equals(source)) {
+                continue; // fed by the other fused tensor
+            }
+            Tensor out = Tensor.allocate(options.outputDtype() != null ? options.outputDtype() : value.dtype(),
+                    layout.shape(name, range.count(), config));
+            LayoutConversion.copy(GroupedLayout.HF_V5, Map.of(source, local), 0, layout, Map.of(name, out), 0,
+                    range.count(), config, held);
+            sink.accept(base + "." + naming.segment() + "." + name, out);
+        }
         return true;
+    }
+
+    // ---------------------------------------------------------------------------------------------- grouped -> grouped
+
+    /**
+     * A grouped state dict in layout {@code source}, holding all E experts, in this adapter's layout for this rank of
+     * {@code options}' mesh: one strided copy per projection from the source's view into the target's, with no
+     * per-expert step (see {@link LayoutConversion}). Other entries pass through.
+     */
+    public Map<String, Tensor> regroup(Map<String, Tensor> grouped, GroupedLayout source, FromHfOptions options) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        LayoutConversion.regroup(grouped, source, layout, naming, config,
+                ExpertRange.forMesh(options.mesh(), config.numExperts()), options.outputDtype(), out::put);
+        return out;
     }
 
     // ---------------------------------------------------------------------------------------------- grouped -> HF
@@ -343,8 +384,8 @@ public final class MoeStateDictAdapter {
 
     /** The HF entries of one plain tensor: per-expert tensors for grouped keys, else the entry itself. */
     public List<Map.Entry<String, Tensor>> toHf(String fqn, Tensor tensor, ToHfOptions options) {
-        GroupedKey g = naming.parseGrouped(fqn);
-        if (g != null && isSplittable(g, tensor.dim(), tensor.dim() == 3 ? tensor.size(1) : -1)) {
+        GroupedLayout.Key g = layout.parse(naming, fqn);
+        if (g != null && isSplittable(fqn, g, tensor.sizes())) {
             ExpertSplit split = options.localExperts() == null
                     ? splitExperts(tensor) : splitExperts(tensor, options.localExperts());
             return perExpert(fqn, g, split, options);
@@ -358,39 +399,46 @@ public final class MoeStateDictAdapter {
 
     /** The HF entries of one sharded tensor: local views of this rank's experts for grouped keys. */
     public List<Map.Entry<String, Tensor>> toHf(String fqn, ShardedTensor tensor, ToHfOptions options) {
-        GroupedKey g = naming.parseGrouped(fqn);
+        GroupedLayout.Key g = layout.parse(naming, fqn);
         long[] global = tensor.globalShape();
-        if (g != null && isSplittable(g, global.length, global.length == 3 ? global[1] : -1)) {
-            String what = g.projection() == GroupedProjection.GATE_AND_UP_PROJS ? "gate_and_up_projs" : "down_projs (DeepEP)";
+        if (g != null && isSplittable(fqn, g, global)) {
+            String what = layout == GroupedLayout.DEEPEP && g.name().equals("down_projs") ? "down_projs (DeepEP)" : g.name();
             ExpertSplitter.validate(tensor, config.numExperts(), what + " layer " + g.layer());
             return perExpert(fqn, g, splitExperts(tensor), options);
         }
         return filtered(List.of(Map.entry(fqn, tensor.local())), options);
     }
 
-    private boolean isSplittable(GroupedKey g, int dims, long dim1) {
-        return g.projection() == GroupedProjection.GATE_AND_UP_PROJS || (dims == 3 && dim1 == config.intermediate());
+    /**
+     * DeepEP's {@code down_projs} is split only when its second axis is I, as the reference does: a [E, H, I] tensor of
+     * that name is GroupedExperts' and passes through. The other layouts' tensors must have their layout's shape.
+     */
+    private boolean isSplittable(String fqn, GroupedLayout.Key g, long[] shape) {
+        if (layout == GroupedLayout.DEEPEP) {
+            return !g.name().equals("down_projs") || (shape.length == 3 && shape[1] == config.intermediate());
+        }
+        long[] want = layout.shape(g.name(), shape.length == 0 ? 0 : shape[0], config);
+        if (!Arrays.equals(Arrays.copyOfRange(want, 1, 3), shape.length == 3 ? Arrays.copyOfRange(shape, 1, 3) : shape)) {
+            throw new IllegalArgumentException(fqn + ": a " + layout.cliName() + " grouped tensor of this model must have"
+                    + " shape [E, " + want[1] + ", " + want[2] + "], got " + Arrays.toString(shape));
+        }
+        return true;
     }
 
-    private List<Map.Entry<String, Tensor>> perExpert(String fqn, GroupedKey g, ExpertSplit split, ToHfOptions options) {
+    private List<Map.Entry<String, Tensor>> perExpert(String fqn, GroupedLayout.Key g, ExpertSplit split, ToHfOptions options) {
         String prefix = options.prefixOverride() != null ? options.prefixOverride() : g.prefix();
         if (options.writeThrough()) {
             registerInplaceLoaded(fqn, options.prefixOverride());
         }
-        long inter = config.intermediate();
+        List<Projection> held = layout.projectionsIn(g.name(), config.gated());
         List<Map.Entry<String, Tensor>> out = new ArrayList<>();
         for (int i = 0; i < split.size(); i++) {
-            Tensor w = split.experts().get(i);
+            // The layout's projection view of one expert: unsqueeze to [1, ...] so that the [E, ...] view applies.
+            Tensor w = split.experts().get(i).unsqueeze(0);
             int id = split.expertIds().get(i);
-            if (g.projection() == GroupedProjection.DOWN_PROJS) {
-                out.add(Map.entry(naming.perExpertKey(prefix, g.layer(), id, Projection.DOWN), materialize(w.t(), options)));
-            } else if (config.gated()) {
-                out.add(Map.entry(naming.perExpertKey(prefix, g.layer(), id, Projection.GATE),
-                        materialize(w.narrow(1, 0, inter).t(), options)));
-                out.add(Map.entry(naming.perExpertKey(prefix, g.layer(), id, Projection.UP),
-                        materialize(w.narrow(1, inter, w.size(1) - inter).t(), options)));
-            } else {
-                out.add(Map.entry(naming.perExpertKey(prefix, g.layer(), id, Projection.UP), materialize(w.t(), options)));
+            for (Projection p : held) {
+                Tensor view = layout.projection(w, p, config.intermediate(), config.gated()).select(0, 0);
+                out.add(Map.entry(naming.perExpertKey(prefix, g.layer(), id, p), materialize(view, options)));
             }
         }
         return filtered(out, options);
@@ -460,7 +508,7 @@ public final class MoeStateDictAdapter {
                 .withLocalExperts(ExpertRange.forMesh(options.mesh(), config.numExperts()));
         Map<String, Tensor> targets = new HashMap<>();
         for (Map.Entry<String, Tensor> e : storage.entrySet()) {
-            if (naming.parseGrouped(e.getKey()) != null) {
+            if (layout.parse(naming, e.getKey()) != null) {
                 for (Map.Entry<String, Tensor> t : toHf(e.getKey(), e.getValue(), targetsOptions)) {
                     targets.put(t.getKey(), t.getValue());
                 }

@@ -1,5 +1,6 @@
 package dev.moeshard.moe.family;
 
+import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.MoeStateDictAdapter;
 
@@ -9,5 +10,10 @@ public record DetectedModel(ModelFamily family, MoeConfig config) {
     /** The per-expert ↔ grouped adapter for this model (for GPT-OSS see {@link GptOssConversion}). */
     public MoeStateDictAdapter adapter() {
         return new MoeStateDictAdapter(config, family.naming());
+    }
+
+    /** The per-expert ↔ grouped adapter for this model and grouped {@code layout}. */
+    public MoeStateDictAdapter adapter(GroupedLayout layout) {
+        return new MoeStateDictAdapter(config, family.naming(), layout);
     }
 }
