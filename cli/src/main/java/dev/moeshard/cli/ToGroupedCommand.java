@@ -134,6 +134,7 @@ final class ToGroupedCommand implements Callable<Integer> {
                 : LayoutOption.parse("--input-layout", inputLayoutName);
         checkRanks();
         CopyEngine engine = copy.engine();
+        copies = copy.layerCopies();
         if (Files.exists(output) && !force) {
             throw new UsageException(output + " already exists; pass --force to replace it");
         }
@@ -308,6 +309,9 @@ final class ToGroupedCommand implements Callable<Integer> {
         Files.write(dir.resolve(GroupedManifest.FILE_NAME), JSON.writeValueAsBytes(manifest));
     }
 
+    /** Where the experts' copies run (chosen by --device before anything is written). */
+    private LayerCopies copies;
+
     private void writePerExpert(ModelInput in, RankJob job, DType outputDtype, long maxShardBytes, Path dir,
                                 CopyEngine engine, Progress progress, long[] done, long total, long start) {
         GroupedPlan plan = job.plan();
@@ -330,6 +334,9 @@ final class ToGroupedCommand implements Callable<Integer> {
             for (ExpertSurvey.Layer layer : job.survey().layers()) {
                 long bytes = 0;
                 int experts = 0;
+                List<Tensor> layerTargets = new ArrayList<>();
+                List<Tensor> layerSources = new ArrayList<>();
+                List<String> layerKeys = new ArrayList<>();
                 for (String key : job.survey().keysOf(layer)) {
                     Tensor target = targets.get(key);
                     if (target == null) {
@@ -341,19 +348,24 @@ final class ToGroupedCommand implements Callable<Integer> {
                         // One expert's weight dequantized at a time: the only scratch the conversion needs.
                         source = Fp8BlockDequantizer.dequantize(source, scale, target.dtype(), key);
                     }
-                    engine.copy(target, source);
-                    MappedPages.release(hf.get(key));
+                    layerTargets.add(target);
+                    layerSources.add(source);
+                    layerKeys.add(key);
                     bytes += target.byteSize();
                     experts++;
                 }
-                // The layer's grouped tensors are complete: their pages, like the input's, leave this process.
                 ExpertNaming naming = in.model().family().naming();
+                List<Tensor> groupedOutputs = new ArrayList<>();
                 for (String name : layout.tensorNames(in.model().config().gated())) {
                     String key = layout.key(naming, layer.prefix(), layer.layer(), name);
                     if (plan.groupedKeys().contains(key)) {
-                        MappedPages.release(out.tensor(key));
+                        groupedOutputs.add(out.tensor(key));
                     }
                 }
+                copies.copyLayer(layerTargets, layerSources, groupedOutputs);
+                // The layer's grouped tensors are complete: their pages, like the input's, leave this process.
+                layerKeys.forEach(key -> MappedPages.release(hf.get(key)));
+                groupedOutputs.forEach(MappedPages::release);
                 done[0] += bytes;
                 progress.step("layer " + layer.prefix() + "layers." + layer.layer() + " (" + experts + " expert tensors)",
                         done[0], total, start);

@@ -19,6 +19,8 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import dev.moeshard.cuda.Cuda;
 import org.junit.jupiter.api.io.TempDir;
 
 /** to-grouped's model, device, thread and FP8 handling, end to end. */
@@ -73,11 +75,13 @@ class ToGroupedOptionsTest {
     }
 
     @Test
-    void cudaIsAMissingDeviceAndAutoRunsOnTheCpu(@TempDir Path dir) {
+    void cudaWhereThereIsNoneIsAMissingDeviceWithTheReasonsAndAutoRunsOnTheCpu(@TempDir Path dir) {
+        assumeFalse(Cuda.availability().available(), "this machine has CUDA; the GPU tests cover --device cuda");
         CliRun cuda = CliRun.of("to-grouped", Fixtures.of("qwen3_moe").toString(), dir.resolve("a").toString(),
                 "--device", "cuda");
         assertEquals(ExitCode.DEVICE_MISSING, cuda.code(), cuda.toString());
         assertEquals(1, cuda.err().lines().count(), cuda.toString());
+        assertTrue(cuda.err().contains(Cuda.availability().reasons().get(0)), cuda.toString());
         assertFalse(Files.exists(dir.resolve("a")));
         CliRun auto = CliRun.of("to-grouped", Fixtures.of("qwen3_moe").toString(), dir.resolve("b").toString(),
                 "--device", "auto", "--quiet");

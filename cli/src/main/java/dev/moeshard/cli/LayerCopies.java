@@ -1,0 +1,92 @@
+package dev.moeshard.cli;
+
+import dev.moeshard.tensor.Device;
+import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.TensorOps;
+import dev.moeshard.tensor.copy.CopyEngine;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Where a layer's expert copies run. On the CPU each (target, source) pair is copied straight from the mapped
+ * input into its view of the mapped output. On a CUDA device the layer's grouped tensors are built in device memory
+ * from the sources uploaded as they lie (one transfer, one launch per geometry), then downloaded whole into the
+ * mapped output: the strided moves all happen on the GPU.
+ */
+abstract sealed class LayerCopies {
+    /** Copies {@code sources[i]} into {@code targets[i]}, every target a view of one of {@code groupedOutputs}. */
+    abstract void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs);
+
+    /** Copies one tensor that is not part of a grouped expert tensor. */
+    abstract void copy(Tensor target, Tensor source);
+
+    static LayerCopies onCpu(CopyEngine engine) {
+        return new Cpu(engine);
+    }
+
+    static LayerCopies onDevice(Device device, CopyEngine engine) {
+        return new Gpu(device, engine);
+    }
+
+    private static final class Cpu extends LayerCopies {
+        private final CopyEngine engine;
+
+        Cpu(CopyEngine engine) {
+            this.engine = engine;
+        }
+
+        @Override
+        void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs) {
+            for (int i = 0; i < targets.size(); i++) {
+                engine.copy(targets.get(i), sources.get(i));
+            }
+        }
+
+        @Override
+        void copy(Tensor target, Tensor source) {
+            engine.copy(target, source);
+        }
+    }
+
+    private static final class Gpu extends LayerCopies {
+        private final Device device;
+        private final CopyEngine engine;
+
+        Gpu(Device device, CopyEngine engine) {
+            this.device = device;
+            this.engine = engine;
+        }
+
+        @Override
+        void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs) {
+            List<Tensor> onDevice = new ArrayList<>(groupedOutputs.size());
+            for (Tensor grouped : groupedOutputs) {
+                onDevice.add(Tensor.allocate(device, grouped.dtype(), grouped.sizes()));
+            }
+            List<Tensor> deviceTargets = new ArrayList<>(targets.size());
+            for (Tensor target : targets) {
+                deviceTargets.add(sameViewOnDevice(target, groupedOutputs, onDevice));
+            }
+            TensorOps.copyAll(deviceTargets, sources);
+            for (int i = 0; i < groupedOutputs.size(); i++) {
+                groupedOutputs.get(i).copyFrom(onDevice.get(i));
+            }
+        }
+
+        @Override
+        void copy(Tensor target, Tensor source) {
+            engine.copy(target, source);
+        }
+
+        /** The view {@code target} is of its grouped output, taken of that output's device twin. */
+        private static Tensor sameViewOnDevice(Tensor target, List<Tensor> hosts, List<Tensor> devices) {
+            for (int i = 0; i < hosts.size(); i++) {
+                Tensor host = hosts.get(i);
+                if (host.storage().address() == target.storage().address() && host.storage().byteSize() == target.storage().byteSize()) {
+                    return devices.get(i).asStrided(target.offset() - host.offset(), target.sizes(), target.strides());
+                }
+            }
+            throw new IllegalStateException("target " + target + " is not a view of the layer's grouped tensors");
+        }
+    }
+}
