@@ -221,8 +221,9 @@ final class ToGroupedCommand implements Callable<Integer> {
     private List<RankJob> planGptOss(ModelInput in, DType outputDtype) {
         int experts = in.model().config().numExperts();
         List<String> problems = new ArrayList<>(GptOssLayout.problems(in.checkpoint(), experts));
-        if (outputDtype != null) {
-            problems.add("--dtype " + dtype + ": GPT-OSS experts are renamed and cut, not converted; use --dtype keep");
+        if (outputDtype != null && !GptOssLayout.hasMxfp4(in.checkpoint())) {
+            problems.add("--dtype " + dtype + ": GPT-OSS experts are renamed and cut, not converted; use --dtype keep"
+                    + " (--dtype applies only to MXFP4 experts, which are decoded)");
         }
         if (epSize != null && epSize > experts) {
             problems.add("--ep-size " + epSize + " is more ranks than the model's " + experts + " experts");
@@ -235,22 +236,22 @@ final class ToGroupedCommand implements Callable<Integer> {
         for (int rank : ranks) {
             DeviceMesh mesh = epSize == null ? null : DeviceMesh.expertParallel(epSize, rank);
             List<TensorSpec> specs = new ArrayList<>();
-            GptOssLayout.grouped(in.checkpoint(), experts, mesh).forEach((k, v) -> specs.add(TensorSpec.of(k, v)));
+            GptOssLayout.grouped(in.checkpoint(), experts, mesh, outputDtype).forEach((k, v) -> specs.add(v.spec(k)));
             jobs.add(new RankJob(mesh, ExpertRange.forMesh(mesh, experts), new GroupedPlan(List.copyOf(specs), Set.of()),
                     null, allRanks ? "ep-rank-" + rank : null));
         }
         return jobs;
     }
 
-    private void writeGptOss(ModelInput in, RankJob job, long maxShardBytes, Path dir, CopyEngine engine,
+    private void writeGptOss(ModelInput in, RankJob job, DType outputDtype, long maxShardBytes, Path dir, CopyEngine engine,
                              Progress progress, long[] done, long total, long start) {
         try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(dir,
                 ShardLayout.of(job.plan().specs(), maxShardBytes), Map.of("format", "pt"))) {
             String layer = null;
-            for (Map.Entry<String, Tensor> e : GptOssLayout.grouped(in.checkpoint(), in.model().config().numExperts(),
-                    job.mesh()).entrySet()) {
+            for (Map.Entry<String, GptOssSource> e : GptOssLayout.grouped(in.checkpoint(),
+                    in.model().config().numExperts(), job.mesh(), outputDtype).entrySet()) {
                 Tensor target = out.tensor(e.getKey());
-                engine.copy(target, e.getValue());
+                e.getValue().writeInto(target, engine);
                 MappedPages.release(target);
                 done[0] += target.byteSize();
                 if (GptOssLayout.isExpertKey(e.getKey())) {
@@ -268,7 +269,7 @@ final class ToGroupedCommand implements Callable<Integer> {
     private void write(ModelInput in, RankJob job, DType outputDtype, long maxShardBytes, Path dir, CopyEngine engine,
                        Progress progress, long[] done, long total, long start) throws IOException {
         if (isGptOss(in)) {
-            writeGptOss(in, job, maxShardBytes, dir, engine, progress, done, total, start);
+            writeGptOss(in, job, outputDtype, maxShardBytes, dir, engine, progress, done, total, start);
         } else {
             writePerExpert(in, job, outputDtype, maxShardBytes, dir, engine, progress, done, total, start);
         }
