@@ -65,8 +65,9 @@ final class ToGroupedCommand implements Callable<Integer> {
     @Option(names = "--all-ranks", description = "Write every rank of --ep-size into OUTPUT/ep-rank-R/.")
     boolean allRanks;
 
-    @Option(names = "--dtype", paramLabel = "keep|bf16|f16|f32", defaultValue = "keep",
-            description = "dtype of the grouped expert tensors (default: ${DEFAULT-VALUE}); other tensors are kept as they are.")
+    @Option(names = "--dtype", paramLabel = "keep|keep-fp8|bf16|f16|f32", defaultValue = "keep",
+            description = "dtype of the grouped expert tensors (default: ${DEFAULT-VALUE}); other tensors are kept as they are. "
+                    + "keep-fp8 groups FP8 block-quantized experts as FP8 with grouped scales instead of dequantizing them.")
     String dtype;
 
     @Option(names = "--max-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
@@ -191,6 +192,10 @@ final class ToGroupedCommand implements Callable<Integer> {
                 && GroupedPlan.fusedCount(in.checkpoint(), in.model().family().naming()) == 0) {
             problems.add("no per-expert tensors found under " + in.model().family().naming().segment());
         }
+        problems.addAll(QuantizationCheck.problems(in.checkpoint()));
+        if (keepFp8()) {
+            problems.addAll(KeptFp8Plan.problems(in.checkpoint(), in.model().config()));
+        }
         if (!problems.isEmpty()) {
             throw new InvalidInputException(input.toString(), new ArrayList<>(problems));
         }
@@ -204,6 +209,9 @@ final class ToGroupedCommand implements Callable<Integer> {
             if (problems.isEmpty()) {
                 GroupedPlan plan = GroupedPlan.of(in.checkpoint(), survey, in.model().family(), in.model().config(),
                         range, outputDtype, lora);
+                if (keepFp8()) {
+                    plan = KeptFp8Plan.apply(plan, in.checkpoint(), in.model(), range);
+                }
                 jobs.add(new RankJob(mesh, range, plan, survey, allRanks ? "ep-rank-" + rank : null));
             }
         }
@@ -313,7 +321,7 @@ final class ToGroupedCommand implements Callable<Integer> {
                     }
                     Tensor source = hf.get(key);
                     Tensor scale = hf.get(key + Fp8BlockDequantizer.SCALE_SUFFIX);
-                    if (scale != null && source.dtype().isFp8()) {
+                    if (scale != null && source.dtype().isFp8() && !keepFp8()) {
                         // One expert's weight dequantized at a time: the only scratch the conversion needs.
                         source = Fp8BlockDequantizer.dequantize(source, scale, target.dtype(), key);
                     }
@@ -335,7 +343,8 @@ final class ToGroupedCommand implements Callable<Integer> {
                         done[0], total, start);
             }
             // Everything else, written as the adapter emits it, so that no converted tensor waits in memory.
-            FromHfOptions options = FromHfOptions.defaults().withMesh(job.mesh()).withOutputDtype(outputDtype);
+            FromHfOptions options = FromHfOptions.defaults().withMesh(job.mesh()).withOutputDtype(outputDtype)
+                    .withKeepFp8(keepFp8());
             adapter.fromHf(hf, options, (key, value) -> {
                 if (!planned.contains(key) || plan.groupedKeys().contains(key)) {
                     throw new IllegalStateException("the adapter produced " + key + ", which the plan did not expect");
@@ -362,13 +371,17 @@ final class ToGroupedCommand implements Callable<Integer> {
         return out;
     }
 
+    private boolean keepFp8() {
+        return dtype.equalsIgnoreCase("keep-fp8");
+    }
+
     private static DType parseDtype(String text) {
         return switch (text.toLowerCase(Locale.ROOT)) {
-            case "keep" -> null;
+            case "keep", "keep-fp8" -> null;
             case "bf16" -> DType.BF16;
             case "f16" -> DType.F16;
             case "f32" -> DType.F32;
-            default -> throw new UsageException("--dtype must be keep, bf16, f16 or f32, got '" + text + "'");
+            default -> throw new UsageException("--dtype must be keep, keep-fp8, bf16, f16 or f32, got '" + text + "'");
         };
     }
 }
