@@ -2,10 +2,16 @@ package dev.moeshard.cli;
 
 import dev.moeshard.moe.family.GptOssConversion;
 import dev.moeshard.moe.parallel.DeviceMesh;
+import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.moe.quant.Mxfp4Decoder;
+import dev.moeshard.moe.quant.Mxfp4Experts;
+import dev.moeshard.tensor.DType;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,10 +32,35 @@ final class GptOssLayout {
 
     /**
      * The grouped tensors of one rank, in input order, under the conversion's names: views of the mapped input,
-     * narrowed to the rank's experts, so nothing is read until they are copied.
+     * narrowed to the rank's experts, so nothing is read until they are copied. MXFP4 expert weights
+     * ({@code X_blocks} + {@code X_scales}) become one decoded tensor {@code X} [E_local, in, out] of {@code decoded}.
      */
-    static Map<String, Tensor> grouped(Checkpoint checkpoint, int experts, DeviceMesh mesh) {
-        return new GptOssConversion(experts).fromHf(ModelInput.views(checkpoint), mesh);
+    static Map<String, GptOssSource> grouped(Checkpoint checkpoint, int experts, DeviceMesh mesh, DType decoded) {
+        ExpertRange range = ExpertRange.forMesh(mesh, experts);
+        Map<String, GptOssSource> out = new LinkedHashMap<>();
+        Set<String> keys = new HashSet<>(checkpoint.keys());
+        for (String key : checkpoint.keys()) {
+            if (Mxfp4Experts.isScales(key, keys)) {
+                continue; // decoded with its blocks
+            }
+            Tensor view = checkpoint.tensor(key);
+            if (isExpertKey(key)) {
+                view = view.narrow(0, range.start(), range.count());
+            }
+            if (Mxfp4Experts.isBlocks(key)) {
+                Tensor scales = checkpoint.tensor(Mxfp4Experts.scalesKey(key)).narrow(0, range.start(), range.count());
+                out.put(GptOssConversion.groupedName(Mxfp4Experts.weightKey(key)),
+                        GptOssSource.mxfp4(view, scales, decoded != null ? decoded : DType.BF16));
+            } else {
+                out.put(GptOssConversion.groupedName(key), GptOssSource.of(view));
+            }
+        }
+        return out;
+    }
+
+    /** Whether {@code checkpoint} holds MXFP4 expert weights. */
+    static boolean hasMxfp4(Checkpoint checkpoint) {
+        return checkpoint.keys().stream().anyMatch(Mxfp4Experts::isBlocks);
     }
 
     /** The HF name of each grouped key of {@code checkpoint}, in its order. */
@@ -52,6 +83,13 @@ final class GptOssLayout {
             if (isExpertKey(key) && (shape.length == 0 || shape[0] != experts)) {
                 problems.add(key + ": a GPT-OSS expert tensor must have " + experts + " experts on its first axis, got "
                         + "shape " + Arrays.toString(shape));
+            }
+            if (Mxfp4Experts.isBlocks(key)) {
+                String scalesKey = Mxfp4Experts.scalesKey(key);
+                boolean present = checkpoint.contains(scalesKey);
+                problems.addAll(Mxfp4Decoder.problems(key, checkpoint.entry(key).dtype(), shape, scalesKey,
+                        present ? checkpoint.entry(scalesKey).dtype() : null,
+                        present ? checkpoint.entry(scalesKey).shape() : null));
             }
         }
         return problems;

@@ -6,6 +6,9 @@ import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.GroupedLayoutDetection;
 import dev.moeshard.moe.Projection;
+import dev.moeshard.moe.ExpertNaming.GroupedKey;
+import dev.moeshard.moe.GroupedProjection;
+import dev.moeshard.moe.quant.Fp8GroupedScales;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.ToHfOptions;
 import dev.moeshard.moe.family.DetectedModel;
@@ -141,7 +144,8 @@ final class GroupedRanks implements AutoCloseable {
 
     /** Whether {@code key} is a grouped expert tensor that the adapter splits into per-expert tensors. */
     boolean isGroupedExpertKey(String key) {
-        return !isGptOss() && layout.parse(model.family().naming(), key) != null;
+        ExpertNaming naming = model.family().naming();
+        return !isGptOss() && (layout.parse(naming, key) != null || Fp8GroupedScales.parse(naming, key) != null);
     }
 
     /** Whether these are GPT-OSS ranks, whose expert tensors are cut along their first axis and never split. */
@@ -180,6 +184,15 @@ final class GroupedRanks implements AutoCloseable {
             for (String key : r.checkpoint().keys()) {
                 GroupedLayout.Key g = layout.parse(naming, key);
                 TensorEntry e = r.checkpoint().entry(key);
+                GroupedKey scalesOf = isGptOss() ? null : Fp8GroupedScales.parse(naming, key);
+                if (scalesOf != null) {
+                    long[] want = Fp8GroupedScales.shape(scalesOf.projection(), r.range().count(), config);
+                    if (!Arrays.equals(e.shape(), want)) {
+                        problems.add(r.path() + ": " + key + ": FP8 scales of shape " + Arrays.toString(e.shape())
+                                + ", expected " + Arrays.toString(want) + " (one per 128x128 block of the grouped tensor)");
+                    }
+                    continue;
+                }
                 if (isGptOssExpertKey(key)) {
                     if (e.shape().length == 0 || e.shape()[0] != r.range().count()) {
                         problems.add(r.path() + ": " + key + ": shape " + Arrays.toString(e.shape()) + ", expected "

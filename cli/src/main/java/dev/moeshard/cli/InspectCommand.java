@@ -85,12 +85,14 @@ final class InspectCommand implements Callable<Integer> {
         int experts = in.model().config().numExperts();
         List<String> problems = new ArrayList<>(survey.problems(ExpertRange.all(experts), null));
         String layout = layoutOf(in, survey, problems);
+        problems.addAll(QuantizationCheck.problems(checkpoint));
         return new InspectReport(checkpoint.path().toString(),
                 checkpoint.files().stream().map(p -> p.getFileName().toString()).toList(),
                 in.model().family().modelType(), in.detectedFrom(), layout,
                 experts, in.model().config().hidden(), in.model().config().intermediate(), in.model().config().gated(),
                 layers, survey.projections().stream().map(naming::name).toList(), missing, dtypes,
-                checkpoint.keys().size(), survey.expertTensorCount(), bytes, problems);
+                checkpoint.keys().size(), survey.expertTensorCount(), bytes, problems,
+                QuantizedGroup.of(checkpoint));
     }
 
     /**
@@ -130,6 +132,8 @@ final class InspectCommand implements Callable<Integer> {
         out.printf("dtypes:      %s%n", r.dtypes());
         out.printf("tensors:     %d (%d per-expert), %d bytes%n", r.tensors(), r.expertTensors(), r.totalBytes());
         r.missingExperts().forEach((layer, ids) -> out.printf("missing:     %s experts %s%n", layer, ids));
+        r.quantization().forEach(q -> out.printf("quantized:   %s: %s, blocks of %s, %d tensors, %d bytes%n", q.group(),
+                q.format(), q.blockSize(), q.tensors(), q.bytes()));
         if (r.valid()) {
             out.println("problems:    none");
         } else {

@@ -12,11 +12,13 @@ import java.util.Map;
  * @param missingExperts per layer, the expert ids with no tensor at all (only layers that lack some)
  * @param dtypes tensor count per dtype
  * @param problems every reason the checkpoint cannot be converted as a whole; empty when it can
+ * @param quantization the quantized tensor groups (format, block size, bytes); empty for an unquantized checkpoint
  */
 record InspectReport(String input, List<String> files, String family, String detectedFrom, String layout,
                      int numExperts, long hidden, long intermediate, boolean gated, List<String> expertLayers,
                      List<String> projections, Map<String, List<Integer>> missingExperts, Map<String, Integer> dtypes,
-                     int tensors, int expertTensors, long totalBytes, List<String> problems) {
+                     int tensors, int expertTensors, long totalBytes, List<String> problems,
+                     List<QuantizedGroup> quantization) {
 
     boolean valid() {
         return problems.isEmpty();

@@ -65,8 +65,9 @@ final class ToGroupedCommand implements Callable<Integer> {
     @Option(names = "--all-ranks", description = "Write every rank of --ep-size into OUTPUT/ep-rank-R/.")
     boolean allRanks;
 
-    @Option(names = "--dtype", paramLabel = "keep|bf16|f16|f32", defaultValue = "keep",
-            description = "dtype of the grouped expert tensors (default: ${DEFAULT-VALUE}); other tensors are kept as they are.")
+    @Option(names = "--dtype", paramLabel = "keep|keep-fp8|bf16|f16|f32", defaultValue = "keep",
+            description = "dtype of the grouped expert tensors (default: ${DEFAULT-VALUE}); other tensors are kept as they are. "
+                    + "keep-fp8 groups FP8 block-quantized experts as FP8 with grouped scales instead of dequantizing them.")
     String dtype;
 
     @Option(names = "--layout", paramLabel = "deepep|grouped|hf-v5|vllm", defaultValue = "deepep",
@@ -216,6 +217,10 @@ final class ToGroupedCommand implements Callable<Integer> {
                 && GroupedPlan.fusedCount(in.checkpoint(), in.model().family().naming()) == 0) {
             problems.add("no per-expert tensors found under " + in.model().family().naming().segment());
         }
+        problems.addAll(QuantizationCheck.problems(in.checkpoint()));
+        if (keepFp8()) {
+            problems.addAll(KeptFp8Plan.problems(in.checkpoint(), in.model().config()));
+        }
         if (!problems.isEmpty()) {
             throw new InvalidInputException(input.toString(), new ArrayList<>(problems));
         }
@@ -229,6 +234,9 @@ final class ToGroupedCommand implements Callable<Integer> {
             if (problems.isEmpty()) {
                 GroupedPlan plan = GroupedPlan.of(in.checkpoint(), survey, in.model().family(), in.model().config(),
                         range, outputDtype, lora, layout);
+                if (keepFp8()) {
+                    plan = KeptFp8Plan.apply(plan, in.checkpoint(), in.model(), range);
+                }
                 jobs.add(new RankJob(mesh, range, plan, survey, allRanks ? "ep-rank-" + rank : null));
             }
         }
@@ -246,8 +254,9 @@ final class ToGroupedCommand implements Callable<Integer> {
     private List<RankJob> planGptOss(ModelInput in, DType outputDtype) {
         int experts = in.model().config().numExperts();
         List<String> problems = new ArrayList<>(GptOssLayout.problems(in.checkpoint(), experts));
-        if (outputDtype != null) {
-            problems.add("--dtype " + dtype + ": GPT-OSS experts are renamed and cut, not converted; use --dtype keep");
+        if (outputDtype != null && !GptOssLayout.hasMxfp4(in.checkpoint())) {
+            problems.add("--dtype " + dtype + ": GPT-OSS experts are renamed and cut, not converted; use --dtype keep"
+                    + " (--dtype applies only to MXFP4 experts, which are decoded)");
         }
         if (epSize != null && epSize > experts) {
             problems.add("--ep-size " + epSize + " is more ranks than the model's " + experts + " experts");
@@ -260,22 +269,22 @@ final class ToGroupedCommand implements Callable<Integer> {
         for (int rank : ranks) {
             DeviceMesh mesh = epSize == null ? null : DeviceMesh.expertParallel(epSize, rank);
             List<TensorSpec> specs = new ArrayList<>();
-            GptOssLayout.grouped(in.checkpoint(), experts, mesh).forEach((k, v) -> specs.add(TensorSpec.of(k, v)));
+            GptOssLayout.grouped(in.checkpoint(), experts, mesh, outputDtype).forEach((k, v) -> specs.add(v.spec(k)));
             jobs.add(new RankJob(mesh, ExpertRange.forMesh(mesh, experts), new GroupedPlan(List.copyOf(specs), Set.of()),
                     null, allRanks ? "ep-rank-" + rank : null));
         }
         return jobs;
     }
 
-    private void writeGptOss(ModelInput in, RankJob job, long maxShardBytes, Path dir, CopyEngine engine,
+    private void writeGptOss(ModelInput in, RankJob job, DType outputDtype, long maxShardBytes, Path dir, CopyEngine engine,
                              Progress progress, long[] done, long total, long start) {
         try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(dir,
                 ShardLayout.of(job.plan().specs(), maxShardBytes), Map.of("format", "pt"))) {
             String layer = null;
-            for (Map.Entry<String, Tensor> e : GptOssLayout.grouped(in.checkpoint(), in.model().config().numExperts(),
-                    job.mesh()).entrySet()) {
+            for (Map.Entry<String, GptOssSource> e : GptOssLayout.grouped(in.checkpoint(),
+                    in.model().config().numExperts(), job.mesh(), outputDtype).entrySet()) {
                 Tensor target = out.tensor(e.getKey());
-                engine.copy(target, e.getValue());
+                e.getValue().writeInto(target, engine);
                 MappedPages.release(target);
                 done[0] += target.byteSize();
                 if (GptOssLayout.isExpertKey(e.getKey())) {
@@ -293,7 +302,7 @@ final class ToGroupedCommand implements Callable<Integer> {
     private void write(ModelInput in, RankJob job, DType outputDtype, long maxShardBytes, Path dir, CopyEngine engine,
                        Progress progress, long[] done, long total, long start) throws IOException {
         if (isGptOss(in)) {
-            writeGptOss(in, job, maxShardBytes, dir, engine, progress, done, total, start);
+            writeGptOss(in, job, outputDtype, maxShardBytes, dir, engine, progress, done, total, start);
         } else {
             writePerExpert(in, job, outputDtype, maxShardBytes, dir, engine, progress, done, total, start);
         }
@@ -344,7 +353,7 @@ final class ToGroupedCommand implements Callable<Integer> {
                     }
                     Tensor source = hf.get(key);
                     Tensor scale = hf.get(key + Fp8BlockDequantizer.SCALE_SUFFIX);
-                    if (scale != null && source.dtype().isFp8()) {
+                    if (scale != null && source.dtype().isFp8() && !keepFp8()) {
                         // One expert's weight dequantized at a time: the only scratch the conversion needs.
                         source = Fp8BlockDequantizer.dequantize(source, scale, target.dtype(), key);
                     }
@@ -371,7 +380,8 @@ final class ToGroupedCommand implements Callable<Integer> {
                         done[0], total, start);
             }
             // Everything else, written as the adapter emits it, so that no converted tensor waits in memory.
-            FromHfOptions options = FromHfOptions.defaults().withMesh(job.mesh()).withOutputDtype(outputDtype);
+            FromHfOptions options = FromHfOptions.defaults().withMesh(job.mesh()).withOutputDtype(outputDtype)
+                    .withKeepFp8(keepFp8());
             adapter.fromHf(hf, options, (key, value) -> {
                 if (!planned.contains(key) || plan.groupedKeys().contains(key)) {
                     throw new IllegalStateException("the adapter produced " + key + ", which the plan did not expect");
@@ -398,13 +408,17 @@ final class ToGroupedCommand implements Callable<Integer> {
         return out;
     }
 
+    private boolean keepFp8() {
+        return dtype.equalsIgnoreCase("keep-fp8");
+    }
+
     static DType parseDtype(String text) {
         return switch (text.toLowerCase(Locale.ROOT)) {
-            case "keep" -> null;
+            case "keep", "keep-fp8" -> null;
             case "bf16" -> DType.BF16;
             case "f16" -> DType.F16;
             case "f32" -> DType.F32;
-            default -> throw new UsageException("--dtype must be keep, bf16, f16 or f32, got '" + text + "'");
+            default -> throw new UsageException("--dtype must be keep, keep-fp8, bf16, f16 or f32, got '" + text + "'");
         };
     }
 }

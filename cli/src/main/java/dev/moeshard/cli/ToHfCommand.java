@@ -63,6 +63,11 @@ final class ToHfCommand implements Callable<Integer> {
                     + "(transformers v4) or ParamWrapper keys of fused experts (v5) (default: ${DEFAULT-VALUE}).")
     String loraFormat;
 
+    @Option(names = "--quantize", paramLabel = "fp8-block128|none", defaultValue = "none",
+            description = "Write expert and attention projections as F8_E4M3 with 128x128 block scales "
+                    + "(weight_scale_inv), as DeepSeek-V3 checkpoints are (default: ${DEFAULT-VALUE}).")
+    String quantize;
+
     @Mixin
     CopyOptions copy;
 
@@ -89,6 +94,7 @@ final class ToHfCommand implements Callable<Integer> {
             case "paramwrapper" -> ToHfOptions.LoraFormat.PARAM_WRAPPER;
             default -> throw new UsageException("--lora-format must be per-expert or paramwrapper, got '" + loraFormat + "'");
         };
+        Requantization requantization = Requantization.parse(quantize);
         CopyEngine engine = copy.engine();
         if (Files.exists(output) && !force) {
             throw new UsageException(output + " already exists; pass --force to replace it");
@@ -105,7 +111,7 @@ final class ToHfCommand implements Callable<Integer> {
             List<TensorSpec> specs = new ArrayList<>();
             for (List<Source> sources : plan.values()) {
                 if (sources.get(0).at() < 0) {
-                    sources.forEach(s -> specs.add(TensorSpec.of(s.name(), s.view())));
+                    sources.forEach(s -> specs.addAll(requantization.specs(s.name(), s.view())));
                 } else { // one tensor of every rank's experts
                     long[] shape = sources.get(0).view().sizes();
                     shape[0] = sources.stream().mapToLong(s -> s.view().size(0)).sum();
@@ -126,7 +132,9 @@ final class ToHfCommand implements Callable<Integer> {
                             if (s.at() >= 0) {
                                 target = target.narrow(0, s.at(), s.view().size(0));
                             }
-                            engine.copy(target, s.view());
+                            if (!requantization.write(s.name(), s.view(), out)) {
+                                engine.copy(target, s.view());
+                            }
                             // Done with these pages; they stay in the page cache but leave the resident set.
                             MappedPages.release(target);
                             groupBytes += s.view().byteSize();

@@ -14,31 +14,42 @@ import dev.moeshard.tensor.Device;
  *     over another namespace (an MTP head) of the same load does
  * @param device where the grouped expert tensors are built: the host, or a CUDA device (each layer's per-expert
  *     inputs are uploaded as they lie and merged there in one launch per projection)
+ * @param keepFp8 group FP8 block-quantized experts as FP8, with grouped scales, instead of dequantizing them
+ *     (see {@link dev.moeshard.moe.quant.Fp8GroupedScales}); other FP8 weights keep their scales unchanged
  */
 public record FromHfOptions(DeviceMesh mesh, DType outputDtype, DType dequantizedDtype, boolean resetViewLoadedKeys,
-                            Device device) {
+                            Device device, boolean keepFp8) {
+
+    public FromHfOptions(DeviceMesh mesh, DType outputDtype, DType dequantizedDtype, boolean resetViewLoadedKeys,
+                         Device device) {
+        this(mesh, outputDtype, dequantizedDtype, resetViewLoadedKeys, device, false);
+    }
+
+    public FromHfOptions withKeepFp8(boolean keep) {
+        return new FromHfOptions(mesh, outputDtype, dequantizedDtype, resetViewLoadedKeys, device, keep);
+    }
 
     public static FromHfOptions defaults() {
         return new FromHfOptions(null, null, DType.BF16, true, Device.CPU);
     }
 
     public FromHfOptions withMesh(DeviceMesh newMesh) {
-        return new FromHfOptions(newMesh, outputDtype, dequantizedDtype, resetViewLoadedKeys, device);
+        return new FromHfOptions(newMesh, outputDtype, dequantizedDtype, resetViewLoadedKeys, device, keepFp8);
     }
 
     public FromHfOptions withOutputDtype(DType dtype) {
-        return new FromHfOptions(mesh, dtype, dequantizedDtype, resetViewLoadedKeys, device);
+        return new FromHfOptions(mesh, dtype, dequantizedDtype, resetViewLoadedKeys, device, keepFp8);
     }
 
     public FromHfOptions withDequantizedDtype(DType dtype) {
-        return new FromHfOptions(mesh, outputDtype, dtype, resetViewLoadedKeys, device);
+        return new FromHfOptions(mesh, outputDtype, dtype, resetViewLoadedKeys, device, keepFp8);
     }
 
     public FromHfOptions accumulatingViewLoadedKeys() {
-        return new FromHfOptions(mesh, outputDtype, dequantizedDtype, false, device);
+        return new FromHfOptions(mesh, outputDtype, dequantizedDtype, false, device, keepFp8);
     }
 
     public FromHfOptions withDevice(Device target) {
-        return new FromHfOptions(mesh, outputDtype, dequantizedDtype, resetViewLoadedKeys, target);
+        return new FromHfOptions(mesh, outputDtype, dequantizedDtype, resetViewLoadedKeys, target, keepFp8);
     }
 }

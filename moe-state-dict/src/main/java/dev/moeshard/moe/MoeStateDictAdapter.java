@@ -1,6 +1,7 @@
 package dev.moeshard.moe;
 
 import dev.moeshard.moe.ExpertNaming.ExpertKey;
+import dev.moeshard.moe.ExpertNaming.GroupedKey;
 import dev.moeshard.moe.lora.LoraExpertSuffix;
 import dev.moeshard.moe.lora.LoraParamWrapperFormat;
 import dev.moeshard.moe.lora.LoraPerExpertFormat;
@@ -10,6 +11,8 @@ import dev.moeshard.moe.parallel.ExpertSplit;
 import dev.moeshard.moe.parallel.ExpertSplitter;
 import dev.moeshard.moe.parallel.ShardedTensor;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
+import dev.moeshard.moe.quant.Fp8GroupedScales;
+import dev.moeshard.moe.quant.Fp8ScaleGrouper;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.TensorOps;
 import java.util.ArrayList;
@@ -259,14 +262,24 @@ public final class MoeStateDictAdapter {
                 scales.put(e.getKey(), e.getValue());
             }
         }
+        Fp8ScaleGrouper keptScales = options.keepFp8() ? keptFp8Scales(range, scales) : null;
         Set<String> consumedInplace = new LinkedHashSet<>();
         Map<String, Tensor> lora = new LinkedHashMap<>();
         for (String key : new ArrayList<>(hf.keySet())) {
             Tensor value = hf.remove(key);
             if (key.endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {
+                if (keptScales != null) {
+                    ExpertKey of = keptScales.parse(key);
+                    Map.Entry<String, Tensor> grouped = of == null ? Map.entry(key, value) : keptScales.add(of, key, value);
+                    if (grouped != null) {
+                        sink.accept(grouped.getKey(), grouped.getValue());
+                    }
+                }
                 continue;
             }
-            value = dequantizeIfBlockQuantized(key, value, scales, options);
+            if (keptScales == null) {
+                value = dequantizeIfBlockQuantized(key, value, scales, options);
+            }
             ExpertKey expert = naming.parsePerExpert(key);
             if (expert == null) {
                 if (isLoraExpertKey(key)) {
@@ -304,6 +317,15 @@ public final class MoeStateDictAdapter {
             Map<String, Tensor> grouped = loraParamWrapper.toGrouped(loraPerExpert.toGrouped(lora), naming.segment());
             grouped.forEach(sink);
         }
+    }
+
+    /** The grouper of kept FP8 expert scales, after checking that gate and up blocks line up. */
+    private Fp8ScaleGrouper keptFp8Scales(ExpertRange range, Map<String, Tensor> scales) {
+        String refusal = Fp8GroupedScales.refusal(config);
+        if (refusal != null && !scales.isEmpty()) {
+            throw new IllegalArgumentException("cannot keep FP8 experts as FP8: " + refusal);
+        }
+        return new Fp8ScaleGrouper(config, naming, range);
     }
 
     private Tensor dequantizeIfBlockQuantized(String key, Tensor value, Map<String, Tensor> scales, FromHfOptions options) {
@@ -384,6 +406,10 @@ public final class MoeStateDictAdapter {
 
     /** The HF entries of one plain tensor: per-expert tensors for grouped keys, else the entry itself. */
     public List<Map.Entry<String, Tensor>> toHf(String fqn, Tensor tensor, ToHfOptions options) {
+        GroupedKey scalesOf = Fp8GroupedScales.parse(naming, fqn);
+        if (scalesOf != null) {
+            return keptFp8ScalesToHf(scalesOf, tensor, options);
+        }
         GroupedLayout.Key g = layout.parse(naming, fqn);
         if (g != null && isSplittable(fqn, g, tensor.sizes())) {
             ExpertSplit split = options.localExperts() == null
@@ -439,6 +465,23 @@ public final class MoeStateDictAdapter {
             for (Projection p : held) {
                 Tensor view = layout.projection(w, p, config.intermediate(), config.gated()).select(0, 0);
                 out.add(Map.entry(naming.perExpertKey(prefix, g.layer(), id, p), materialize(view, options)));
+            }
+        }
+        return filtered(out, options);
+    }
+
+    /** Grouped FP8 scales back to each expert's {@code weight_scale_inv}: the transposed slot of each expert. */
+    private List<Map.Entry<String, Tensor>> keptFp8ScalesToHf(GroupedKey g, Tensor scales, ToHfOptions options) {
+        String prefix = options.prefixOverride() != null ? options.prefixOverride() : g.prefix();
+        ExpertSplit split = options.localExperts() == null ? splitExperts(scales) : splitExperts(scales, options.localExperts());
+        List<Projection> projections = g.projection() == GroupedProjection.DOWN_PROJS ? List.of(Projection.DOWN)
+                : config.gated() ? List.of(Projection.GATE, Projection.UP) : List.of(Projection.UP);
+        List<Map.Entry<String, Tensor>> out = new ArrayList<>();
+        for (int i = 0; i < split.size(); i++) {
+            for (Projection p : projections) {
+                Tensor slot = Fp8GroupedScales.slot(scales, i, p, config);
+                out.add(Map.entry(naming.perExpertKey(prefix, g.layer(), split.expertIds().get(i), p)
+                        + Fp8BlockDequantizer.SCALE_SUFFIX, materialize(slot.t(), options)));
             }
         }
         return filtered(out, options);

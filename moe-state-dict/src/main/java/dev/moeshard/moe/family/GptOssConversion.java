@@ -2,6 +2,9 @@ package dev.moeshard.moe.family;
 
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.moe.quant.Mxfp4Decoder;
+import dev.moeshard.moe.quant.Mxfp4Experts;
+import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -31,6 +34,14 @@ public final class GptOssConversion {
 
     /** The grouped state dict of {@code hf} for this rank of {@code mesh} (null: all experts). */
     public Map<String, Tensor> fromHf(Map<String, Tensor> hf, DeviceMesh mesh) {
+        return fromHf(hf, mesh, DType.BF16);
+    }
+
+    /**
+     * As {@link #fromHf(Map, DeviceMesh)}, with MXFP4 expert weights ({@code X_blocks} + {@code X_scales}) decoded to
+     * {@code X} [E_local, in, out] of {@code decodedDtype}: only this rank's experts are decoded.
+     */
+    public Map<String, Tensor> fromHf(Map<String, Tensor> hf, DeviceMesh mesh, DType decodedDtype) {
         ExpertRange range = ExpertRange.forMesh(mesh, numExperts);
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : hf.entrySet()) {
@@ -42,6 +53,14 @@ public final class GptOssConversion {
                             + " experts on its first axis, got shape " + Arrays.toString(value.sizes()));
                 }
                 value = value.narrow(0, range.start(), range.count());
+            }
+            if (Mxfp4Experts.isScales(key, hf.keySet())) {
+                continue; // decoded with its blocks
+            }
+            if (Mxfp4Experts.isBlocks(key)) {
+                key = Mxfp4Experts.weightKey(key);
+                Tensor scales = hf.get(key + Mxfp4Decoder.SCALES_SUFFIX).narrow(0, range.start(), range.count());
+                value = Mxfp4Decoder.decode(value, scales, decodedDtype, key);
             }
             out.put(rename(key, true), value);
         }
@@ -63,6 +82,11 @@ public final class GptOssConversion {
     /** The up columns of an interleaved [E, H, 2I] tensor, as a view [E, H, I]. */
     public static Tensor up(Tensor gateUp) {
         return gateUp.slice(2, 1, gateUp.size(2), 2);
+    }
+
+    /** The grouped name of HF key {@code key}. */
+    public static String groupedName(String key) {
+        return rename(key, true);
     }
 
     private static String rename(String key, boolean toGrouped) {
