@@ -63,10 +63,10 @@ public final class RatioReport {
             }
         }
         if (update) {
-            writeBaseline(baselinePath, ratios, paths.size());
+            writeBaseline(baselinePath, ratios);
             print(ratios, Map.of(), tolerance);
-            System.out.println("baseline written to " + baselinePath + " (" + ratios.size() + " ratios, lowest of "
-                    + paths.size() + " run(s))");
+            System.out.println("baseline written to " + baselinePath + " (" + ratios.size() + " ratios, each the lowest"
+                    + " across " + paths.size() + " result file(s))");
             return;
         }
         Map<String, Double> baseline = readBaseline(baselinePath);
@@ -198,10 +198,11 @@ public final class RatioReport {
         return out;
     }
 
-    private static void writeBaseline(Path path, Map<String, Ratio> ratios, int runs) throws IOException {
+    private static void writeBaseline(Path path, Map<String, Ratio> ratios) throws IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("about", "ratio of each benchmark to a memcpy of the same bytes in the same JMH run (higher is "
-                + "faster); the lowest of " + runs + " run(s) of benchmarks/compare.sh; see benchmarks/RESULTS.md");
+                + "faster), each the lowest across the runs of benchmarks/compare.sh --update-baseline; see "
+                + "benchmarks/RESULTS.md");
         ObjectNode values = root.putObject("ratios");
         for (Ratio r : ratios.values()) {
             if (gated(r.key())) {
