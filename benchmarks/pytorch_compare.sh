@@ -32,6 +32,7 @@ echo "java: $(java -version 2>&1 | head -n 1); torch: $(/usr/bin/python3 -c 'imp
 echo
 /usr/bin/python3 benchmarks/pytorch_compare.py "$layers" "$dtypes" "$threads" "$reps"
 echo
-java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp "$jar" \
+# Native memory of one layer in F32 is ~5 GB beside the previous layer not yet reclaimed: room above the default.
+java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:MaxDirectMemorySize=16g -cp "$jar" \
     dev.moeshard.benchmarks.ConversionThroughput "$layers" "$dtypes" "$threads" "$reps" 2>&1 \
   | grep -v 'INFO dev.moeshard'

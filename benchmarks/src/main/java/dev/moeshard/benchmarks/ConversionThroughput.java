@@ -30,31 +30,39 @@ public final class ConversionThroughput {
         int reps = args.length > 3 ? Integer.parseInt(args[3]) : 5;
         for (String layerText : layers) {
             for (String dtype : dtypes) {
-                ExpertLayer layer = new ExpertLayer();
-                layer.layer = layerText;
-                layer.dtype = dtype;
-                layer.setUp();
-                for (int threads : threadCounts) {
-                    CopyEngine engine = CopyEngine.create(true, threads);
-                    // memcpy on the same threads as the job, so that the ratio compares like with like.
-                    CopyEngine bulk = CopyEngine.create(false, threads);
-                    Tensor flatGrouped = Tensor.wrap(layer.gateAndUp.segment(), DType.U8, layer.gateAndUp.byteSize());
-                    Tensor staging = Tensor.allocate(DType.U8, layer.gateAndUp.byteSize());
-                    PatternFill.fill(staging.segment());
-                    long bytes = layer.bytes();
-                    String what = String.format(Locale.ROOT, "moeshard %-9s %s %-4s threads=%d", engine.kernels().name(),
-                            layerText, dtype, threads);
-                    double memcpy = rate(bytes, reps, () -> {
-                        bulk.copy(flatGrouped, staging);
-                        copyDown(bulk, layer);
-                    });
-                    report(what, "memcpy", memcpy, memcpy);
-                    report(what, "merge", rate(bytes, reps, () -> merge(engine, layer)), memcpy);
-                    report(what, "split", rate(bytes, reps, () -> split(engine, layer)), memcpy);
-                    if (dtype.equals("BF16")) {
-                        convert(engine, bulk, layer, what, reps);
-                    }
-                }
+                measure(layerText, dtype, threadCounts, reps);
+            }
+        }
+    }
+
+    /**
+     * One layer and dtype on every thread count. A method of its own so that the layer is unreachable once it returns:
+     * the next, larger one can then reclaim its native memory (a local of a loop in an interpreted main stays live).
+     */
+    private static void measure(String layerText, String dtype, int[] threadCounts, int reps) {
+        ExpertLayer layer = new ExpertLayer();
+        layer.layer = layerText;
+        layer.dtype = dtype;
+        layer.setUp();
+        Tensor flatGrouped = Tensor.wrap(layer.gateAndUp.segment(), DType.U8, layer.gateAndUp.byteSize());
+        Tensor staging = Tensor.allocate(DType.U8, layer.gateAndUp.byteSize());
+        PatternFill.fill(staging.segment());
+        long bytes = layer.bytes();
+        for (int threads : threadCounts) {
+            CopyEngine engine = CopyEngine.create(true, threads);
+            // memcpy on the same threads as the job, so that the ratio compares like with like.
+            CopyEngine bulk = CopyEngine.create(false, threads);
+            String what = String.format(Locale.ROOT, "moeshard %-9s %s %-4s threads=%d", engine.kernels().name(),
+                    layerText, dtype, threads);
+            double memcpy = rate(bytes, reps, () -> {
+                bulk.copy(flatGrouped, staging);
+                copyDown(bulk, layer);
+            });
+            report(what, "memcpy", memcpy, memcpy);
+            report(what, "merge", rate(bytes, reps, () -> merge(engine, layer)), memcpy);
+            report(what, "split", rate(bytes, reps, () -> split(engine, layer)), memcpy);
+            if (dtype.equals("BF16")) {
+                convert(engine, bulk, layer, what, reps);
             }
         }
     }
