@@ -8,7 +8,7 @@
 #                                               write baseline.json from the lowest ratio of the runs instead
 #   benchmarks/compare.sh --tolerance 0.10      another threshold
 #
-# Ratios, not times, because ratios travel between machines and between minutes of a shared one. About 4 minutes a
+# Ratios, not times, because ratios travel between machines and between minutes of a shared one. About 5 minutes a
 # run on 2 cores. Results stay in benchmarks/target/compare/ (JMH JSON and logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
