@@ -59,8 +59,8 @@ public final class ConversionThroughput {
                 copyDown(bulk, layer);
             });
             report(what, "memcpy", memcpy, memcpy);
-            report(what, "merge", rate(bytes, reps, () -> merge(engine, layer)), memcpy);
-            report(what, "split", rate(bytes, reps, () -> split(engine, layer)), memcpy);
+            report(what, "merge", rate(bytes, reps, () -> layer.merge(engine)), memcpy);
+            report(what, "split", rate(bytes, reps, () -> layer.split(engine)), memcpy);
             if (dtype.equals("BF16")) {
                 convert(engine, bulk, layer, what, reps);
             }
@@ -72,26 +72,6 @@ public final class ConversionThroughput {
         for (int e = 0; e < layer.down.length; e++) {
             Tensor target = Tensor.wrap(layer.downProjs.select(0, e).segment(), DType.U8, layer.down[e].byteSize());
             bulk.copy(target, Tensor.wrap(layer.down[e].segment(), DType.U8, layer.down[e].byteSize()));
-        }
-    }
-
-    private static void merge(CopyEngine engine, ExpertLayer layer) {
-        long i = layer.shape.intermediate();
-        for (int e = 0; e < layer.gate.length; e++) {
-            Tensor slot = layer.gateAndUp.select(0, e);
-            engine.copy(slot.narrow(1, 0, i), layer.gate[e].t());
-            engine.copy(slot.narrow(1, i, i), layer.up[e].t());
-            engine.copy(layer.downProjs.select(0, e), layer.down[e].t());
-        }
-    }
-
-    private static void split(CopyEngine engine, ExpertLayer layer) {
-        long i = layer.shape.intermediate();
-        for (int e = 0; e < layer.gate.length; e++) {
-            Tensor slot = layer.gateAndUp.select(0, e);
-            engine.copy(layer.gate[e], slot.narrow(1, 0, i).t());
-            engine.copy(layer.up[e], slot.narrow(1, i, i).t());
-            engine.copy(layer.down[e], layer.downProjs.select(0, e).t());
         }
     }
 

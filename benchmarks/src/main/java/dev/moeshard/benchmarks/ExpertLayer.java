@@ -2,6 +2,7 @@ package dev.moeshard.benchmarks;
 
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.copy.CopyEngine;
 import java.lang.foreign.MemorySegment;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
@@ -52,6 +53,28 @@ public class ExpertLayer {
     /** Bytes one merge or one split moves (each is read once and written once). */
     long bytes() {
         return gateAndUp.byteSize() + downProjs.byteSize();
+    }
+
+    /** HF→grouped: {@code gu[e, :, 0:I] ← gate_eᵀ}, {@code gu[e, :, I:2I] ← up_eᵀ}, {@code down[e] ← down_eᵀ}. */
+    void merge(CopyEngine engine) {
+        long i = shape.intermediate();
+        for (int e = 0; e < gate.length; e++) {
+            Tensor slot = gateAndUp.select(0, e);
+            engine.copy(slot.narrow(1, 0, i), gate[e].t());
+            engine.copy(slot.narrow(1, i, i), up[e].t());
+            engine.copy(downProjs.select(0, e), down[e].t());
+        }
+    }
+
+    /** Grouped→HF, materialized into the per-expert tensors: the reverse of {@link #merge}. */
+    void split(CopyEngine engine) {
+        long i = shape.intermediate();
+        for (int e = 0; e < gate.length; e++) {
+            Tensor slot = gateAndUp.select(0, e);
+            engine.copy(gate[e], slot.narrow(1, 0, i).t());
+            engine.copy(up[e], slot.narrow(1, i, i).t());
+            engine.copy(down[e], downProjs.select(0, e).t());
+        }
     }
 
     private static Tensor filled(DType type, long... sizes) {

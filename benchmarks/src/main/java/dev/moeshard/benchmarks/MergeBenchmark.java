@@ -1,7 +1,5 @@
 package dev.moeshard.benchmarks;
 
-import dev.moeshard.tensor.Tensor;
-import dev.moeshard.tensor.copy.CopyEngine;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -30,13 +28,6 @@ public class MergeBenchmark {
 
     @Benchmark
     public void merge(ExpertLayer layer, EngineChoice choice) {
-        CopyEngine engine = choice.engine;
-        long i = layer.shape.intermediate();
-        for (int e = 0; e < layer.gate.length; e++) {
-            Tensor slot = layer.gateAndUp.select(0, e);
-            engine.copy(slot.narrow(1, 0, i), layer.gate[e].t());
-            engine.copy(slot.narrow(1, i, i), layer.up[e].t());
-            engine.copy(layer.downProjs.select(0, e), layer.down[e].t());
-        }
+        layer.merge(choice.engine);
     }
 }

@@ -5,7 +5,6 @@ import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.MoeStateDictAdapter;
 import dev.moeshard.moe.ToHfOptions;
 import dev.moeshard.tensor.Tensor;
-import dev.moeshard.tensor.copy.CopyEngine;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -36,14 +35,7 @@ public class SplitBenchmark {
 
     @Benchmark
     public void split(ExpertLayer layer, EngineChoice choice) {
-        CopyEngine engine = choice.engine;
-        long i = layer.shape.intermediate();
-        for (int e = 0; e < layer.gate.length; e++) {
-            Tensor slot = layer.gateAndUp.select(0, e);
-            engine.copy(layer.gate[e], slot.narrow(1, 0, i).t());
-            engine.copy(layer.up[e], slot.narrow(1, i, i).t());
-            engine.copy(layer.down[e], layer.downProjs.select(0, e).t());
-        }
+        layer.split(choice.engine);
     }
 
     /** No engine parameter: views run no kernel. Returned so that the JIT cannot drop the work. */
