@@ -54,6 +54,7 @@ for run in $(seq 1 "$runs"); do
   echo "run $run of $runs ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)):"
   jmh "$run" merge MergeBenchmark 1s -p layer=128x2048x768,8x64x32 -p dtype=BF16 -p threads=1
   jmh "$run" merge-2-threads MergeBenchmark 1s -p layer=128x2048x768 -p dtype=BF16 -p kernels=simd -p threads=2
+  jmh "$run" merge-mixed-widths MixedWidthMergeBenchmark 1s -p layer=8x2048x768 -p threads=1
   jmh "$run" split SplitBenchmark 1s -p layer=128x2048x768 -p dtype=BF16 -p threads=1
   jmh "$run" kernels CopyKernelsBenchmark 500ms -p matrix=2047x769 -p threads=1
   jmh "$run" bf16-to-f32 Bf16ToF32Benchmark 1s -p layer=128x2048x768 -p threads=1
