@@ -16,6 +16,7 @@ public final class ScalarCopyKernels implements CopyKernels {
     /** Tile edge in elements: two 64×64 tiles of 4-byte elements (32 KiB) stay within a core's L1/L2 working set. */
     static final int TILE = 64;
 
+    private static final long BYTES_ODD = 0x00FF00FF00FF00FFL;
     private static final long LOW_16_OF_32 = 0x0000FFFF0000FFFFL;
     private static final long HIGH_16_OF_32 = 0xFFFF0000FFFF0000L;
     private static final long LOW_32 = 0x00000000FFFFFFFFL;
@@ -52,7 +53,16 @@ public final class ScalarCopyKernels implements CopyKernels {
                              MemorySegment dst, long dstOffset, long dstRowStride,
                              long r0, long rEnd, long c0, long cEnd, int width) {
         long r = r0;
-        if (width == 2) {
+        if (width == 1) {
+            for (; r + 8 <= rEnd; r += 8) {
+                long c = c0;
+                for (; c + 8 <= cEnd; c += 8) {
+                    block8x8(src, srcOffset + r + c * srcColStride, srcColStride,
+                            dst, dstOffset + r * dstRowStride + c, dstRowStride);
+                }
+                elements(src, srcOffset, srcColStride, dst, dstOffset, dstRowStride, r, r + 8, c, cEnd, 1);
+            }
+        } else if (width == 2) {
             for (; r + 4 <= rEnd; r += 4) {
                 long c = c0;
                 for (; c + 4 <= cEnd; c += 4) {
@@ -95,6 +105,43 @@ public final class ScalarCopyKernels implements CopyKernels {
         dst.set(ElementAccess.LONG, d + dstRowStride, (ab13 & LOW_32) | (ce13 << 32));
         dst.set(ElementAccess.LONG, d + 2 * dstRowStride, (ab02 >>> 32) | (ce02 & HIGH_32));
         dst.set(ElementAccess.LONG, d + 3 * dstRowStride, (ab13 >>> 32) | (ce13 & HIGH_32));
+    }
+
+    /**
+     * An 8×8 block of bytes (FP8 weights): columns a0..a7, each holding rows 0..7, become the rows by three rounds
+     * of swapping between pairs of longs, one byte, then two, then four bytes at a time:
+     * <pre>
+     *   round 1 (a0, a1): a0 = [a0.0 a1.0 a0.2 a1.2 ...]   a1 = [a0.1 a1.1 a0.3 a1.3 ...]
+     *   round 2 (a0, a2): 16-bit pieces,  round 3 (a0, a4): 32-bit pieces  ->  a_k = row k
+     * </pre>
+     */
+    private static void block8x8(MemorySegment src, long s, long srcColStride, MemorySegment dst, long d, long dstRowStride) {
+        long[] a = new long[8];
+        for (int i = 0; i < 8; i++) {
+            a[i] = src.get(ElementAccess.LONG, s + i * srcColStride);
+        }
+        swap(a, 0, 1, 8, BYTES_ODD);
+        swap(a, 2, 3, 8, BYTES_ODD);
+        swap(a, 4, 5, 8, BYTES_ODD);
+        swap(a, 6, 7, 8, BYTES_ODD);
+        swap(a, 0, 2, 16, LOW_16_OF_32);
+        swap(a, 1, 3, 16, LOW_16_OF_32);
+        swap(a, 4, 6, 16, LOW_16_OF_32);
+        swap(a, 5, 7, 16, LOW_16_OF_32);
+        swap(a, 0, 4, 32, LOW_32);
+        swap(a, 1, 5, 32, LOW_32);
+        swap(a, 2, 6, 32, LOW_32);
+        swap(a, 3, 7, 32, LOW_32);
+        for (int i = 0; i < 8; i++) {
+            dst.set(ElementAccess.LONG, d + i * dstRowStride, a[i]);
+        }
+    }
+
+    /** Exchanges the pieces selected by {@code mask} of {@code a[j]} with those of {@code a[i]} shifted down. */
+    private static void swap(long[] a, int i, int j, int shift, long mask) {
+        long t = ((a[i] >>> shift) ^ a[j]) & mask;
+        a[i] ^= t << shift;
+        a[j] ^= t;
     }
 
     /** A 2×2 block of 32-bit elements: columns a = [a0 a1], b = [b0 b1] become rows [a0 b0], [a1 b1]. */
