@@ -21,6 +21,7 @@ rm -f "$out"/lib/junit-*.jar "$out"/lib/opentest4j-*.jar "$out"/lib/apiguardian-
 cp tensor-core/target/tensor-core-*-SNAPSHOT.jar tensor-core/target/tensor-core-*-tests.jar \
    moe-state-dict/target/moe-state-dict-*-SNAPSHOT.jar benchmarks/target/benchmarks-*-SNAPSHOT.jar "$out/lib/"
 cp benchmarks/gpu_compare.py "$out/"
+cp cli/target/moeshard-cli.jar "$out/"
 
 cudart=$(ldconfig -p | awk '/libcudart\.so\.1[0-9] /{print $NF; exit}')
 if [ -n "$cudart" ]; then cp "$(readlink -f "$cudart")" "$out/libcudart.so"; fi
@@ -42,6 +43,14 @@ cp=$(ls "$here"/lib/*.jar | grep -v console-standalone | tr '\n' ':')
     --class-path "$cp" --select-class dev.moeshard.cuda.CudaAvailabilityTest --select-class dev.moeshard.cuda.GpuCopyTest --details=tree --disable-banner
 tests=$?
 "$java" "${flags[@]}" -cp "$cp" dev.moeshard.benchmarks.GpuBenchmark 128 2048 768 10 "$@"
+if [ $# -gt 0 ]; then
+    # The command line's GPU path on the same checkpoint, checked byte for byte by verify.
+    rm -rf /tmp/moeshard-gpu-out
+    start=$(date +%s%N)
+    "$java" "${flags[@]}" -jar "$here/moeshard-cli.jar" to-grouped "$1" /tmp/moeshard-gpu-out --device cuda --quiet \
+        && echo "to-grouped --device cuda: $(( ($(date +%s%N) - start) / 1000000 )) ms" \
+        && "$java" "${flags[@]}" -jar "$here/moeshard-cli.jar" verify "$1" /tmp/moeshard-gpu-out || tests=1
+fi
 exit $tests
 RUN
 chmod +x "$out/run-gpu.sh"
