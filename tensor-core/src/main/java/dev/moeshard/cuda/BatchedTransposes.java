@@ -39,6 +39,12 @@ final class BatchedTransposes {
                 dst.copyFrom(src);
                 continue;
             }
+            Geometry direct = transposeOf2d(dst, src);
+            if (direct != null) {
+                batches.computeIfAbsent(direct, k -> new ArrayList<>()).add(new long[] {
+                    dst.storage().address() + dst.byteOffset(), src.storage().address() + src.byteOffset()});
+                continue;
+            }
             CopyPlan plan = CopyPlan.of(dst, src);
             if (plan.kind() != CopyPlan.Kind.TRANSPOSE || plan.outerRank() != 0) {
                 CudaCopies.onDevice(ctx, dst, src);
@@ -98,6 +104,25 @@ final class BatchedTransposes {
             }
         }
         return true;
+    }
+
+    /**
+     * The geometry of {@code dst <- src} when it is a plain 2-d transpose ([R, C] with unit column stride written
+     * from a source with unit row stride, the shape of every expert in a merge), read straight off the strides:
+     * the same answer {@link CopyPlan} gives, without its general planning, which for a layer of a few hundred
+     * experts cost more host time than the GPU needs for the copies.
+     */
+    private static Geometry transposeOf2d(Tensor dst, Tensor src) {
+        if (dst.dim() != 2 || src.dim() != 2) {
+            return null;
+        }
+        long rows = dst.size(0);
+        long cols = dst.size(1);
+        if (rows < 2 || cols < 2 || dst.stride(1) != 1 || src.stride(0) != 1
+                || dst.stride(0) < cols || src.stride(1) < rows) {
+            return null;
+        }
+        return new Geometry(dst.dtype().byteSize(), rows, cols, dst.stride(0), src.stride(1));
     }
 
     private static void launch(CudaCopies.DeviceContext ctx, Geometry g, List<long[]> pairs, MemorySegment table) {
