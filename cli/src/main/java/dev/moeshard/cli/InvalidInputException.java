@@ -10,9 +10,17 @@ final class InvalidInputException extends RuntimeException {
     private final List<String> problems;
 
     InvalidInputException(String what, List<String> problems) {
-        super(what + ": " + problems.size() + (problems.size() == 1 ? " problem" : " problems")
-                + ", nothing written:" + System.lineSeparator() + "  " + String.join(System.lineSeparator() + "  ", problems));
+        super(describe(what, problems));
         this.problems = List.copyOf(problems);
+    }
+
+    // One problem fits the one line an error gets; several are listed below it, one a line, so that all are seen.
+    private static String describe(String what, List<String> problems) {
+        if (problems.size() == 1) {
+            return what + ": nothing written: " + problems.getFirst();
+        }
+        return what + ": " + problems.size() + " problems, nothing written:" + System.lineSeparator() + "  "
+                + String.join(System.lineSeparator() + "  ", problems);
     }
 
     List<String> problems() {

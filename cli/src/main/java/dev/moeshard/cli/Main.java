@@ -25,8 +25,10 @@ public final class Main {
         CommandLine cli = new CommandLine(new MoeshardCommand());
         cli.setOut(out);
         cli.setErr(err);
-        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            boolean verbose = parseResult.hasMatchedOption("--verbose");
+        cli.setExecutionExceptionHandler((e, commandLine, fullParseResult) -> {
+            // --verbose belongs to the subcommand that failed: the full parse result is the top command's, which
+            // never matches it.
+            boolean verbose = commandLine.getParseResult().hasMatchedOption("--verbose");
             commandLine.getErr().println("moeshard: " + describe(e));
             if (verbose) {
                 e.printStackTrace(commandLine.getErr());
