@@ -51,6 +51,16 @@ final class PanamaFp8Converters {
         E4M3(20, 7, 0x1p-9f, 0x08, NO_CODE, 0x7e),
         E5M2(21, 15, 0x1p-16f, 0x04, 0x7c, 0x7c);
 
+        /**
+         * The codes above this one are infinity or NaN; the scaled kernels build them in one step as
+         * {@code (code << shift) | 0x7f80_0000}, an all-ones F32 exponent with the FP8 mantissa below it: E5M2's
+         * s.11111.00 becomes infinity and s.11111.mm NaN, E4M3's s.1111.111 NaN. (The NaN is not canonical; the
+         * rounding that follows makes it so.)
+         */
+        int specialAbove() {
+            return infinity == NO_CODE ? nanAbove : infinity - 1;
+        }
+
         final int shift;
         final int rebiasBits;
         final float subnormalStep;

@@ -1,7 +1,6 @@
 package dev.moeshard.tensor.convert;
 
 import static jdk.incubator.vector.VectorOperators.B2I;
-import static jdk.incubator.vector.VectorOperators.EQ;
 import static jdk.incubator.vector.VectorOperators.GT;
 import static jdk.incubator.vector.VectorOperators.I2F;
 import static jdk.incubator.vector.VectorOperators.I2S;
@@ -25,6 +24,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <pre>
  *   8 byte lanes --B2I--> int lanes --decode (PanamaFp8Converters' arithmetic)--> F32 bits of w, exact
+ *                (infinity and NaN codes in one blend, see Layout.specialAbove: the NaN need not be canonical yet)
  *                --mul(scale)--> F32 product, rounded once by the float unit, as the scalar w * scale is
  *                --round to the target (PanamaBf16Converters / PanamaF16Converters' narrowing)--> stored
  * </pre>
@@ -59,8 +59,7 @@ final class PanamaScaledFp8Converters {
             int rebiasBits = layout.rebiasBits;
             float subnormalStep = layout.subnormalStep;
             int smallestNormal = layout.smallestNormal;
-            int infinity = layout.infinity;
-            int nanAbove = layout.nanAbove;
+            int specialAbove = layout.specialAbove();
             for (long i = 0; i < count; i += byteLanes) {
                 ByteVector fp8 = ByteVector.fromMemorySegment(BYTES, src, srcOffset + i, LE);
                 for (int part = 0; part < PanamaSpecies.BYTE_PARTS; part++) { // a constant 1 or 2: unrolled
@@ -69,10 +68,10 @@ final class PanamaScaledFp8Converters {
                     IntVector code = b.and(0x7f);
                     IntVector subnormal = ((FloatVector) code.convert(I2F, 0)).mul(subnormalStep)
                             .reinterpretAsInts();
-                    IntVector w = code.lanewise(LSHL, shift).add(rebiasBits)
+                    IntVector shifted = code.lanewise(LSHL, shift);
+                    IntVector w = shifted.add(rebiasBits)
                             .blend(subnormal, code.compare(LT, smallestNormal))
-                            .blend(F32Bits.INFINITY, code.compare(EQ, infinity))
-                            .blend(F32Bits.QUIET_NAN, code.compare(GT, nanAbove))
+                            .blend(shifted.or(F32Bits.INFINITY), code.compare(GT, specialAbove))
                             .or(b.and(F32Bits.SIGN));
                     IntVector p = w.reinterpretAsFloats().mul(scale).reinterpretAsInts();
                     VectorMask<Integer> nan = p.and(F32Bits.MAGNITUDE).compare(GT, F32Bits.INFINITY);
@@ -101,8 +100,7 @@ final class PanamaScaledFp8Converters {
             int rebiasBits = layout.rebiasBits;
             float subnormalStep = layout.subnormalStep;
             int smallestNormal = layout.smallestNormal;
-            int infinity = layout.infinity;
-            int nanAbove = layout.nanAbove;
+            int specialAbove = layout.specialAbove();
             for (long i = 0; i < count; i += byteLanes) {
                 ByteVector fp8 = ByteVector.fromMemorySegment(BYTES, src, srcOffset + i, LE);
                 for (int part = 0; part < PanamaSpecies.BYTE_PARTS; part++) {
@@ -111,10 +109,10 @@ final class PanamaScaledFp8Converters {
                     IntVector code = b.and(0x7f);
                     IntVector subnormal = ((FloatVector) code.convert(I2F, 0)).mul(subnormalStep)
                             .reinterpretAsInts();
-                    IntVector w = code.lanewise(LSHL, shift).add(rebiasBits)
+                    IntVector shifted = code.lanewise(LSHL, shift);
+                    IntVector w = shifted.add(rebiasBits)
                             .blend(subnormal, code.compare(LT, smallestNormal))
-                            .blend(F32Bits.INFINITY, code.compare(EQ, infinity))
-                            .blend(F32Bits.QUIET_NAN, code.compare(GT, nanAbove))
+                            .blend(shifted.or(F32Bits.INFINITY), code.compare(GT, specialAbove))
                             .or(b.and(F32Bits.SIGN));
                     IntVector p = w.reinterpretAsFloats().mul(scale).reinterpretAsInts();
                     IntVector lowestKept = p.lanewise(LSHR, 16).and(1);
@@ -146,8 +144,7 @@ final class PanamaScaledFp8Converters {
             int rebiasBits = layout.rebiasBits;
             float subnormalStep = layout.subnormalStep;
             int smallestNormal = layout.smallestNormal;
-            int infinity = layout.infinity;
-            int nanAbove = layout.nanAbove;
+            int specialAbove = layout.specialAbove();
             for (long i = 0; i < count; i += byteLanes) {
                 ByteVector fp8 = ByteVector.fromMemorySegment(BYTES, src, srcOffset + i, LE);
                 for (int part = 0; part < PanamaSpecies.BYTE_PARTS; part++) {
@@ -156,10 +153,10 @@ final class PanamaScaledFp8Converters {
                     IntVector code = b.and(0x7f);
                     IntVector subnormal = ((FloatVector) code.convert(I2F, 0)).mul(subnormalStep)
                             .reinterpretAsInts();
-                    IntVector w = code.lanewise(LSHL, shift).add(rebiasBits)
+                    IntVector shifted = code.lanewise(LSHL, shift);
+                    IntVector w = shifted.add(rebiasBits)
                             .blend(subnormal, code.compare(LT, smallestNormal))
-                            .blend(F32Bits.INFINITY, code.compare(EQ, infinity))
-                            .blend(F32Bits.QUIET_NAN, code.compare(GT, nanAbove))
+                            .blend(shifted.or(F32Bits.INFINITY), code.compare(GT, specialAbove))
                             .or(b.and(F32Bits.SIGN));
                     IntVector p = w.reinterpretAsFloats().mul(scale).reinterpretAsInts();
                     IntVector magnitude = p.and(F32Bits.MAGNITUDE);
