@@ -2,6 +2,8 @@ package dev.moeshard.moe.quant;
 
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.convert.Converters;
+import dev.moeshard.tensor.convert.ScaledConverter;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -47,21 +49,36 @@ public final class Fp8BlockDequantizer {
                     + ", a weight of shape [" + rows + ", " + cols + "] needs " + Arrays.toString(expected)
                     + " (one scale per " + BLOCK + "x" + BLOCK + " block)");
         }
-        // FP8 -> F32 is exact, so converting through the copy engine first loses nothing.
-        Tensor values = weight.to(DType.F32);
         float[] scales = readFloats(scaleInv.to(DType.F32).contiguous());
-        MemorySegment data = values.segment();
-        long blockCols = expected[1];
+        // F64 and the FP8 targets have no fused kernel: dequantize to F32, which is what the reference rounds
+        // from, and round that once to the target.
+        boolean fused = Converters.hasScaled(weight.dtype(), target);
+        Tensor result = Tensor.allocate(fused ? target : DType.F32, rows, cols);
+        scaleBlocks(weight.contiguous(), scales, result, expected[1]);
+        return fused ? result : result.to(target);
+    }
+
+    /**
+     * Writes every element of {@code weight} times its block's scale into {@code out}, both contiguous [R, C]: one
+     * fused scaled conversion per row and block, each a contiguous run of up to 128 elements with one scale, so
+     * the weight is read once and the output written once, with no temporary in between.
+     */
+    private static void scaleBlocks(Tensor weight, float[] scales, Tensor out, long blockCols) {
+        long rows = weight.size(0);
+        long cols = weight.size(1);
+        ScaledConverter converter = Converters.scaledBest(weight.dtype(), out.dtype());
+        MemorySegment src = weight.segment();
+        MemorySegment dst = out.segment();
+        int outWidth = out.dtype().byteSize();
         for (long r = 0; r < rows; r++) {
-            long scaleRow = (r / BLOCK) * blockCols;
-            long rowBase = r * cols * Float.BYTES;
-            for (long c = 0; c < cols; c++) {
-                long at = rowBase + c * Float.BYTES;
-                float scaled = data.get(F32, at) * scales[(int) (scaleRow + c / BLOCK)];
-                data.set(F32, at, scaled);
+            int scaleRow = (int) ((r / BLOCK) * blockCols);
+            long rowStart = r * cols;
+            for (long c = 0, block = 0; c < cols; c += BLOCK, block++) {
+                long run = Math.min(BLOCK, cols - c);
+                converter.convert(src, rowStart + c, dst, (rowStart + c) * outWidth, run,
+                        scales[scaleRow + (int) block]);
             }
         }
-        return values.to(target);
     }
 
     private static float[] readFloats(Tensor contiguousF32) {

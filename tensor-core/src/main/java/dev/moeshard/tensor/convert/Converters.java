@@ -19,7 +19,8 @@ import java.util.Optional;
  *       twice through F32): the generic path.</li>
  * </ul>
  * The SIMD converters ({@link #simd}) cover the contiguous runs of BF16 and F16 to and from F32 and of FP8 to F32
- * and BF16, when {@link VectorSupport} allows the Vector API.
+ * and BF16, when {@link VectorSupport} allows the Vector API. The scaled converters ({@link #scaledBest}) fuse a
+ * multiplication by one F32 scale into FP8 to F32, BF16 or F16, for block dequantization.
  */
 public final class Converters {
     private static final String PANAMA_CONVERTERS = "dev.moeshard.tensor.convert.PanamaConverters";
@@ -89,6 +90,42 @@ public final class Converters {
      */
     public static ElementConverter best(DType from, DType to) {
         return simd(from, to).orElseGet(() -> scalar(from, to));
+    }
+
+    /**
+     * The scalar scaled converter from {@code from} to {@code to}: each element is {@code float(x) * scale} in F32,
+     * rounded once to {@code to}. It exists from F8_E4M3 and F8_E5M2 to F32, BF16 and F16.
+     *
+     * @throws UnsupportedOperationException for any other pair
+     */
+    public static ScaledConverter scaledScalar(DType from, DType to) {
+        return ScaledFp8Converters.of(from, to);
+    }
+
+    /**
+     * The SIMD scaled converter from {@code from} to {@code to}, when the Vector API is usable on this JVM; empty
+     * otherwise. It gives exactly what {@link #scaledScalar} gives.
+     *
+     * @throws UnsupportedOperationException for a pair with no scaled conversion
+     */
+    public static Optional<ScaledConverter> scaledSimd(DType from, DType to) {
+        ScaledConverter scalar = scaledScalar(from, to);
+        return Simd.IMPLEMENTATION.flatMap(s -> s.scaled(from, to, scalar));
+    }
+
+    /**
+     * The fastest scaled converter from {@code from} to {@code to} on this JVM: {@link #scaledSimd} when present,
+     * else {@link #scaledScalar}.
+     *
+     * @throws UnsupportedOperationException for a pair with no scaled conversion
+     */
+    public static ScaledConverter scaledBest(DType from, DType to) {
+        return scaledSimd(from, to).orElseGet(() -> scaledScalar(from, to));
+    }
+
+    /** True when {@link #scaledScalar} and {@link #scaledBest} have a converter from {@code from} to {@code to}. */
+    public static boolean hasScaled(DType from, DType to) {
+        return ScaledFp8Converters.supports(from, to);
     }
 
     private static FloatFormat requireFormat(DType from, DType to, DType which) {

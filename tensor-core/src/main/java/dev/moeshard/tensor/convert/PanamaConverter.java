@@ -40,7 +40,7 @@ abstract sealed class PanamaConverter implements ElementConverter
     abstract void convertVectors(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long count);
 
     /** The Vector API reads and writes native (including mapped) segments, and heap segments only over a byte[]. */
-    private static boolean vectorAddressable(MemorySegment segment) {
+    static boolean vectorAddressable(MemorySegment segment) {
         return segment.isNative() || segment.heapBase().orElse(null) instanceof byte[];
     }
 }

@@ -10,7 +10,8 @@ import java.util.Optional;
  *
  * <p>Kernels exist for the conversions that dominate checkpoint work and vectorise cleanly: BF16 and F16 to and from
  * F32, FP8 to F32 and BF16. Narrowing to FP8 has no kernel yet (its saturation and FP8-subnormal cases would be
- * further blends) and stays scalar, as does every pair with F64 or between the 16-bit formats.
+ * further blends) and stays scalar, as does every pair with F64 or between the 16-bit formats. The scaled kernels
+ * (block dequantization) take F8_E4M3 and F8_E5M2 to F32, BF16 and F16.
  */
 final class PanamaConverters implements SimdConverters {
     PanamaConverters() {}
@@ -30,5 +31,17 @@ final class PanamaConverters implements SimdConverters {
             default -> null;
         };
         return Optional.ofNullable(converter);
+    }
+
+    @Override
+    public Optional<ScaledConverter> scaled(DType from, DType to, ScaledConverter scalar) {
+        if (!ScaledFp8Converters.supports(from, to)) {
+            return Optional.empty();
+        }
+        return Optional.of(switch (to) {
+            case F32 -> new PanamaScaledFp8Converters.ToF32(from, scalar);
+            case BF16 -> new PanamaScaledFp8Converters.ToBf16(from, scalar);
+            default -> new PanamaScaledFp8Converters.ToF16(from, scalar);
+        });
     }
 }

@@ -50,13 +50,13 @@ final class PanamaF16Converters {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     /** The difference of the F32 and F16 exponent biases, in the F32 exponent field. */
-    private static final int REBIAS_BITS = (127 - 15) << 23;
+    static final int REBIAS_BITS = (127 - 15) << 23;
     /** The F16 subnormal step. */
     private static final float SUBNORMAL_STEP = 0x1p-24f;
     private static final int SMALLEST_NORMAL_F16 = 0x0400;
-    private static final int SMALLEST_NORMAL_BITS = 0x3880_0000; // 2^-14 as F32 bits
-    private static final float HALF = 0.5f;
-    private static final int HALF_BITS = 0x3f00_0000;
+    static final int SMALLEST_NORMAL_BITS = 0x3880_0000; // 2^-14 as F32 bits
+    static final float HALF = 0.5f;
+    static final int HALF_BITS = 0x3f00_0000;
 
     private PanamaF16Converters() {}
 

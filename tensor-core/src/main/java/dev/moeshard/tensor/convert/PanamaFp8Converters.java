@@ -45,11 +45,21 @@ final class PanamaFp8Converters {
     /** A code no 7-bit magnitude equals: F8_E4M3 has no infinity. */
     private static final int NO_CODE = -1;
 
-    /** What decoding needs to know of one FP8 format, for the layout diagram above. */
-    private enum Layout {
+    /** What decoding needs to know of one FP8 format, for the layout diagram above (the scaled kernels share it). */
+    enum Layout {
         //   shift into place, exponent bias, subnormal step, smallest normal code, infinity code, NaN above code
         E4M3(20, 7, 0x1p-9f, 0x08, NO_CODE, 0x7e),
         E5M2(21, 15, 0x1p-16f, 0x04, 0x7c, 0x7c);
+
+        /**
+         * The codes above this one are infinity or NaN; the scaled kernels build them in one step as
+         * {@code (code << shift) | 0x7f80_0000}, an all-ones F32 exponent with the FP8 mantissa below it: E5M2's
+         * s.11111.00 becomes infinity and s.11111.mm NaN, E4M3's s.1111.111 NaN. (The NaN is not canonical; the
+         * rounding that follows makes it so.)
+         */
+        int specialAbove() {
+            return infinity == NO_CODE ? nanAbove : infinity - 1;
+        }
 
         final int shift;
         final int rebiasBits;
@@ -57,6 +67,11 @@ final class PanamaFp8Converters {
         final int smallestNormal;
         final int infinity;
         final int nanAbove;
+
+        static Layout of(DType fp8) {
+            assert fp8 == DType.F8_E4M3 || fp8 == DType.F8_E5M2 : fp8;
+            return fp8 == DType.F8_E4M3 ? E4M3 : E5M2;
+        }
 
         Layout(int shift, int bias, float subnormalStep, int smallestNormal, int infinity, int nanAbove) {
             this.shift = shift;
@@ -80,7 +95,7 @@ final class PanamaFp8Converters {
             super(1, to.byteSize(), BYTES.length(), scalar);
             assert from == DType.F8_E4M3 || from == DType.F8_E5M2 : from;
             assert to == DType.F32 || to == DType.BF16 : to;
-            this.layout = from == DType.F8_E4M3 ? Layout.E4M3 : Layout.E5M2;
+            this.layout = Layout.of(from);
             this.toBf16 = to == DType.BF16;
         }
 

@@ -14,4 +14,10 @@ interface SimdConverters {
      * It converts contiguous runs with vectors and hands strided runs and tails to {@code scalar}.
      */
     Optional<ElementConverter> converter(DType from, DType to, ElementConverter scalar);
+
+    /**
+     * The SIMD scaled converter from {@code from} to {@code to}, or empty where no vector kernel exists for the
+     * pair. It converts the whole-vector part of a run with vectors and hands the tail to {@code scalar}.
+     */
+    Optional<ScaledConverter> scaled(DType from, DType to, ScaledConverter scalar);
 }

@@ -1,0 +1,65 @@
+package dev.moeshard.tensor.convert;
+
+import dev.moeshard.tensor.DType;
+import dev.moeshard.tensor.ElementAccess;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The scalar scaled converters from F8_E4M3 and F8_E5M2 to F32, BF16 and F16: the FP8 byte decodes to its exact
+ * float through {@link Fp8Tables}, the float multiplication rounds the product to F32 (as the reference computes
+ * it), and the narrowing of {@link Bf16Converters} or {@link F16Converters} rounds that once more to the target.
+ * For F32 the product is the result; only a NaN is made canonical, as every converter here does.
+ */
+final class ScaledFp8Converters {
+    private static final float[] E4M3 = floats(Fp8Tables.E4M3_TO_F32);
+    private static final float[] E5M2 = floats(Fp8Tables.E5M2_TO_F32);
+
+    private ScaledFp8Converters() {}
+
+    /** True when a scaled converter exists from {@code from} to {@code to}. */
+    static boolean supports(DType from, DType to) {
+        return from.isFp8() && from.isConvertible() && (to == DType.F32 || to == DType.BF16 || to == DType.F16);
+    }
+
+    /** The scalar scaled converter from {@code from}, an FP8 format, to F32, BF16 or F16. */
+    static ScaledConverter of(DType from, DType to) {
+        if (!supports(from, to)) {
+            throw new UnsupportedOperationException("no scaled conversion from " + from + " to " + to
+                    + ": it exists from F8_E4M3 and F8_E5M2 to F32, BF16 and F16");
+        }
+        float[] table = from == DType.F8_E4M3 ? E4M3 : E5M2;
+        return switch (to) {
+            case F32 -> (src, srcOffset, dst, dstOffset, count, scale) -> {
+                for (long i = 0; i < count; i++) {
+                    int bits = Float.floatToRawIntBits(decode(table, src, srcOffset + i) * scale);
+                    dst.set(ElementAccess.INT, dstOffset + 4 * i, F32Bits.isNaN(bits) ? F32Bits.quietNaN(bits) : bits);
+                }
+            };
+            case BF16 -> (src, srcOffset, dst, dstOffset, count, scale) -> {
+                for (long i = 0; i < count; i++) {
+                    int bits = Float.floatToRawIntBits(decode(table, src, srcOffset + i) * scale);
+                    dst.set(ElementAccess.SHORT, dstOffset + 2 * i, (short) Bf16Converters.fromF32Bits(bits));
+                }
+            };
+            default -> (src, srcOffset, dst, dstOffset, count, scale) -> {
+                for (long i = 0; i < count; i++) {
+                    int bits = Float.floatToRawIntBits(decode(table, src, srcOffset + i) * scale);
+                    dst.set(ElementAccess.SHORT, dstOffset + 2 * i, (short) F16Converters.fromF32Bits(bits));
+                }
+            };
+        };
+    }
+
+    private static float decode(float[] table, MemorySegment src, long offset) {
+        return table[src.get(ValueLayout.JAVA_BYTE, offset) & 0xff];
+    }
+
+    private static float[] floats(int[] f32Bits) {
+        float[] values = new float[f32Bits.length];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = Float.intBitsToFloat(f32Bits[i]);
+        }
+        return values;
+    }
+}
