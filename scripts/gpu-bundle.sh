@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs what the GPU tests and benchmarks need on a machine with an NVIDIA GPU and no Java into one folder:
-# a jlink'ed Java 25 runtime, the test and benchmark jars with their dependencies, the JUnit console launcher,
-# the PTX (inside tensor-core's jar), libcudart as a fallback, and run-gpu.sh, the one command to run there.
+# a jlink'ed Java 25 runtime, the test jars (tensor-core's copies, moe-state-dict's MXFP4 decoding) and benchmark
+# jars with their dependencies, the JUnit console launcher, the PTX (inside tensor-core's and moe-state-dict's jars),
+# libcudart as a fallback, and run-gpu.sh, the one command to run there.
 # Usage: scripts/gpu-bundle.sh [OUTPUT_DIR]   (default: .device-bundle, ignored by git)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,7 +20,8 @@ rm -f "$out"/lib/junit-*.jar "$out"/lib/opentest4j-*.jar "$out"/lib/apiguardian-
 ./mvnw --batch-mode --no-transfer-progress --quiet dependency:copy \
     -Dartifact=org.junit.platform:junit-platform-console-standalone:6.1.3 -DoutputDirectory="$out/lib"
 cp tensor-core/target/tensor-core-*-SNAPSHOT.jar tensor-core/target/tensor-core-*-tests.jar \
-   moe-state-dict/target/moe-state-dict-*-SNAPSHOT.jar benchmarks/target/benchmarks-*-SNAPSHOT.jar "$out/lib/"
+   moe-state-dict/target/moe-state-dict-*-SNAPSHOT.jar moe-state-dict/target/moe-state-dict-*-tests.jar \
+   benchmarks/target/benchmarks-*-SNAPSHOT.jar "$out/lib/"
 cp benchmarks/gpu_compare.py "$out/"
 cp cli/target/moeshard-cli.jar "$out/"
 
@@ -40,7 +42,8 @@ flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
 if ! ldconfig -p | grep -q 'libcudart\.so'; then flags+=("-Dmoeshard.cuda.library=$here/libcudart.so"); fi
 cp=$(ls "$here"/lib/*.jar | grep -v console-standalone | tr '\n' ':')
 "$java" "${flags[@]}" -jar "$here"/lib/junit-platform-console-standalone-*.jar execute \
-    --class-path "$cp" --select-class dev.moeshard.cuda.CudaAvailabilityTest --select-class dev.moeshard.cuda.GpuCopyTest --details=tree --disable-banner
+    --class-path "$cp" --select-class dev.moeshard.cuda.CudaAvailabilityTest --select-class dev.moeshard.cuda.GpuCopyTest \
+    --select-class dev.moeshard.moe.quant.GpuMxfp4DecoderTest --details=tree --disable-banner
 tests=$?
 "$java" "${flags[@]}" -cp "$cp" dev.moeshard.benchmarks.GpuBenchmark 128 2048 768 10 "$@"
 if [ $# -gt 0 ]; then

@@ -9,11 +9,14 @@ import dev.moeshard.tensor.Device;
  *
  * @param mesh this rank's mesh; only its experts are loaded (null: all experts)
  * @param outputDtype dtype of the grouped tensors (null: the dtype of the per-expert inputs)
- * @param dequantizedDtype dtype FP8 block-quantized weights are dequantized to (BF16 unless asked otherwise)
+ * @param dequantizedDtype dtype FP8 block-quantized weights are dequantized to, and GPT-OSS MXFP4 experts decoded to
+ *     by {@link dev.moeshard.moe.family.GptOssConversion#fromHf(java.util.Map, FromHfOptions)} (BF16 unless asked
+ *     otherwise)
  * @param resetViewLoadedKeys start a new view-loaded record (true), or add to the previous one, as a second pass
  *     over another namespace (an MTP head) of the same load does
  * @param device where the grouped expert tensors are built: the host, or a CUDA device (each layer's per-expert
- *     inputs are uploaded as they lie and merged there in one launch per projection)
+ *     inputs are uploaded as they lie and merged there in one launch per projection; MXFP4 experts are uploaded
+ *     packed and decoded there)
  * @param keepFp8 group FP8 block-quantized experts as FP8, with grouped scales, instead of dequantizing them
  *     (see {@link dev.moeshard.moe.quant.Fp8GroupedScales}); other FP8 weights keep their scales unchanged
  */

@@ -1,10 +1,12 @@
 package dev.moeshard.moe.family;
 
+import dev.moeshard.moe.FromHfOptions;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.moe.quant.Mxfp4Decoder;
 import dev.moeshard.moe.quant.Mxfp4Experts;
 import dev.moeshard.tensor.DType;
+import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -42,6 +44,20 @@ public final class GptOssConversion {
      * {@code X} [E_local, in, out] of {@code decodedDtype}: only this rank's experts are decoded.
      */
     public Map<String, Tensor> fromHf(Map<String, Tensor> hf, DeviceMesh mesh, DType decodedDtype) {
+        return fromHf(hf, mesh, decodedDtype, Device.CPU);
+    }
+
+    /**
+     * As {@link #fromHf(Map, DeviceMesh, DType)} with {@code options}' mesh, MXFP4 decoded to its
+     * {@code dequantizedDtype}, and every {@code mlp.experts} tensor built on its {@code device}: on a CUDA device the
+     * MXFP4 blocks and scales are uploaded packed and decoded there (BF16 or F32), the other expert tensors (biases,
+     * unquantized weights) are copied there; the rest stays where it is, as {@code MoeStateDictAdapter.fromHf} does.
+     */
+    public Map<String, Tensor> fromHf(Map<String, Tensor> hf, FromHfOptions options) {
+        return fromHf(hf, options.mesh(), options.dequantizedDtype(), options.device());
+    }
+
+    private Map<String, Tensor> fromHf(Map<String, Tensor> hf, DeviceMesh mesh, DType decodedDtype, Device device) {
         ExpertRange range = ExpertRange.forMesh(mesh, numExperts);
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : hf.entrySet()) {
@@ -60,7 +76,9 @@ public final class GptOssConversion {
             if (Mxfp4Experts.isBlocks(key)) {
                 key = Mxfp4Experts.weightKey(key);
                 Tensor scales = hf.get(key + Mxfp4Decoder.SCALES_SUFFIX).narrow(0, range.start(), range.count());
-                value = Mxfp4Decoder.decode(value, scales, decodedDtype, key);
+                value = Mxfp4Decoder.decode(value, scales, decodedDtype, key, device);
+            } else if (key.contains(".mlp.experts.")) {
+                value = value.to(device);
             }
             out.put(rename(key, true), value);
         }

@@ -1,6 +1,7 @@
 package dev.moeshard.moe.quant;
 
 import dev.moeshard.tensor.DType;
+import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.simd.VectorSupport;
 import java.lang.foreign.MemorySegment;
@@ -63,16 +64,33 @@ public final class Mxfp4Decoder {
 
     /** {@code blocks} with {@code scales} decoded into a new contiguous [E, in, out] tensor of {@code target}. */
     public static Tensor decode(Tensor blocks, Tensor scales, DType target, String name) {
-        List<String> problems = problems(name + BLOCKS_SUFFIX, blocks.dtype(), blocks.sizes(), name + SCALES_SUFFIX,
-                scales.dtype(), scales.sizes());
-        if (!problems.isEmpty()) {
-            throw new IllegalArgumentException(String.join("; ", problems));
-        }
+        requireValid(blocks, scales, name);
         Tensor out = Tensor.allocate(target, decodedShape(blocks.sizes()));
         for (long e = 0; e < blocks.size(0); e++) {
             decodeExpert(blocks.select(0, e), scales.select(0, e), out.select(0, e));
         }
         return out;
+    }
+
+    /**
+     * {@code blocks} with {@code scales} decoded into a new contiguous [E, in, out] tensor of {@code target} on
+     * {@code device}: on the host as {@link #decode(Tensor, Tensor, DType, String)}, or on a CUDA device (BF16 or
+     * F32 there) with the same bits, the inputs uploaded packed.
+     */
+    public static Tensor decode(Tensor blocks, Tensor scales, DType target, String name, Device device) {
+        if (device.isCpu()) {
+            return decode(blocks.to(Device.CPU), scales.to(Device.CPU), target, name);
+        }
+        requireValid(blocks, scales, name);
+        return CudaMxfp4Decoder.decode(blocks, scales, target, device);
+    }
+
+    private static void requireValid(Tensor blocks, Tensor scales, String name) {
+        List<String> problems = problems(name + BLOCKS_SUFFIX, blocks.dtype(), blocks.sizes(), name + SCALES_SUFFIX,
+                scales.dtype(), scales.sizes());
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(String.join("; ", problems));
+        }
     }
 
     /**
