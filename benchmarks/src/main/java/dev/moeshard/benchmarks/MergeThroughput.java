@@ -5,6 +5,8 @@ import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyEngine;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A quick side-by-side of the HF→grouped merge and a memcpy of the same bytes, in one run, on the scalar and the
@@ -43,16 +45,22 @@ public final class MergeThroughput {
         MemorySegment to = Tensor.allocate(DType.U8, bytes).segment();
         System.out.printf("merge of E=%d H=%d I=%d %s (%.0f MB), %d thread(s)%n", experts, hidden, intermediate, dtype,
                 bytes / 1e6, threads);
+        List<Tensor> dsts = new ArrayList<>();
+        List<Tensor> srcs = new ArrayList<>();
+        for (int e = 0; e < experts; e++) {
+            Tensor slot = gateAndUp.select(0, e);
+            dsts.add(slot.narrow(1, 0, intermediate));
+            srcs.add(gate[e].t());
+            dsts.add(slot.narrow(1, intermediate, intermediate));
+            srcs.add(up[e].t());
+            dsts.add(downProjs.select(0, e));
+            srcs.add(down[e].t());
+        }
         for (boolean simd : new boolean[] {false, true}) {
             CopyEngine engine = CopyEngine.create(simd, threads);
             for (int rep = 0; rep < repetitions; rep++) {
                 long start = System.nanoTime();
-                for (int e = 0; e < experts; e++) {
-                    Tensor slot = gateAndUp.select(0, e);
-                    engine.copy(slot.narrow(1, 0, intermediate), gate[e].t());
-                    engine.copy(slot.narrow(1, intermediate, intermediate), up[e].t());
-                    engine.copy(downProjs.select(0, e), down[e].t());
-                }
+                engine.copyAll(dsts, srcs); // as fromHf does: a layer's expert copies in one call
                 long merged = System.nanoTime();
                 MemorySegment.copy(from, 0, to, 0, bytes);
                 long copied = System.nanoTime();

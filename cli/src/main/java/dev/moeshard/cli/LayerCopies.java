@@ -37,9 +37,7 @@ abstract sealed class LayerCopies {
 
         @Override
         void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs) {
-            for (int i = 0; i < targets.size(); i++) {
-                engine.copy(targets.get(i), sources.get(i));
-            }
+            engine.copyAll(targets, sources);
         }
 
         @Override

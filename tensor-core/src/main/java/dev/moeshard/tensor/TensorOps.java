@@ -1,6 +1,7 @@
 package dev.moeshard.tensor;
 
 import dev.moeshard.cuda.CudaCopies;
+import dev.moeshard.tensor.copy.CopyEngine;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -53,8 +54,9 @@ public final class TensorOps {
     }
 
     /**
-     * {@code dsts[i].copyFrom(srcs[i])} for every i. On a CUDA device, transposes of one geometry (a layer's experts
-     * being merged) run as one kernel launch instead of one each.
+     * {@code dsts[i].copyFrom(srcs[i])} for every i. On the host the pairs are shared out whole among the copy
+     * threads; on a CUDA device, transposes of one geometry (a layer's experts being merged) run as one kernel
+     * launch instead of one each.
      */
     public static void copyAll(List<Tensor> dsts, List<Tensor> srcs) {
         if (dsts.size() != srcs.size()) {
@@ -62,9 +64,7 @@ public final class TensorOps {
         }
         boolean allHost = dsts.stream().allMatch(t -> t.device().isCpu()) && srcs.stream().allMatch(t -> t.device().isCpu());
         if (allHost) {
-            for (int i = 0; i < dsts.size(); i++) {
-                dsts.get(i).copyFrom(srcs.get(i));
-            }
+            CopyEngine.shared().copyAll(dsts, srcs);
         } else {
             CudaCopies.copyAll(dsts, srcs);
         }

@@ -104,6 +104,61 @@ public final class CopyEngine {
         runInParallel(whole.split(parts));
     }
 
+    /**
+     * {@code dsts[i] <- srcs[i]} for every i. Many copies of a few MiB each (the experts of a layer) are shared out
+     * whole among the threads, each thread taking a run of pairs of about equal bytes: a thread then streams through
+     * whole experts, which keeps its cache and prefetch state to itself, where splitting each copy would make
+     * every thread touch every expert.
+     */
+    public void copyAll(List<Tensor> dsts, List<Tensor> srcs) {
+        if (dsts.size() != srcs.size()) {
+            throw new IllegalArgumentException(dsts.size() + " destinations but " + srcs.size() + " sources");
+        }
+        long total = 0;
+        for (Tensor dst : dsts) {
+            total += dst.byteSize();
+        }
+        if (threads < 2 || dsts.size() < 2 || total < parallelThresholdBytes) {
+            for (int i = 0; i < dsts.size(); i++) {
+                copy(dsts.get(i), srcs.get(i));
+            }
+            return;
+        }
+        CopyEngine single = withThreads(1);
+        int parts = Math.min(threads, dsts.size());
+        // Pair i goes to the share its first byte falls in, so shares are runs of pairs of about equal bytes.
+        int[] starts = new int[parts + 1];
+        long before = 0;
+        int share = 0;
+        for (int i = 0; i < dsts.size(); i++) {
+            while (share < parts - 1 && before * parts >= total * (share + 1)) {
+                starts[++share] = i;
+            }
+            before += dsts.get(i).byteSize();
+        }
+        while (share < parts) {
+            starts[++share] = dsts.size();
+        }
+        List<Runnable> shares = new ArrayList<>(parts);
+        for (int part = 0; part < parts; part++) {
+            int start = starts[part];
+            int end = starts[part + 1];
+            shares.add(() -> {
+                for (int i = start; i < end; i++) {
+                    single.copy(dsts.get(i), srcs.get(i));
+                }
+            });
+        }
+        List<ForkJoinTask<?>> forked = new ArrayList<>(parts);
+        for (int i = 1; i < shares.size(); i++) {
+            forked.add(CopyThreads.POOL.submit(shares.get(i)));
+        }
+        shares.get(0).run();
+        for (ForkJoinTask<?> task : forked) {
+            task.join();
+        }
+    }
+
     private static void copySubByte(Tensor dst, Tensor src) {
         if (dst.dtype() != src.dtype()) {
             throw new UnsupportedOperationException("cannot convert " + src.dtype() + " to " + dst.dtype()
