@@ -13,6 +13,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -55,8 +56,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--both", description = "Time the scalar and the SIMD kernels.")
     boolean both;
 
-    @Option(names = "--verbose", description = "Print a stack trace on failure.")
-    boolean verbose;
+    @Mixin
+    VerboseOption verbose;
 
     @Spec
     CommandSpec spec;

@@ -129,7 +129,7 @@ final class GroupedToGrouped {
             }
             long total = jobs.stream().flatMap(j -> j.specs().stream()).mapToLong(TensorSpec::byteSize).sum();
             long[] done = {0};
-            try (StagedDirectory staged = StagedDirectory.create(command.output, command.force)) {
+            try (StagedDirectory staged = StagedDirectory.create(command.output, command.writing.force)) {
                 for (Job job : jobs) {
                     Path dir = job.subdirectory() == null ? staged.path() : staged.path().resolve(job.subdirectory());
                     write(ranks, job, dir, engine, done, total, start);

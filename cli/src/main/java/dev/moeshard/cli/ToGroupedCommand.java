@@ -80,9 +80,6 @@ final class ToGroupedCommand implements Callable<Integer> {
                     + "ambiguous (default: ${DEFAULT-VALUE}).")
     String inputLayoutName;
 
-    @Option(names = "--max-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
-            description = "Largest output shard, in tensor bytes (default: ${DEFAULT-VALUE}).")
-    String maxShardSize;
 
     @Option(names = "--model", paramLabel = "auto|NAME", defaultValue = "auto",
             description = "The model family (a config.json model_type), or auto to tell it from config.json, else from "
@@ -101,14 +98,13 @@ final class ToGroupedCommand implements Callable<Integer> {
     @Mixin
     CopyOptions copy;
 
-    @Option(names = "--force", description = "Replace OUTPUT if it exists.")
-    boolean force;
 
-    @Option(names = "--quiet", description = "Print nothing but errors.")
-    boolean quiet;
 
-    @Option(names = "--verbose", description = "Print a stack trace on failure.")
-    boolean verbose;
+    @Mixin
+    VerboseOption verbose;
+
+    @Mixin
+    WriteOptions writing;
 
     @Spec
     CommandSpec spec;
@@ -129,17 +125,15 @@ final class ToGroupedCommand implements Callable<Integer> {
             case "paramwrapper" -> LoraPlan.Expected.PARAM_WRAPPER;
             default -> throw new UsageException("--lora-format must be auto, per-expert or paramwrapper, got '" + loraFormat + "'");
         };
-        long maxShardBytes = ShardSizes.parse(maxShardSize);
+        long maxShardBytes = writing.maxShardBytes();
         GroupedLayout layout = LayoutOption.parse("--layout", layoutName);
         GroupedLayout inputLayout = inputLayoutName.equalsIgnoreCase("auto") ? null
                 : LayoutOption.parse("--input-layout", inputLayoutName);
         checkRanks();
         CopyEngine engine = copy.engine();
         copies = copy.layerCopies();
-        if (Files.exists(output) && !force) {
-            throw new UsageException(output + " already exists; pass --force to replace it");
-        }
-        Progress progress = new Progress(spec.commandLine().getErr(), quiet);
+        writing.requireWritable(output);
+        Progress progress = writing.progress(spec.commandLine().getErr());
         long start = System.nanoTime();
         if (GroupedToGrouped.isGroupedInput(input)) {
             new GroupedToGrouped(this, inputLayout, layout, outputDtype, maxShardBytes, progress).run(start);
@@ -157,7 +151,7 @@ final class ToGroupedCommand implements Callable<Integer> {
             long[] done = {0};
             long bytes = 0;
             int tensors = 0;
-            try (StagedDirectory staged = StagedDirectory.create(output, force)) {
+            try (StagedDirectory staged = StagedDirectory.create(output, writing.force)) {
                 for (RankJob job : jobs) {
                     Path dir = job.subdirectory() == null ? staged.path() : staged.path().resolve(job.subdirectory());
                     write(in, job, outputDtype, maxShardBytes, dir, engine, progress, done, total, start);

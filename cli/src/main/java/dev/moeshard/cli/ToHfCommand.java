@@ -40,23 +40,19 @@ final class ToHfCommand implements Callable<Integer> {
             description = "Grouped checkpoints (or one directory holding ep-rank-R/ folders), then the directory to create.")
     List<Path> paths;
 
-    @Option(names = "--max-shard-size", paramLabel = "SIZE", defaultValue = "5GB",
-            description = "Largest output shard, in tensor bytes (default: ${DEFAULT-VALUE}).")
-    String maxShardSize;
 
     @Option(names = "--layout", paramLabel = "auto|deepep|grouped|hf-v5|vllm", defaultValue = "auto",
             description = "The grouped inputs' layout, where their names, shapes, config.json and moeshard.json leave "
                     + "it ambiguous (default: ${DEFAULT-VALUE}).")
     String layoutName;
 
-    @Option(names = "--force", description = "Replace OUTPUT if it exists.")
-    boolean force;
 
-    @Option(names = "--quiet", description = "Print nothing but errors.")
-    boolean quiet;
 
-    @Option(names = "--verbose", description = "Print a stack trace on failure.")
-    boolean verbose;
+    @Mixin
+    VerboseOption verbose;
+
+    @Mixin
+    WriteOptions writing;
 
     @Option(names = "--lora-format", paramLabel = "per-expert|paramwrapper", defaultValue = "per-expert",
             description = "The PEFT layout grouped expert LoRA tensors are written in: per-expert keys "
@@ -88,7 +84,7 @@ final class ToHfCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         List<Path> inputs = paths.subList(0, paths.size() - 1);
         Path output = paths.get(paths.size() - 1);
-        long maxShardBytes = ShardSizes.parse(maxShardSize);
+        long maxShardBytes = writing.maxShardBytes();
         ToHfOptions.LoraFormat lora = switch (loraFormat.toLowerCase(Locale.ROOT)) {
             case "per-expert" -> ToHfOptions.LoraFormat.PER_EXPERT;
             case "paramwrapper" -> ToHfOptions.LoraFormat.PARAM_WRAPPER;
@@ -96,10 +92,8 @@ final class ToHfCommand implements Callable<Integer> {
         };
         Requantization requantization = Requantization.parse(quantize);
         CopyEngine engine = copy.engine();
-        if (Files.exists(output) && !force) {
-            throw new UsageException(output + " already exists; pass --force to replace it");
-        }
-        Progress progress = new Progress(spec.commandLine().getErr(), quiet);
+        writing.requireWritable(output);
+        Progress progress = writing.progress(spec.commandLine().getErr());
         long start = System.nanoTime();
         try (GroupedRanks ranks = GroupedRanks.open(inputs, null, LayoutOption.parseOrAuto("--layout", layoutName))) {
             List<String> problems = ranks.problems();
@@ -120,7 +114,7 @@ final class ToHfCommand implements Callable<Integer> {
             }
             long total = specs.stream().mapToLong(TensorSpec::byteSize).sum();
             long bytes = 0;
-            try (StagedDirectory staged = StagedDirectory.create(output, force)) {
+            try (StagedDirectory staged = StagedDirectory.create(output, writing.force)) {
                 try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(staged.path(),
                         ShardLayout.of(specs, maxShardBytes), Map.of("format", "pt"))) {
                     for (Map.Entry<String, List<Source>> group : plan.entrySet()) {

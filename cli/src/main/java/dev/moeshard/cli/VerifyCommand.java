@@ -46,8 +46,8 @@ final class VerifyCommand implements Callable<Integer> {
                     + "it ambiguous (default: ${DEFAULT-VALUE}).")
     String layoutName;
 
-    @Option(names = "--verbose", description = "Print a stack trace on failure.")
-    boolean verbose;
+    @Mixin
+    VerboseOption verbose;
 
     @Mixin
     CopyOptions copy;
