@@ -143,22 +143,35 @@ final class BenchCommand implements Callable<Integer> {
             return 3L * experts * intermediate * hidden * type.byteSize();
         }
 
+        /** A layer's expert copies in one call, as fromHf and to-grouped make them. */
         void merge(CopyEngine engine) {
+            List<Tensor> dsts = new ArrayList<>();
+            List<Tensor> srcs = new ArrayList<>();
             for (int e = 0; e < experts; e++) {
                 Tensor slot = gateAndUp.select(0, e);
-                engine.copy(slot.narrow(1, 0, intermediate), gate.get(e).t());
-                engine.copy(slot.narrow(1, intermediate, intermediate), up.get(e).t());
-                engine.copy(downProjs.select(0, e), down.get(e).t());
+                dsts.add(slot.narrow(1, 0, intermediate));
+                srcs.add(gate.get(e).t());
+                dsts.add(slot.narrow(1, intermediate, intermediate));
+                srcs.add(up.get(e).t());
+                dsts.add(downProjs.select(0, e));
+                srcs.add(down.get(e).t());
             }
+            engine.copyAll(dsts, srcs);
         }
 
         void split(CopyEngine engine) {
+            List<Tensor> dsts = new ArrayList<>();
+            List<Tensor> srcs = new ArrayList<>();
             for (int e = 0; e < experts; e++) {
                 Tensor slot = gateAndUp.select(0, e);
-                engine.copy(splitGate.get(e), slot.narrow(1, 0, intermediate).t());
-                engine.copy(splitUp.get(e), slot.narrow(1, intermediate, intermediate).t());
-                engine.copy(splitDown.get(e), downProjs.select(0, e).t());
+                dsts.add(splitGate.get(e));
+                srcs.add(slot.narrow(1, 0, intermediate).t());
+                dsts.add(splitUp.get(e));
+                srcs.add(slot.narrow(1, intermediate, intermediate).t());
+                dsts.add(splitDown.get(e));
+                srcs.add(downProjs.select(0, e).t());
             }
+            engine.copyAll(dsts, srcs);
         }
 
         void memcpy(CopyEngine engine) {

@@ -80,7 +80,6 @@ final class ToGroupedCommand implements Callable<Integer> {
                     + "ambiguous (default: ${DEFAULT-VALUE}).")
     String inputLayoutName;
 
-
     @Option(names = "--model", paramLabel = "auto|NAME", defaultValue = "auto",
             description = "The model family (a config.json model_type), or auto to tell it from config.json, else from "
                     + "the tensors (default: ${DEFAULT-VALUE}).")

@@ -23,17 +23,12 @@ import dev.moeshard.tensor.Device;
 public record FromHfOptions(DeviceMesh mesh, DType outputDtype, DType dequantizedDtype, boolean resetViewLoadedKeys,
                             Device device, boolean keepFp8) {
 
-    public FromHfOptions(DeviceMesh mesh, DType outputDtype, DType dequantizedDtype, boolean resetViewLoadedKeys,
-                         Device device) {
-        this(mesh, outputDtype, dequantizedDtype, resetViewLoadedKeys, device, false);
-    }
-
     public FromHfOptions withKeepFp8(boolean keep) {
         return new FromHfOptions(mesh, outputDtype, dequantizedDtype, resetViewLoadedKeys, device, keep);
     }
 
     public static FromHfOptions defaults() {
-        return new FromHfOptions(null, null, DType.BF16, true, Device.CPU);
+        return new FromHfOptions(null, null, DType.BF16, true, Device.CPU, false);
     }
 
     public FromHfOptions withMesh(DeviceMesh newMesh) {
