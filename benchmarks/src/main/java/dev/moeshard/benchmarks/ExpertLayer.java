@@ -4,6 +4,8 @@ import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyEngine;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
@@ -30,6 +32,11 @@ public class ExpertLayer {
     Tensor[] down;
     Tensor gateAndUp;
     Tensor downProjs;
+    /** The copies of a merge (grouped slots ← transposed experts) and of a split (experts ← transposed slots). */
+    private final List<Tensor> groupedSlots = new ArrayList<>();
+    private final List<Tensor> perExpertViews = new ArrayList<>();
+    private final List<Tensor> perExpert = new ArrayList<>();
+    private final List<Tensor> groupedSlotViews = new ArrayList<>();
 
     @Setup
     public void setUp() {
@@ -48,6 +55,7 @@ public class ExpertLayer {
         }
         gateAndUp = filled(type, e, h, 2 * i);
         downProjs = filled(type, e, i, h);
+        pairUp();
     }
 
     /** Bytes one merge or one split moves (each is read once and written once). */
@@ -55,25 +63,35 @@ public class ExpertLayer {
         return gateAndUp.byteSize() + downProjs.byteSize();
     }
 
-    /** HF→grouped: {@code gu[e, :, 0:I] ← gate_eᵀ}, {@code gu[e, :, I:2I] ← up_eᵀ}, {@code down[e] ← down_eᵀ}. */
+    /**
+     * HF→grouped: {@code gu[e, :, 0:I] ← gate_eᵀ}, {@code gu[e, :, I:2I] ← up_eᵀ}, {@code down[e] ← down_eᵀ}, all in
+     * one {@code copyAll} as the conversion makes them.
+     */
     void merge(CopyEngine engine) {
-        long i = shape.intermediate();
-        for (int e = 0; e < gate.length; e++) {
-            Tensor slot = gateAndUp.select(0, e);
-            engine.copy(slot.narrow(1, 0, i), gate[e].t());
-            engine.copy(slot.narrow(1, i, i), up[e].t());
-            engine.copy(downProjs.select(0, e), down[e].t());
-        }
+        engine.copyAll(groupedSlots, perExpertViews);
     }
 
     /** Grouped→HF, materialized into the per-expert tensors: the reverse of {@link #merge}. */
     void split(CopyEngine engine) {
+        engine.copyAll(perExpert, groupedSlotViews);
+    }
+
+    private void pairUp() {
+        groupedSlots.clear();
+        perExpertViews.clear();
+        perExpert.clear();
+        groupedSlotViews.clear();
         long i = shape.intermediate();
         for (int e = 0; e < gate.length; e++) {
             Tensor slot = gateAndUp.select(0, e);
-            engine.copy(gate[e], slot.narrow(1, 0, i).t());
-            engine.copy(up[e], slot.narrow(1, i, i).t());
-            engine.copy(down[e], downProjs.select(0, e).t());
+            Tensor[] slots = {slot.narrow(1, 0, i), slot.narrow(1, i, i), downProjs.select(0, e)};
+            Tensor[] experts = {gate[e], up[e], down[e]};
+            for (int k = 0; k < 3; k++) {
+                groupedSlots.add(slots[k]);
+                perExpertViews.add(experts[k].t());
+                perExpert.add(experts[k]);
+                groupedSlotViews.add(slots[k].t());
+            }
         }
     }
 

@@ -158,6 +158,22 @@ class GpuCopyTest {
         }
     }
 
+    @Test
+    void registeredHostMemoryMovesByDmaAndIsReleased() {
+        CudaRuntime cuda = Cuda.runtime();
+        Tensor host = random(DType.U8, 99, 3 << 20);
+        Tensor back = Tensor.allocate(DType.U8, 3 << 20);
+        try (HostRegistration registered = HostRegistration.register(host.segment());
+             DeviceBuffer device = DeviceBuffer.allocate(3 << 20); CudaStream stream = CudaStream.create()) {
+            cuda.memcpyAsync(device.pointer(), registered.memory(), 3 << 20, stream);
+            stream.synchronize();
+            cuda.memcpy(back.segment(), device.pointer(), 3 << 20);
+        }
+        assertSameBytes(host, back, "through registered memory");
+        assertThrows(IllegalArgumentException.class,
+                () -> HostRegistration.register(MemorySegment.ofArray(new byte[16])), "heap memory cannot be registered");
+    }
+
     static Tensor random(DType dtype, long seed, long... sizes) {
         Tensor t = Tensor.allocate(dtype, sizes);
         SplittableRandom r = new SplittableRandom(seed);
