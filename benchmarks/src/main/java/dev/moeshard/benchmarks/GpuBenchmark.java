@@ -27,12 +27,13 @@ import java.util.Map;
  * <ul>
  *   <li>merge: per-expert device tensors → grouped [E, H, 2I] and [E, I, H], beside a device-to-device copy of the
  *       same bytes;</li>
- *   <li>staging: a pageable host buffer uploaded through the pinned double buffers, beside a pinned → device
+ *   <li>staging: a pageable host buffer uploaded through the ring of pinned chunks, beside a pinned → device
  *       copy of the same bytes;</li>
  *   <li>with a checkpoint directory argument: that HF checkpoint (in the page cache) → grouped experts on the GPU,
  *       end to end, timed from opening the files to the last byte on the device.</li>
  * </ul>
- * <pre>java ... dev.moeshard.benchmarks.GpuBenchmark [E H I REPETITIONS [CHECKPOINT_DIR]]</pre>
+ * <pre>java ... dev.moeshard.benchmarks.GpuBenchmark [E H I REPETITIONS [CHECKPOINT_DIR]]
+ * java ... dev.moeshard.benchmarks.GpuBenchmark staging [REPETITIONS]</pre>
  */
 public final class GpuBenchmark {
     private static final Device GPU = Device.cuda(0);
@@ -45,6 +46,11 @@ public final class GpuBenchmark {
         CudaAvailability availability = Cuda.availability();
         if (!availability.available()) {
             System.out.println(availability.describe());
+            return;
+        }
+        if (args.length > 0 && args[0].equals("staging")) {
+            // Staging alone, for trying the staging properties (moeshard.cuda.staging*) one JVM each.
+            staging(Cuda.runtime(), 1L << 30, args.length > 1 ? Integer.parseInt(args[1]) : 10);
             return;
         }
         int experts = args.length > 0 ? Integer.parseInt(args[0]) : 128;

@@ -101,7 +101,7 @@ public final class CudaCopies {
             this.index = index;
             cuda.setDevice(index);
             this.stream = CudaStream.create();
-            this.staging = new PinnedStaging(cuda);
+            this.staging = new PinnedStaging(cuda, StagingSettings.fromSystemProperties());
             this.pairTable = new PairTable();
         }
 

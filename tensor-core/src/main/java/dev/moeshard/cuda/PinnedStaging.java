@@ -2,6 +2,7 @@ package dev.moeshard.cuda;
 
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.copy.CopyEngine;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.List;
@@ -12,21 +13,30 @@ import java.util.List;
  * be moved by DMA directly; the driver would stage it through its own small buffers synchronously.
  */
 final class PinnedStaging implements AutoCloseable {
-    static final long CHUNK_BYTES = 32L << 20;
-    /** Chunks in flight: enough that a slow host copy of one chunk does not leave the link idle. */
-    private static final int SLOTS = 3;
-
     private final CudaRuntime cuda;
-    private final PinnedBuffer[] chunks = new PinnedBuffer[SLOTS];
-    private final CudaEvent[] done = new CudaEvent[SLOTS];
-    private final boolean[] busy = new boolean[SLOTS];
+    private final long chunkBytes;
+    private final int slots;
+    private final CopyEngine hostCopies;
+    private final PinnedBuffer[] chunks;
+    private final CudaEvent[] done;
+    private final boolean[] busy;
 
-    PinnedStaging(CudaRuntime cuda) {
+    PinnedStaging(CudaRuntime cuda, StagingSettings settings) {
         this.cuda = cuda;
-        for (int i = 0; i < SLOTS; i++) {
-            chunks[i] = PinnedBuffer.allocate(CHUNK_BYTES);
+        this.chunkBytes = settings.chunkBytes();
+        this.slots = settings.slots();
+        this.hostCopies = CopyEngine.create(true, settings.hostThreads());
+        this.chunks = new PinnedBuffer[slots];
+        this.done = new CudaEvent[slots];
+        this.busy = new boolean[slots];
+        for (int i = 0; i < slots; i++) {
+            chunks[i] = PinnedBuffer.allocate(chunkBytes);
             done[i] = CudaEvent.create();
         }
+    }
+
+    long chunkBytes() {
+        return chunkBytes;
     }
 
     /** A run of host bytes to upload. */
@@ -52,14 +62,14 @@ final class PinnedStaging implements AutoCloseable {
                 if (filled == 0 && busy[slot]) {
                     done[slot].synchronize();
                 }
-                long n = Math.min(CHUNK_BYTES - filled, part.bytes() - copied);
+                long n = Math.min(chunkBytes - filled, part.bytes() - copied);
                 hostCopy(part.segment(), part.offset() + copied, chunks[slot].memory(), filled, n);
                 filled += n;
                 copied += n;
-                if (filled == CHUNK_BYTES) {
+                if (filled == chunkBytes) {
                     deviceAt = send(slot, filled, dst, deviceAt, stream);
                     filled = 0;
-                    slot = (slot + 1) % SLOTS;
+                    slot = (slot + 1) % slots;
                 }
             }
         }
@@ -77,35 +87,35 @@ final class PinnedStaging implements AutoCloseable {
         return deviceAt + bytes;
     }
 
-    private static void hostCopy(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long bytes) {
-        Tensor.wrap(dst.asSlice(dstOffset, bytes), DType.U8, bytes)
-                .copyFrom(Tensor.wrap(src.asSlice(srcOffset, bytes), DType.U8, bytes));
+    private void hostCopy(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long bytes) {
+        hostCopies.copy(Tensor.wrap(dst.asSlice(dstOffset, bytes), DType.U8, bytes),
+                Tensor.wrap(src.asSlice(srcOffset, bytes), DType.U8, bytes));
     }
 
     /** Copies {@code bytes} from device address {@code src} into host {@code dst}. */
     synchronized void download(MemorySegment src, MemorySegment dst, long dstOffset, long bytes, CudaStream stream) {
-        long chunkCount = Math.ceilDiv(bytes, CHUNK_BYTES);
+        long chunkCount = Math.ceilDiv(bytes, chunkBytes);
         if (chunkCount == 0) {
             return;
         }
-        for (long i = 0; i < Math.min(SLOTS, chunkCount); i++) {
+        for (long i = 0; i < Math.min(slots, chunkCount); i++) {
             issue(src, i, bytes, stream);
         }
         for (long i = 0; i < chunkCount; i++) {
-            int slot = (int) (i % SLOTS);
+            int slot = (int) (i % slots);
             done[slot].synchronize();
-            long at = i * CHUNK_BYTES;
-            hostCopy(chunks[slot].memory(), 0, dst, dstOffset + at, Math.min(CHUNK_BYTES, bytes - at));
-            if (i + SLOTS < chunkCount) {
-                issue(src, i + SLOTS, bytes, stream);
+            long at = i * chunkBytes;
+            hostCopy(chunks[slot].memory(), 0, dst, dstOffset + at, Math.min(chunkBytes, bytes - at));
+            if (i + slots < chunkCount) {
+                issue(src, i + slots, bytes, stream);
             }
         }
     }
 
     private void issue(MemorySegment src, long chunkIndex, long bytes, CudaStream stream) {
-        int slot = (int) (chunkIndex % SLOTS);
-        long at = chunkIndex * CHUNK_BYTES;
-        cuda.memcpyAsync(chunks[slot].memory(), at(src, at), Math.min(CHUNK_BYTES, bytes - at), stream);
+        int slot = (int) (chunkIndex % slots);
+        long at = chunkIndex * chunkBytes;
+        cuda.memcpyAsync(chunks[slot].memory(), at(src, at), Math.min(chunkBytes, bytes - at), stream);
         done[slot].record(stream);
     }
 
@@ -115,7 +125,7 @@ final class PinnedStaging implements AutoCloseable {
 
     @Override
     public void close() {
-        for (int i = 0; i < SLOTS; i++) {
+        for (int i = 0; i < slots; i++) {
             done[i].close();
             chunks[i].close();
         }

@@ -32,8 +32,9 @@ class GpuCopyTest {
 
     @Test
     void uploadAndDownloadAreByteExactAcrossStagingChunks() {
+        long chunk = CudaCopies.context(GPU).staging.chunkBytes();
         for (DType dtype : WIDTHS) {
-            for (long n : new long[] {0, 1, 7, 1000, (PinnedStaging.CHUNK_BYTES * 2 + 12345) / dtype.byteSize()}) {
+            for (long n : new long[] {0, 1, 7, 1000, (chunk * 2 + 12345) / dtype.byteSize()}) {
                 Tensor host = random(dtype, 11 + n, n);
                 Tensor back = host.to(GPU).to(Device.CPU);
                 assertSameBytes(host, back, dtype + " x " + n);
