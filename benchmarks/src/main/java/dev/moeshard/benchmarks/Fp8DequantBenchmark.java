@@ -25,8 +25,9 @@ import org.openjdk.jmh.infra.Blackhole;
  *
  * <p>{@code dequantize} is {@link Fp8BlockDequantizer} as the adapter calls it: it allocates its result and runs on
  * the shared engine, so it has no kernel parameter (start the JVM with {@code -Dmoeshard.simd.disable=true} for the
- * scalar path). {@code convert} is the F8_E4M3→BF16 conversion alone on the chosen engine into preallocated output,
- * the part of the work the kernels own.
+ * scalar path). {@code dequantizeInto} is the same into preallocated outputs, as to-grouped writes an expert that
+ * is one run of its mapped output: what is left is the kernels' work, with no fresh memory to fault in.
+ * {@code convert} is the F8_E4M3→BF16 conversion alone (no scales) on the chosen engine into preallocated output.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -82,6 +83,13 @@ public class Fp8DequantBenchmark {
     public void dequantize(Data d, Blackhole sink) {
         for (int e = 0; e < d.weights.length; e++) {
             sink.consume(Fp8BlockDequantizer.dequantize(d.weights[e], d.scales[e], DType.BF16, "gate_proj"));
+        }
+    }
+
+    @Benchmark
+    public void dequantizeInto(Data d) {
+        for (int e = 0; e < d.weights.length; e++) {
+            Fp8BlockDequantizer.dequantizeInto(d.weights[e], d.scales[e], d.outputs[e], "gate_proj");
         }
     }
 

@@ -20,6 +20,12 @@ abstract sealed class LayerCopies {
     /** Copies one tensor that is not part of a grouped expert tensor. */
     abstract void copy(Tensor target, Tensor source);
 
+    /**
+     * True when {@link #copyLayer} writes each target where it lies and nothing else of the grouped outputs, so that
+     * a target may be filled by other means before (a weight dequantized straight into it) and left out of the copy.
+     */
+    abstract boolean writesTargetsInPlace();
+
     static LayerCopies onCpu(CopyEngine engine) {
         return new Cpu(engine);
     }
@@ -43,6 +49,11 @@ abstract sealed class LayerCopies {
         @Override
         void copy(Tensor target, Tensor source) {
             engine.copy(target, source);
+        }
+
+        @Override
+        boolean writesTargetsInPlace() {
+            return true;
         }
     }
 
@@ -74,6 +85,12 @@ abstract sealed class LayerCopies {
         @Override
         void copy(Tensor target, Tensor source) {
             engine.copy(target, source);
+        }
+
+        /** The grouped outputs are downloaded whole from the device, over anything written to them before. */
+        @Override
+        boolean writesTargetsInPlace() {
+            return false;
         }
 
         /** The view {@code target} is of its grouped output, taken of that output's device twin. */

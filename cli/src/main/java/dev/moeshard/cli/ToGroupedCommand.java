@@ -21,6 +21,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -346,15 +347,22 @@ final class ToGroupedCommand implements Callable<Integer> {
                     }
                     Tensor source = hf.get(key);
                     Tensor scale = hf.get(key + Fp8BlockDequantizer.SCALE_SUFFIX);
+                    layerKeys.add(key);
+                    bytes += target.byteSize();
+                    experts++;
                     if (scale != null && source.dtype().isFp8() && !keepFp8()) {
+                        if (copies.writesTargetsInPlace() && target.isContiguous()
+                                && Arrays.equals(target.sizes(), source.sizes())) {
+                            // The expert is one run of the mapped output (the layouts that keep its row order):
+                            // dequantized straight into it, with no scratch and no copy after.
+                            Fp8BlockDequantizer.dequantizeInto(source, scale, target, key);
+                            continue;
+                        }
                         // One expert's weight dequantized at a time: the only scratch the conversion needs.
                         source = Fp8BlockDequantizer.dequantize(source, scale, target.dtype(), key);
                     }
                     layerTargets.add(target);
                     layerSources.add(source);
-                    layerKeys.add(key);
-                    bytes += target.byteSize();
-                    experts++;
                 }
                 ExpertNaming naming = in.model().family().naming();
                 List<Tensor> groupedOutputs = new ArrayList<>();

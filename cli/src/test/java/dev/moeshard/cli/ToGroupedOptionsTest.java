@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moeshard.moe.FromHfOptions;
+import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.family.FamilyDetection;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
@@ -41,6 +42,19 @@ class ToGroupedOptionsTest {
                 assertEquals(DType.BF16, out.entry(Q_PROJ).dtype());
                 assertTrue(out.keys().stream().noneMatch(k -> k.endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)));
             }
+        }
+    }
+
+    /** hf-v5 and vLLM keep each expert's rows in order, so its weight is dequantized straight into the output. */
+    @Test
+    void fp8ExpertsDequantizeIntoLayoutsThatKeepTheRowOrder(@TempDir Path dir) {
+        Path input = fp8Copy("qwen3_moe", dir.resolve("fp8"));
+        for (GroupedLayout layout : new GroupedLayout[] {GroupedLayout.HF_V5, GroupedLayout.VLLM}) {
+            Path output = dir.resolve(layout.cliName());
+            CliRun run = CliRun.of("to-grouped", input.toString(), output.toString(), "--layout", layout.cliName(),
+                    "--quiet");
+            assertEquals(ExitCode.OK, run.code(), run.toString());
+            assertMatchesAdapter(input, output, null, layout);
         }
     }
 
@@ -122,9 +136,13 @@ class ToGroupedOptionsTest {
 
     /** The output holds exactly what the adapter's fromHf of the input gives for {@code mesh}. */
     private static void assertMatchesAdapter(Path input, Path output, DeviceMesh mesh) {
+        assertMatchesAdapter(input, output, mesh, GroupedLayout.DEEPEP);
+    }
+
+    private static void assertMatchesAdapter(Path input, Path output, DeviceMesh mesh, GroupedLayout layout) {
         var model = FamilyDetection.fromConfigFile(Fixtures.of("qwen3_moe").resolve("config.json"));
         try (Checkpoint in = Checkpoint.open(input); Checkpoint out = Checkpoint.open(output)) {
-            Map<String, Tensor> expected = model.adapter().fromHf(ModelInput.views(in),
+            Map<String, Tensor> expected = model.adapter(layout).fromHf(ModelInput.views(in),
                     FromHfOptions.defaults().withMesh(mesh));
             assertEquals(new HashSet<>(expected.keySet()), new HashSet<>(out.keys()));
             for (Map.Entry<String, Tensor> e : expected.entrySet()) {

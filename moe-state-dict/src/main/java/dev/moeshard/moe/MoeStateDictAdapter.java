@@ -562,9 +562,14 @@ public final class MoeStateDictAdapter {
             Tensor target = targets.get(e.getKey());
             if (target != null) {
                 Tensor scale = hf.get(e.getKey() + Fp8BlockDequantizer.SCALE_SUFFIX);
-                Tensor source = scale != null && e.getValue().dtype().isFp8()
-                        ? Fp8BlockDequantizer.dequantize(e.getValue(), scale, target.dtype(), e.getKey()) : e.getValue();
-                target.copyFrom(source);
+                if (scale == null || !e.getValue().dtype().isFp8()) {
+                    target.copyFrom(e.getValue());
+                } else if (target.device().isCpu() && target.isContiguous()) {
+                    // The target is one run of host memory (layouts that keep the expert's row order): no scratch.
+                    Fp8BlockDequantizer.dequantizeInto(e.getValue(), scale, target, e.getKey());
+                } else {
+                    target.copyFrom(Fp8BlockDequantizer.dequantize(e.getValue(), scale, target.dtype(), e.getKey()));
+                }
             }
         }
         return fromHf(hf, options);

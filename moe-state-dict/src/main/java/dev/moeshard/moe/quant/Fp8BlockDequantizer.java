@@ -34,9 +34,47 @@ public final class Fp8BlockDequantizer {
     /**
      * {@code weight} [R, C] dequantized with {@code scaleInv} into a new contiguous tensor of {@code target}.
      *
-     * @throws IllegalArgumentException when the weight is not a 2-d FP8 tensor or the scales do not fit it
+     * @throws IllegalArgumentException when the weight is not a 2-d FP8 tensor, the scales do not fit it, or
+     *                                  {@code target} is not an arithmetic dtype
      */
     public static Tensor dequantize(Tensor weight, Tensor scaleInv, DType target, String name) {
+        long[] expectedScales = checkWeightAndScales(weight, scaleInv, name);
+        checkTarget(target, name);
+        Tensor result = Tensor.allocate(target, weight.sizes());
+        scaleInto(weight, scaleInv, result, expectedScales[1]);
+        return result;
+    }
+
+    /**
+     * {@code weight} [R, C] dequantized with {@code scaleInv} into {@code out}, a contiguous [R, C] tensor in host
+     * memory (a mapped output file, a reused buffer) of any arithmetic dtype: the same bytes {@link #dequantize}
+     * returns, with no output of its own to allocate and fault in. To F32, BF16 and F16 the weight is read once and
+     * {@code out} written once; to F64 and the FP8 formats an F32 temporary lies between, rounded once to the target.
+     *
+     * @throws IllegalArgumentException when the weight is not a 2-d FP8 tensor, the scales do not fit it, or
+     *                                  {@code out} is not a contiguous host tensor of the weight's shape and an
+     *                                  arithmetic dtype
+     */
+    public static void dequantizeInto(Tensor weight, Tensor scaleInv, Tensor out, String name) {
+        long[] expectedScales = checkWeightAndScales(weight, scaleInv, name);
+        checkTarget(out.dtype(), name);
+        if (!Arrays.equals(out.sizes(), weight.sizes())) {
+            throw new IllegalArgumentException(name + ": the output has shape " + Arrays.toString(out.sizes())
+                    + ", the weight " + Arrays.toString(weight.sizes()) + " dequantizes to the same shape");
+        }
+        if (!out.device().isCpu()) {
+            throw new IllegalArgumentException(name + ": the output must be in host memory, it is on "
+                    + out.device());
+        }
+        if (!out.isContiguous()) {
+            throw new IllegalArgumentException(name + ": the output must be contiguous (row-major, no gaps), it has "
+                    + "strides " + Arrays.toString(out.strides()) + " for shape " + Arrays.toString(out.sizes()));
+        }
+        scaleInto(weight, scaleInv, out, expectedScales[1]);
+    }
+
+    /** Checks the weight and the shape of its scales; returns that shape. */
+    private static long[] checkWeightAndScales(Tensor weight, Tensor scaleInv, String name) {
         if (!weight.dtype().isFp8() || !weight.dtype().isConvertible() || weight.dim() != 2) {
             throw new IllegalArgumentException(name + ": block dequantization needs a 2-d F8_E4M3 or F8_E5M2 weight, got "
                     + weight.dtype() + Arrays.toString(weight.sizes()));
@@ -49,35 +87,44 @@ public final class Fp8BlockDequantizer {
                     + ", a weight of shape [" + rows + ", " + cols + "] needs " + Arrays.toString(expected)
                     + " (one scale per " + BLOCK + "x" + BLOCK + " block)");
         }
+        return expected;
+    }
+
+    private static void checkTarget(DType target, String name) {
+        if (!target.isConvertible()) {
+            throw new IllegalArgumentException(name + ": cannot dequantize to " + target
+                    + ": the result must be F64, F32, F16, BF16, F8_E4M3 or F8_E5M2");
+        }
+    }
+
+    private static void scaleInto(Tensor weight, Tensor scaleInv, Tensor out, long blockCols) {
         float[] scales = readFloats(scaleInv.to(DType.F32).contiguous());
+        if (Converters.hasScaled(weight.dtype(), out.dtype())) {
+            scaleRows(weight.contiguous(), scales, out, blockCols);
+            return;
+        }
         // F64 and the FP8 targets have no fused kernel: dequantize to F32, which is what the reference rounds
         // from, and round that once to the target.
-        boolean fused = Converters.hasScaled(weight.dtype(), target);
-        Tensor result = Tensor.allocate(fused ? target : DType.F32, rows, cols);
-        scaleBlocks(weight.contiguous(), scales, result, expected[1]);
-        return fused ? result : result.to(target);
+        Tensor f32 = Tensor.allocate(DType.F32, weight.sizes());
+        scaleRows(weight.contiguous(), scales, f32, blockCols);
+        out.copyFrom(f32);
     }
 
     /**
      * Writes every element of {@code weight} times its block's scale into {@code out}, both contiguous [R, C]: one
-     * fused scaled conversion per row and block, each a contiguous run of up to 128 elements with one scale, so
-     * the weight is read once and the output written once, with no temporary in between.
+     * fused scaled conversion per row, which changes scale every 128 elements, so the weight is read once and the
+     * output written once, with no temporary in between and the kernel's per-call work paid once per row.
      */
-    private static void scaleBlocks(Tensor weight, float[] scales, Tensor out, long blockCols) {
+    private static void scaleRows(Tensor weight, float[] scales, Tensor out, long blockCols) {
         long rows = weight.size(0);
         long cols = weight.size(1);
         ScaledConverter converter = Converters.scaledBest(weight.dtype(), out.dtype());
         MemorySegment src = weight.segment();
         MemorySegment dst = out.segment();
-        int outWidth = out.dtype().byteSize();
+        long outRowBytes = cols * out.dtype().byteSize();
         for (long r = 0; r < rows; r++) {
             int scaleRow = (int) ((r / BLOCK) * blockCols);
-            long rowStart = r * cols;
-            for (long c = 0, block = 0; c < cols; c += BLOCK, block++) {
-                long run = Math.min(BLOCK, cols - c);
-                converter.convert(src, rowStart + c, dst, (rowStart + c) * outWidth, run,
-                        scales[scaleRow + (int) block]);
-            }
+            converter.convertBlocks(src, r * cols, dst, r * outRowBytes, cols, scales, scaleRow, BLOCK);
         }
     }
 

@@ -20,7 +20,7 @@ import java.util.Optional;
  * </ul>
  * The SIMD converters ({@link #simd}) cover the contiguous runs of BF16 and F16 to and from F32 and of FP8 to F32
  * and BF16, when {@link VectorSupport} allows the Vector API. The scaled converters ({@link #scaledBest}) fuse a
- * multiplication by one F32 scale into FP8 to F32, BF16 or F16, for block dequantization.
+ * multiplication by an F32 scale, one per block of a row, into FP8 to F32, BF16 or F16, for block dequantization.
  */
 public final class Converters {
     private static final String PANAMA_CONVERTERS = "dev.moeshard.tensor.convert.PanamaConverters";

@@ -9,7 +9,8 @@ import java.lang.foreign.ValueLayout;
  * The scalar scaled converters from F8_E4M3 and F8_E5M2 to F32, BF16 and F16: the FP8 byte decodes to its exact
  * float through {@link Fp8Tables}, the float multiplication rounds the product to F32 (as the reference computes
  * it), and the narrowing of {@link Bf16Converters} or {@link F16Converters} rounds that once more to the target.
- * For F32 the product is the result; only a NaN is made canonical, as every converter here does.
+ * For F32 the product is the result; only a NaN is made canonical, as every converter here does. A run of several
+ * blocks goes to the same loop once per block, with that block's scale.
  */
 final class ScaledFp8Converters {
     private static final float[] E4M3 = floats(Fp8Tables.E4M3_TO_F32);
@@ -29,7 +30,7 @@ final class ScaledFp8Converters {
                     + ": it exists from F8_E4M3 and F8_E5M2 to F32, BF16 and F16");
         }
         float[] table = from == DType.F8_E4M3 ? E4M3 : E5M2;
-        return switch (to) {
+        return new Blocks(to.byteSize(), switch (to) {
             case F32 -> (src, srcOffset, dst, dstOffset, count, scale) -> {
                 for (long i = 0; i < count; i++) {
                     int bits = Float.floatToRawIntBits(decode(table, src, srcOffset + i) * scale);
@@ -48,7 +49,52 @@ final class ScaledFp8Converters {
                     dst.set(ElementAccess.SHORT, dstOffset + 2 * i, (short) F16Converters.fromF32Bits(bits));
                 }
             };
-        };
+        });
+    }
+
+    /**
+     * Checks the arguments of {@link ScaledConverter#convertBlocks} before anything is written: a block size of at
+     * least one element and a scale for every block of the run.
+     */
+    static void checkBlocks(long count, float[] scales, int scaleOffset, long blockElems) {
+        if (blockElems < 1) {
+            throw new IllegalArgumentException("blocks of " + blockElems + " elements: a block holds at least one");
+        }
+        long blocks = Math.ceilDiv(count, blockElems);
+        if (scaleOffset < 0 || blocks > scales.length - scaleOffset) {
+            throw new IndexOutOfBoundsException(count + " elements in blocks of " + blockElems + " need " + blocks
+                    + " scales from index " + scaleOffset + ", the array holds " + scales.length);
+        }
+    }
+
+    /** One block's loop: {@code count} elements, each times {@code scale}. */
+    @FunctionalInterface
+    private interface BlockLoop {
+        void run(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long count, float scale);
+    }
+
+    /**
+     * A scalar scaled converter: walks the blocks of a run and hands each to the target's loop. A scalar element
+     * costs far more than the call per block, so the loop is not written out per target as the vector kernels are.
+     */
+    private record Blocks(int outWidth, BlockLoop loop) implements ScaledConverter {
+        @Override
+        public void convertBlocks(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long count,
+                                  float[] scales, int scaleOffset, long blockElems) {
+            checkBlocks(count, scales, scaleOffset, blockElems);
+            int k = scaleOffset;
+            for (long start = 0; start < count; start += blockElems, k++) {
+                loop.run(src, srcOffset + start, dst, dstOffset + start * outWidth, Math.min(blockElems, count - start),
+                        scales[k]);
+            }
+        }
+
+        /** One block straight to the loop, with no array for its one scale. */
+        @Override
+        public void convert(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long count,
+                            float scale) {
+            loop.run(src, srcOffset, dst, dstOffset, count, scale);
+        }
     }
 
     private static float decode(float[] table, MemorySegment src, long offset) {
