@@ -3,10 +3,13 @@ package dev.moeshard.cuda;
 /**
  * Sizes of the pinned staging ring: chunk size, chunks in flight, and the host threads that fill (or drain) a chunk.
  *
- * <p>The defaults come from measurement on an H100 host (benchmarks/RESULTS.md): the host-side copy into pinned
- * memory, not the link, is what limits staging, and it runs fastest when a chunk is small enough to still be in the
- * last-level cache when the DMA engine reads it. The system properties exist so that a machine with another cache
- * or link can be tuned without a rebuild.
+ * <p>The defaults come from measurement on an H200 host (benchmarks/RESULTS.md): the host-side copy into pinned
+ * memory, not the link, is what limits staging, so several workers must copy at once to keep up with the link (one
+ * thread moved 10 GB/s there, 16 threads 61 GB/s while the link was busy). 2 MiB chunks with 6 to 14 workers gave
+ * 0.84–0.86 of the link's pinned-memory rate, 4 MiB chunks 0.76–0.85, 32 MiB chunks about 0.7; 16 workers on the
+ * host's 16 cores fell to 0.77–0.79, competing with the thread that issues the transfers, hence the cap of 12.
+ * Each worker needs a slot to fill while the others' transfers are in flight, hence a few more slots than workers.
+ * The system properties exist so that a machine with another memory system or link can be tuned without a rebuild.
  *
  * @param chunkBytes  bytes of one pinned chunk
  * @param slots       chunks in the ring; the host fills one while the others are in flight
@@ -17,8 +20,10 @@ record StagingSettings(long chunkBytes, int slots, int hostThreads) {
     static final String SLOTS_PROPERTY = "moeshard.cuda.stagingSlots";
     static final String THREADS_PROPERTY = "moeshard.cuda.stagingThreads";
 
-    static final long DEFAULT_CHUNK_MIB = 32;
-    static final int DEFAULT_SLOTS = 3;
+    static final long DEFAULT_CHUNK_MIB = 2;
+    static final int MAX_DEFAULT_THREADS = 12;
+    /** Slots beyond one per worker, so that workers find a free slot while earlier chunks are in flight. */
+    static final int SPARE_SLOTS = 4;
 
     StagingSettings {
         if (chunkBytes < 1) {
@@ -35,13 +40,18 @@ record StagingSettings(long chunkBytes, int slots, int hostThreads) {
 
     /** The settings from the system properties, each defaulting when unset. */
     static StagingSettings fromSystemProperties() {
+        int threads = (int) number(THREADS_PROPERTY, defaultThreads());
         return new StagingSettings(
-                positive(CHUNK_MIB_PROPERTY, DEFAULT_CHUNK_MIB) << 20,
-                (int) positive(SLOTS_PROPERTY, DEFAULT_SLOTS),
-                (int) positive(THREADS_PROPERTY, Runtime.getRuntime().availableProcessors()));
+                number(CHUNK_MIB_PROPERTY, DEFAULT_CHUNK_MIB) << 20,
+                (int) number(SLOTS_PROPERTY, threads + SPARE_SLOTS),
+                threads);
     }
 
-    private static long positive(String property, long fallback) {
+    static int defaultThreads() {
+        return Math.min(Runtime.getRuntime().availableProcessors(), MAX_DEFAULT_THREADS);
+    }
+
+    private static long number(String property, long fallback) {
         String text = System.getProperty(property);
         if (text == null || text.isBlank()) {
             return fallback;

@@ -32,9 +32,11 @@ class GpuCopyTest {
 
     @Test
     void uploadAndDownloadAreByteExactAcrossStagingChunks() {
-        long chunk = CudaCopies.context(GPU).staging.chunkBytes();
+        // More chunks than slots, so that every slot is refilled after its transfer, and a ragged last chunk.
+        PinnedStaging staging = CudaCopies.context(GPU).staging;
+        long manyChunks = staging.chunkBytes() * (2L * staging.slots() + 1) + 12345;
         for (DType dtype : WIDTHS) {
-            for (long n : new long[] {0, 1, 7, 1000, (chunk * 2 + 12345) / dtype.byteSize()}) {
+            for (long n : new long[] {0, 1, 7, 1000, manyChunks / dtype.byteSize()}) {
                 Tensor host = random(dtype, 11 + n, n);
                 Tensor back = host.to(GPU).to(Device.CPU);
                 assertSameBytes(host, back, dtype + " x " + n);
@@ -89,6 +91,45 @@ class GpuCopyTest {
         // Odd sizes take the 32×32 (or packed) tiles; whole 64×64 tiles with aligned rows take the 16-byte kernel.
         batchedMerge(9, 130, 66);
         batchedMerge(5, 256, 192);
+    }
+
+    @Test
+    void hostExpertsPackedIntoManyStagingChunksMergeByteExact() {
+        // Odd-sized host sources packed back to back through more chunks than the ring has slots: pieces of one
+        // tensor straddle chunk boundaries and every slot is refilled.
+        PinnedStaging staging = CudaCopies.context(GPU).staging;
+        long h = 1201;
+        long i = 300;
+        long expertBytes = 3 * h * i * DType.BF16.byteSize();
+        int experts = (int) Math.ceilDiv(staging.chunkBytes() * (2L * staging.slots() + 1), expertBytes);
+        List<Tensor> gates = new ArrayList<>();
+        List<Tensor> ups = new ArrayList<>();
+        List<Tensor> downs = new ArrayList<>();
+        for (int x = 0; x < experts; x++) {
+            gates.add(random(DType.BF16, 500 + x, i, h));
+            ups.add(random(DType.BF16, 600 + x, i, h));
+            downs.add(random(DType.BF16, 700 + x, h, i));
+        }
+        Tensor gu = Tensor.allocate(GPU, DType.BF16, experts, h, 2 * i);
+        Tensor dn = Tensor.allocate(GPU, DType.BF16, experts, i, h);
+        Tensor cpuGu = Tensor.allocate(DType.BF16, experts, h, 2 * i);
+        Tensor cpuDn = Tensor.allocate(DType.BF16, experts, i, h);
+        List<Tensor> dsts = new ArrayList<>();
+        List<Tensor> srcs = new ArrayList<>();
+        for (int x = 0; x < experts; x++) {
+            dsts.add(gu.select(0, x).narrow(1, 0, i));
+            srcs.add(gates.get(x).t());
+            dsts.add(gu.select(0, x).narrow(1, i, i));
+            srcs.add(ups.get(x).t());
+            dsts.add(dn.select(0, x));
+            srcs.add(downs.get(x).t());
+            cpuGu.select(0, x).narrow(1, 0, i).copyFrom(gates.get(x).t());
+            cpuGu.select(0, x).narrow(1, i, i).copyFrom(ups.get(x).t());
+            cpuDn.select(0, x).copyFrom(downs.get(x).t());
+        }
+        TensorOps.copyAll(dsts, srcs);
+        assertSameBytes(cpuGu, gu.to(Device.CPU), experts + " host experts, gate/up");
+        assertSameBytes(cpuDn, dn.to(Device.CPU), experts + " host experts, down");
     }
 
     private static void batchedMerge(int experts, long h, long i) {

@@ -19,8 +19,9 @@ class StagingSettingsTest {
     void unsetPropertiesGiveTheDefaults() {
         StagingSettings s = StagingSettings.fromSystemProperties();
         assertEquals(StagingSettings.DEFAULT_CHUNK_MIB << 20, s.chunkBytes());
-        assertEquals(StagingSettings.DEFAULT_SLOTS, s.slots());
-        assertEquals(Runtime.getRuntime().availableProcessors(), s.hostThreads());
+        int threads = Math.min(Runtime.getRuntime().availableProcessors(), StagingSettings.MAX_DEFAULT_THREADS);
+        assertEquals(threads, s.hostThreads());
+        assertEquals(threads + StagingSettings.SPARE_SLOTS, s.slots());
     }
 
     @Test
@@ -29,6 +30,12 @@ class StagingSettingsTest {
         System.setProperty(StagingSettings.SLOTS_PROPERTY, " 6 ");
         System.setProperty(StagingSettings.THREADS_PROPERTY, "2");
         assertEquals(new StagingSettings(4L << 20, 6, 2), StagingSettings.fromSystemProperties());
+    }
+
+    @Test
+    void slotsFollowTheThreadsUnlessSet() {
+        System.setProperty(StagingSettings.THREADS_PROPERTY, "3");
+        assertEquals(3 + StagingSettings.SPARE_SLOTS, StagingSettings.fromSystemProperties().slots());
     }
 
     @Test
