@@ -11,8 +11,9 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Transposes of 2-, 4- and 8-byte elements work on L×L blocks, L = 16 or 8 lanes (see
  * {@link PanamaBlockTransposers}): L loads down the source's contiguous direction, log2(L) rounds of two-source lane
  * selection (one permute instruction each on AVX-512), L stores along the destination's rows.
- * Large sources are read ahead chunk by chunk, and blocks are visited so that few source lines are live at once;
- * the constants below say why. Edges that do not fill a block go to the scalar kernel. One-byte elements are left to the scalar kernel: byte permutes across a whole vector need
+ * Blocks narrower than a cache line are visited in bands of destination rows (see {@link #rowBands}); blocks a whole
+ * line wide read large sources ahead chunk by chunk and visit blocks so that few source lines are live at once (see
+ * {@link #readAheadChunks}); the constants below say why. Edges that do not fill a block go to the scalar kernel. One-byte elements are left to the scalar kernel: byte permutes across a whole vector need
  * AVX-512 VBMI, which many machines lack.
  */
 final class PanamaCopyKernels implements CopyKernels {
@@ -32,6 +33,13 @@ final class PanamaCopyKernels implements CopyKernels {
      * the set's ways would evict itself.
      */
     private static final int BLOCKS_PER_BAND = 4;
+    private static final int LINE_BYTES = 64;
+    /**
+     * Columns (source lines) that one pass of {@link #rowBands} covers: the next band reads the same lines again
+     * further along, and 256 of them (16 KiB of the lines' used parts) stay in L2 until it does, however wide the
+     * matrix.
+     */
+    private static final long BAND_TILE_COLUMNS = 256;
 
     private final ScalarCopyKernels scalar = ScalarCopyKernels.INSTANCE;
     private final BlockTransposer shorts = PanamaBlockTransposers.forWidth(2, PanamaVectors.BYTES.vectorBitSize());
@@ -81,11 +89,59 @@ final class PanamaCopyKernels implements CopyKernels {
     }
 
     private void blocked(BlockTransposer t, MemorySegment src, long srcOffset, long srcColStride,
-                             MemorySegment dst, long dstOffset, long dstRowStride,
-                             long rows, long cols, int width) {
+                         MemorySegment dst, long dstOffset, long dstRowStride,
+                         long rows, long cols, int width) {
         int lanes = t.lanes();
         long fullRows = rows - rows % lanes;
         long fullCols = cols - cols % lanes;
+        if ((long) lanes * width < LINE_BYTES) {
+            rowBands(t, src, srcOffset, srcColStride, dst, dstOffset, dstRowStride, fullRows, fullCols, width);
+        } else {
+            readAheadChunks(t, src, srcOffset, srcColStride, dst, dstOffset, dstRowStride, rows, fullRows, fullCols,
+                    width);
+        }
+        // Edges: the columns right of the last full block, then the rows below it.
+        if (fullCols < cols) {
+            scalar.transpose(src, srcOffset + fullCols * srcColStride, srcColStride,
+                    dst, dstOffset + fullCols * width, dstRowStride, fullRows, cols - fullCols, width);
+        }
+        if (fullRows < rows) {
+            scalar.transpose(src, srcOffset + fullRows * width, srcColStride,
+                    dst, dstOffset + fullRows * dstRowStride, dstRowStride, rows - fullRows, cols, width);
+        }
+    }
+
+    /**
+     * For blocks whose rows are part of a cache line: L destination rows at a time, written left to right across a
+     * tile of columns, so that the block that completes a destination line follows the one that began it while the
+     * line is still in L1, and the destination is written as L sequential streams. Visiting blocks in source order
+     * instead leaves every destination line half written until a later pass, and costs a second miss on it
+     * (measured: BF16 merge and split 15–22% faster this way than with {@link #readAheadChunks}).
+     */
+    private static void rowBands(BlockTransposer t, MemorySegment src, long srcOffset, long srcColStride,
+                                 MemorySegment dst, long dstOffset, long dstRowStride,
+                                 long fullRows, long fullCols, int width) {
+        int lanes = t.lanes();
+        for (long c0 = 0; c0 < fullCols; c0 += BAND_TILE_COLUMNS) {
+            long cEnd = Math.min(fullCols, c0 + BAND_TILE_COLUMNS);
+            for (long r = 0; r < fullRows; r += lanes) {
+                for (long c = c0; c < cEnd; c += lanes) {
+                    t.block(src, srcOffset + r * width + c * srcColStride, srcColStride,
+                            dst, dstOffset + r * dstRowStride + c * width, dstRowStride);
+                }
+            }
+        }
+    }
+
+    /**
+     * For blocks whose rows are whole cache lines, each destination line is written once, whole, whatever the order;
+     * what remains to win is reading the source at streaming speed: chunk by chunk, each read ahead into L2 and then
+     * transposed in the order that crowds L1 sets least.
+     */
+    private static void readAheadChunks(BlockTransposer t, MemorySegment src, long srcOffset, long srcColStride,
+                                        MemorySegment dst, long dstOffset, long dstRowStride,
+                                        long rows, long fullRows, long fullCols, int width) {
+        int lanes = t.lanes();
         long columnBytes = rows * width;
         long chunkCols = Math.max(lanes, (CHUNK_BYTES / Math.max(columnBytes, 1)) / lanes * lanes);
         boolean prefetch = fullCols * srcColStride > PREFETCH_ABOVE_BYTES;
@@ -116,15 +172,6 @@ final class PanamaCopyKernels implements CopyKernels {
                     }
                 }
             }
-        }
-        // Edges: the columns right of the last full block, then the rows below it.
-        if (fullCols < cols) {
-            scalar.transpose(src, srcOffset + fullCols * srcColStride, srcColStride,
-                    dst, dstOffset + fullCols * width, dstRowStride, fullRows, cols - fullCols, width);
-        }
-        if (fullRows < rows) {
-            scalar.transpose(src, srcOffset + fullRows * width, srcColStride,
-                    dst, dstOffset + fullRows * dstRowStride, dstRowStride, rows - fullRows, cols, width);
         }
     }
 
