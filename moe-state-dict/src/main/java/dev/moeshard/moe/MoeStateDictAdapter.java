@@ -558,12 +558,18 @@ public final class MoeStateDictAdapter {
             }
         }
         validateExpertAvailability(hf.keySet(), options.mesh());
+        // Plain copies are gathered into one copyAll, which shares whole experts among the copy threads (an
+        // expert is often below the size at which a single copy is split); dequantized ones go one by one, so that
+        // at most one expert's scratch is alive.
+        List<Tensor> copyTargets = new ArrayList<>();
+        List<Tensor> copySources = new ArrayList<>();
         for (Map.Entry<String, Tensor> e : hf.entrySet()) {
             Tensor target = targets.get(e.getKey());
             if (target != null) {
                 Tensor scale = hf.get(e.getKey() + Fp8BlockDequantizer.SCALE_SUFFIX);
                 if (scale == null || !e.getValue().dtype().isFp8()) {
-                    target.copyFrom(e.getValue());
+                    copyTargets.add(target);
+                    copySources.add(e.getValue());
                 } else if (target.device().isCpu() && target.isContiguous()) {
                     // The target is one run of host memory (layouts that keep the expert's row order): no scratch.
                     Fp8BlockDequantizer.dequantizeInto(e.getValue(), scale, target, e.getKey());
@@ -572,6 +578,7 @@ public final class MoeStateDictAdapter {
                 }
             }
         }
+        TensorOps.copyAll(copyTargets, copySources);
         return fromHf(hf, options);
     }
 }
