@@ -334,6 +334,7 @@ final class ToGroupedCommand implements Callable<Integer> {
                 }
             }
             Map<String, Tensor> hf = ModelInput.views(in.checkpoint());
+            ReusedScratch scratch = new ReusedScratch();
             for (ExpertSurvey.Layer layer : job.survey().layers()) {
                 long bytes = 0;
                 int experts = 0;
@@ -351,14 +352,21 @@ final class ToGroupedCommand implements Callable<Integer> {
                     bytes += target.byteSize();
                     experts++;
                     if (scale != null && source.dtype().isFp8() && !keepFp8()) {
-                        if (copies.writesTargetsInPlace() && target.isContiguous()
-                                && Arrays.equals(target.sizes(), source.sizes())) {
-                            // The expert is one run of the mapped output (the layouts that keep its row order):
-                            // dequantized straight into it, with no scratch and no copy after.
-                            Fp8BlockDequantizer.dequantizeInto(source, scale, target, key);
+                        if (copies.writesTargetsInPlace()) {
+                            if (target.isContiguous() && Arrays.equals(target.sizes(), source.sizes())) {
+                                // One run of the mapped output (the layouts that keep the expert's row order):
+                                // dequantized straight into it, with no scratch and no copy after.
+                                Fp8BlockDequantizer.dequantizeInto(source, scale, target, key);
+                            } else {
+                                // A transposed view (DeepEP): dequantized into the one scratch and moved into place
+                                // before the next expert reuses it.
+                                Tensor dequantized = scratch.tensor(target.dtype(), source.sizes());
+                                Fp8BlockDequantizer.dequantizeInto(source, scale, dequantized, key);
+                                engine.copy(target, dequantized);
+                            }
                             continue;
                         }
-                        // One expert's weight dequantized at a time: the only scratch the conversion needs.
+                        // The device path uploads a layer's sources together, so each expert has its own.
                         source = Fp8BlockDequantizer.dequantize(source, scale, target.dtype(), key);
                     }
                     layerTargets.add(target);

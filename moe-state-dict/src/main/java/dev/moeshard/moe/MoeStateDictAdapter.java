@@ -277,11 +277,13 @@ public final class MoeStateDictAdapter {
                 }
                 continue;
             }
-            if (keptScales == null) {
-                value = dequantizeIfBlockQuantized(key, value, scales, options);
-            }
+            // Dequantized only where the value is used: an expert of another rank, or one already written in place
+            // (loadInto, to-grouped), would otherwise be dequantized into a temporary only to be dropped.
             ExpertKey expert = naming.parsePerExpert(key);
             if (expert == null) {
+                if (keptScales == null) {
+                    value = dequantizeIfBlockQuantized(key, value, scales, options);
+                }
                 if (isLoraExpertKey(key)) {
                     lora.put(key, value);
                 } else if (!fusedExpertsToGrouped(key, value, range, options, sink)) {
@@ -296,6 +298,9 @@ public final class MoeStateDictAdapter {
             }
             if (!range.contains(expert.expert())) {
                 continue;
+            }
+            if (keptScales == null) {
+                value = dequantizeIfBlockQuantized(key, value, scales, options);
             }
             Tensor grouped = assembler.add(groupedKey, layout.tensorOf(expert.projection()), expert.expert(),
                     expert.projection(), key, value);
