@@ -9,13 +9,16 @@ import java.util.Arrays;
 /**
  * Byte-exact comparison of two tensors of one dtype and shape, streamed: contiguous tensors are compared where they
  * lie (in the mapped files), a strided view (a transposed expert of a grouped tensor) is laid out a few MiB at a time
- * into one scratch buffer first. Nothing is ever copied whole.
+ * into a scratch buffer first, the same buffer for every comparison. Nothing is ever copied whole.
  */
 final class TensorComparison {
     /** Strided tensors are compared in chunks of this many bytes along their first dimension (one row at least). */
     static final long CHUNK_BYTES = 4L << 20;
 
     private final CopyEngine engine;
+    /** Reused from comparison to comparison: a fresh chunk each time would stay allocated until the collector ran. */
+    private final ReusedScratch expectedScratch = new ReusedScratch();
+    private final ReusedScratch actualScratch = new ReusedScratch();
 
     TensorComparison(CopyEngine engine) {
         this.engine = engine;
@@ -41,8 +44,8 @@ final class TensorComparison {
         long chunkRows = Math.max(1, Math.min(rows, CHUNK_BYTES / Math.max(1, rowBytes)));
         long[] chunkSizes = expected.sizes();
         chunkSizes[0] = chunkRows;
-        Tensor scratchExpected = expected.isContiguous() ? null : Tensor.allocate(expected.dtype(), chunkSizes);
-        Tensor scratchActual = actual.isContiguous() ? null : Tensor.allocate(actual.dtype(), chunkSizes);
+        Tensor scratchExpected = expected.isContiguous() ? null : expectedScratch.tensor(expected.dtype(), chunkSizes);
+        Tensor scratchActual = actual.isContiguous() ? null : actualScratch.tensor(actual.dtype(), chunkSizes);
         for (long row = 0; row < rows; row += chunkRows) {
             long n = Math.min(chunkRows, rows - row);
             MemorySegment a = laidOut(expected.narrow(0, row, n), scratchExpected, n);

@@ -55,10 +55,34 @@ final class VerifyCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    /** A tensor found in the grouped checkpoints: the rank it came from, and whether it was split from experts. */
-    private record Found(int rank, Tensor tensor, boolean expert, long at) {
-        Found(int rank, Tensor tensor, boolean expert) {
-            this(rank, tensor, expert, -1);
+    /**
+     * A tensor found in the grouped checkpoints: the rank it came from, whether it was split from experts, where a
+     * GPT-OSS expert slice starts, and the mapped tensor it is a view of, whose pages are let go once its last view
+     * has been compared.
+     */
+    private record Found(int rank, Tensor tensor, boolean expert, long at, MappedSource source) {
+        Found(int rank, Tensor tensor, boolean expert, MappedSource source) {
+            this(rank, tensor, expert, -1, source);
+        }
+    }
+
+    /**
+     * A tensor of a grouped checkpoint and how many of the views found in it are still to be compared. Comparing
+     * touches every page of both checkpoints, and a touched page of a mapping stays in the resident set until it is
+     * let go: without this, checking a checkpoint made the resident set as large as both of them together.
+     */
+    private static final class MappedSource {
+        private final Tensor whole;
+        private int pending;
+
+        MappedSource(Tensor whole) {
+            this.whole = whole;
+        }
+
+        void comparedOne() {
+            if (--pending == 0) {
+                MappedPages.release(whole);
+            }
         }
     }
 
@@ -99,9 +123,11 @@ final class VerifyCommand implements Callable<Integer> {
                     if (difference != null) {
                         differences.add(difference);
                     }
+                    f.source().comparedOne();
                     compared++;
                     bytes += expected.byteSize();
                 }
+                MappedPages.release(expected);
             }
             found.forEach((key, got) -> differences.add(key + ": extra, on rank"
                     + (got.size() == 1 ? " " + got.get(0).rank() : "s " + got.stream().map(Found::rank).toList())
@@ -128,24 +154,28 @@ final class VerifyCommand implements Callable<Integer> {
             Map<String, String> gptOssNames = ranks.isGptOss()
                     ? GptOssLayout.hfNames(r.checkpoint(), ranks.model().config().numExperts()) : Map.of();
             for (String key : r.checkpoint().keys()) {
+                MappedSource source = new MappedSource(r.checkpoint().tensor(key));
+                List<Map.Entry<String, Found>> views = new ArrayList<>();
                 if (ranks.isGptOss()) {
                     // Every rank holds every GPT-OSS tensor, its expert tensors cut to the rank's experts.
                     boolean experts = ranks.isGptOssExpertKey(key);
-                    found.computeIfAbsent(gptOssNames.get(key), k -> new ArrayList<>()).add(new Found(r.index(),
-                            r.checkpoint().tensor(key), false, experts ? r.range().start() : -1));
+                    views.add(Map.entry(gptOssNames.get(key), new Found(r.index(), source.whole, false,
+                            experts ? r.range().start() : -1, source)));
                 } else if (LoraExpertSuffix.of(key, ranks.model().family().naming().segment()) != null) {
                     // Grouped LoRA, whole on every rank, compared in the PEFT layout the HF input holds.
-                    for (Map.Entry<String, Tensor> e : ranks.model().adapter().toHf(key, r.checkpoint().tensor(key),
+                    for (Map.Entry<String, Tensor> e : ranks.model().adapter().toHf(key, source.whole,
                             ToHfOptions.defaults().withLoraFormat(lora))) {
-                        found.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(new Found(r.index(), e.getValue(), false));
+                        views.add(Map.entry(e.getKey(), new Found(r.index(), e.getValue(), false, source)));
                     }
                 } else if (ranks.isGroupedExpertKey(key)) {
                     for (Map.Entry<String, Tensor> e : ranks.perExpertViews(r, key)) {
-                        found.computeIfAbsent(e.getKey(), k -> new ArrayList<>()).add(new Found(r.index(), e.getValue(), true));
+                        views.add(Map.entry(e.getKey(), new Found(r.index(), e.getValue(), true, source)));
                     }
                 } else {
-                    found.computeIfAbsent(key, k -> new ArrayList<>()).add(new Found(r.index(), r.checkpoint().tensor(key), false));
+                    views.add(Map.entry(key, new Found(r.index(), source.whole, false, source)));
                 }
+                source.pending = views.size();
+                views.forEach(v -> found.computeIfAbsent(v.getKey(), k -> new ArrayList<>()).add(v.getValue()));
             }
         }
         return found;
