@@ -4,6 +4,7 @@ import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.convert.Converters;
 import dev.moeshard.tensor.convert.ScaledConverter;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -105,9 +106,11 @@ public final class Fp8BlockDequantizer {
         }
         // F64 and the FP8 targets have no fused kernel: dequantize to F32, which is what the reference rounds
         // from, and round that once to the target.
-        Tensor f32 = Tensor.allocate(DType.F32, weight.sizes());
-        scaleRows(weight.contiguous(), scales, f32, blockCols);
-        out.copyFrom(f32);
+        try (Arena scratch = Arena.ofShared()) { // freed on return, not whenever the collector runs
+            Tensor f32 = Tensor.allocate(scratch, DType.F32, weight.sizes());
+            scaleRows(weight.contiguous(), scales, f32, blockCols);
+            out.copyFrom(f32);
+        }
     }
 
     /**

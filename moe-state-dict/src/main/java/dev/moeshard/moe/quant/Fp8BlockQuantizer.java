@@ -2,6 +2,7 @@ package dev.moeshard.moe.quant;
 
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -51,34 +52,43 @@ public final class Fp8BlockQuantizer {
                     + out.dtype() + Arrays.toString(out.sizes()) + " with scales " + Arrays.toString(scales.sizes())
                     + "; expected F8_E4M3 of the same shape and scales " + Arrays.toString(grid));
         }
-        Tensor values = Tensor.allocate(DType.F32, rows, cols).copyFrom(weight);
-        MemorySegment data = values.segment();
-        Tensor scaleValues = Tensor.allocate(DType.F32, grid);
-        for (long br = 0; br < grid[0]; br++) {
-            for (long bc = 0; bc < grid[1]; bc++) {
-                long r0 = br * BLOCK;
-                long r1 = Math.min(rows, r0 + BLOCK);
-                long c0 = bc * BLOCK;
-                long c1 = Math.min(cols, c0 + BLOCK);
-                float amax = 0;
-                for (long r = r0; r < r1; r++) {
-                    for (long c = c0; c < c1; c++) {
-                        amax = Math.max(amax, Math.abs(data.get(F32, (r * cols + c) * Float.BYTES)));
-                    }
-                }
-                float scale = amax / E4M3_MAX;
-                scaleValues.segment().set(F32, (br * grid[1] + bc) * Float.BYTES, scale);
-                for (long r = r0; r < r1; r++) {
-                    for (long c = c0; c < c1; c++) {
-                        long at = (r * cols + c) * Float.BYTES;
-                        // w / scale can land a rounding above 448, past E4M3's range: clamp it back.
-                        float q = scale == 0 ? 0 : Math.clamp(data.get(F32, at) / scale, -E4M3_MAX, E4M3_MAX);
-                        data.set(F32, at, q);
-                    }
+        // The F32 working copy is freed on return: left to the collector, one per tensor piled up to gigabytes of
+        // native memory over a checkpoint before it ran. Shared, because the copies into and out of it use threads.
+        try (Arena scratch = Arena.ofShared()) {
+            Tensor values = Tensor.allocate(scratch, DType.F32, rows, cols).copyFrom(weight);
+            Tensor scaleValues = Tensor.allocate(scratch, DType.F32, grid);
+            for (long br = 0; br < grid[0]; br++) {
+                for (long bc = 0; bc < grid[1]; bc++) {
+                    float scale = quantizeBlock(values.segment(), cols, br * BLOCK, Math.min(rows, br * BLOCK + BLOCK),
+                            bc * BLOCK, Math.min(cols, bc * BLOCK + BLOCK));
+                    scaleValues.segment().set(F32, (br * grid[1] + bc) * Float.BYTES, scale);
                 }
             }
+            out.copyFrom(values);
+            scales.copyFrom(scaleValues);
         }
-        out.copyFrom(values);
-        scales.copyFrom(scaleValues);
+    }
+
+    /**
+     * Scales rows [r0, r1) × columns [c0, c1) of the F32 matrix {@code data} (row length {@code cols}) in place so
+     * that its largest magnitude becomes E4M3's, and returns the scale (0 for an all-zero block).
+     */
+    private static float quantizeBlock(MemorySegment data, long cols, long r0, long r1, long c0, long c1) {
+        float amax = 0;
+        for (long r = r0; r < r1; r++) {
+            for (long c = c0; c < c1; c++) {
+                amax = Math.max(amax, Math.abs(data.get(F32, (r * cols + c) * Float.BYTES)));
+            }
+        }
+        float scale = amax / E4M3_MAX;
+        for (long r = r0; r < r1; r++) {
+            for (long c = c0; c < c1; c++) {
+                long at = (r * cols + c) * Float.BYTES;
+                // w / scale can land a rounding above 448, past E4M3's range: clamp it back.
+                float q = scale == 0 ? 0 : Math.clamp(data.get(F32, at) / scale, -E4M3_MAX, E4M3_MAX);
+                data.set(F32, at, q);
+            }
+        }
+        return scale;
     }
 }
