@@ -391,6 +391,9 @@ final class ToGroupedCommand implements Callable<Integer> {
             // Everything else, written as the adapter emits it, so that no converted tensor waits in memory.
             FromHfOptions options = FromHfOptions.defaults().withMesh(job.mesh()).withOutputDtype(outputDtype)
                     .withKeepFp8(keepFp8());
+            if (!keepFp8()) {
+                dequantizeInPlace(hf, out, planned, plan.groupedKeys(), options.dequantizedDtype(), done);
+            }
             adapter.fromHf(hf, options, (key, value) -> {
                 if (!planned.contains(key) || plan.groupedKeys().contains(key)) {
                     throw new IllegalStateException("the adapter produced " + key + ", which the plan did not expect");
@@ -406,6 +409,34 @@ final class ToGroupedCommand implements Callable<Integer> {
                         + plan.groupedKeys() + "; it filled " + adapter.viewLoadedKeys());
             }
             out.commit();
+        }
+    }
+
+    /**
+     * Dequantizes the FP8 weights outside the routed experts (attention, shared experts, dense MLPs) straight into
+     * their place in the output and takes them and their scales out of {@code hf}, where the output holds them in
+     * the dtype the adapter would dequantize them to: the adapter would give each its own temporary, freed only
+     * when the collector next runs, which over a large checkpoint is gigabytes of memory held for nothing.
+     */
+    private static void dequantizeInPlace(Map<String, Tensor> hf, ShardedCheckpointWriter out, Set<String> planned,
+                                          Set<String> groupedKeys, DType dequantizedDtype, long[] done) {
+        for (String key : new ArrayList<>(hf.keySet())) {
+            Tensor value = hf.get(key);
+            Tensor scale = hf.get(key + Fp8BlockDequantizer.SCALE_SUFFIX);
+            if (scale == null || !value.dtype().isFp8() || !planned.contains(key) || groupedKeys.contains(key)) {
+                continue;
+            }
+            Tensor target = out.tensor(key);
+            if (target.dtype() != dequantizedDtype || !target.isContiguous()
+                    || !Arrays.equals(target.sizes(), value.sizes())) {
+                continue;
+            }
+            Fp8BlockDequantizer.dequantizeInto(value, scale, target, key);
+            hf.remove(key);
+            hf.remove(key + Fp8BlockDequantizer.SCALE_SUFFIX);
+            MappedPages.release(target);
+            MappedPages.release(value);
+            done[0] += target.byteSize();
         }
     }
 
