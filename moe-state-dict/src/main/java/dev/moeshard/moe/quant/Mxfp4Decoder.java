@@ -4,6 +4,7 @@ import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.simd.VectorSupport;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -98,17 +99,21 @@ public final class Mxfp4Decoder {
      * (any float dtype, any strides, e.g. a slice of a mapped output file).
      */
     public static void decodeExpert(Tensor blocks, Tensor scales, Tensor target) {
-        Tensor f32 = decodeToF32(blocks, scales, KERNEL);
-        target.copyFrom(f32.t());
+        // The F32 intermediate is freed on return: left to the collector, one per expert (tens of MB each for
+        // GPT-OSS) piled up faster than it ran. Shared, because the transposing copy out of it uses threads.
+        try (Arena scratch = Arena.ofShared()) {
+            Tensor f32 = decodeToF32(blocks, scales, KERNEL, scratch);
+            target.copyFrom(f32.t());
+        }
     }
 
-    /** [rows, G·32] F32, row-major: the untransposed values, with {@code kernel}. */
-    static Tensor decodeToF32(Tensor blocks, Tensor scales, Mxfp4Kernel kernel) {
+    /** [rows, G·32] F32, row-major: the untransposed values, with {@code kernel}, in memory of {@code arena}. */
+    static Tensor decodeToF32(Tensor blocks, Tensor scales, Mxfp4Kernel kernel, Arena arena) {
         long rows = blocks.size(0);
         long groups = blocks.size(1);
         MemorySegment packed = blocks.contiguous().segment();
         MemorySegment scaleBytes = scales.contiguous().segment();
-        Tensor out = Tensor.allocate(DType.F32, rows, groups * BLOCK);
+        Tensor out = Tensor.allocate(arena, DType.F32, rows, groups * BLOCK);
         kernel.decode(packed, 0, scaleBytes, 0, out.segment(), 0, rows * groups);
         return out;
     }

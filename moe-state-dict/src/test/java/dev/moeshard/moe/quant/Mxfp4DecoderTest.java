@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
+import java.lang.foreign.Arena;
 import java.lang.foreign.ValueLayout;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -54,7 +55,7 @@ class Mxfp4DecoderTest {
                 for (int b = 0; b < 256; b++) {
                     in[0].segment().set(ValueLayout.JAVA_BYTE, b, (byte) b);
                 }
-                Tensor got = Mxfp4Decoder.decodeToF32(in[0].select(0, 0), in[1].select(0, 0), kernel);
+                Tensor got = Mxfp4Decoder.decodeToF32(in[0].select(0, 0), in[1].select(0, 0), kernel, Arena.ofAuto());
                 for (long i = 0; i < in[0].numel(); i++) {
                     int packed = u8(in[0], i);
                     float lo = got.segment().getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, 2 * i);
@@ -107,8 +108,8 @@ class Mxfp4DecoderTest {
                 for (long i = 0; i < scales.numel(); i++) {
                     scales.segment().set(ValueLayout.JAVA_BYTE, i, (byte) random.nextInt(256));
                 }
-                Tensor scalar = Mxfp4Decoder.decodeToF32(blocks, scales, new ScalarMxfp4Kernel());
-                Tensor simd = Mxfp4Decoder.decodeToF32(blocks, scales, new PanamaMxfp4Kernel());
+                Tensor scalar = Mxfp4Decoder.decodeToF32(blocks, scales, new ScalarMxfp4Kernel(), Arena.ofAuto());
+                Tensor simd = Mxfp4Decoder.decodeToF32(blocks, scales, new PanamaMxfp4Kernel(), Arena.ofAuto());
                 assertEquals(-1, scalar.segment().mismatch(simd.segment()), rows + "x" + groups);
             }
         }
