@@ -4,6 +4,7 @@ import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.TensorOps;
 import dev.moeshard.tensor.copy.CopyEngine;
+import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -68,17 +69,21 @@ abstract sealed class LayerCopies {
 
         @Override
         void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs) {
-            List<Tensor> onDevice = new ArrayList<>(groupedOutputs.size());
-            for (Tensor grouped : groupedOutputs) {
-                onDevice.add(Tensor.allocate(device, grouped.dtype(), grouped.sizes()));
-            }
-            List<Tensor> deviceTargets = new ArrayList<>(targets.size());
-            for (Tensor target : targets) {
-                deviceTargets.add(sameViewOnDevice(target, groupedOutputs, onDevice));
-            }
-            TensorOps.copyAll(deviceTargets, sources);
-            for (int i = 0; i < groupedOutputs.size(); i++) {
-                groupedOutputs.get(i).copyFrom(onDevice.get(i));
+            // The layer's device twins are freed once downloaded: left to the collector, a layer's worth of device
+            // memory would pile up per layer until it ran, more than a card holds for a large model.
+            try (Arena layer = Arena.ofShared()) {
+                List<Tensor> onDevice = new ArrayList<>(groupedOutputs.size());
+                for (Tensor grouped : groupedOutputs) {
+                    onDevice.add(Tensor.allocate(layer, device, grouped.dtype(), grouped.sizes()));
+                }
+                List<Tensor> deviceTargets = new ArrayList<>(targets.size());
+                for (Tensor target : targets) {
+                    deviceTargets.add(sameViewOnDevice(target, groupedOutputs, onDevice));
+                }
+                TensorOps.copyAll(deviceTargets, sources);
+                for (int i = 0; i < groupedOutputs.size(); i++) {
+                    groupedOutputs.get(i).copyFrom(onDevice.get(i));
+                }
             }
         }
 

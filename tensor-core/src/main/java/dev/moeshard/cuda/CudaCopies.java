@@ -68,8 +68,17 @@ public final class CudaCopies {
         if (dsts.size() != srcs.size()) {
             throw new IllegalArgumentException(dsts.size() + " destinations but " + srcs.size() + " sources");
         }
-        List<Tensor> onDevice = uploadAll(dsts, srcs);
-        BatchedTransposes.run(dsts, onDevice);
+        // The uploads are freed as soon as the copies out of them are done, not whenever the collector runs:
+        // a layer's worth of device memory each time, which would otherwise pile up layer after layer.
+        try (Arena uploads = Arena.ofShared()) {
+            List<Tensor> onDevice = uploadAll(dsts, srcs, uploads);
+            BatchedTransposes.run(dsts, onDevice);
+            for (Tensor dst : dsts) {
+                if (!dst.device().isCpu()) {
+                    context(dst.device()).stream.synchronize();
+                }
+            }
+        }
     }
 
     /** The stream device copies on {@code device} are queued on (to time them with events, or to order work after them). */
@@ -201,16 +210,18 @@ public final class CudaCopies {
                     src.byteSize(), ctx.stream);
             return;
         }
-        Tensor view = uploadedIfHost(src, dst);
-        onDevice(ctx, dst, view);
-        ctx.stream.synchronize(); // the uploaded scratch may be freed once this returns
+        try (Arena upload = Arena.ofShared()) { // the upload is freed once the copy out of it is done
+            Tensor view = uploadedIfHost(src, dst, upload);
+            onDevice(ctx, dst, view);
+            ctx.stream.synchronize();
+        }
     }
 
     /**
      * The sources, with every host source bound for a device destination uploaded as it lies into one device
      * buffer (one pipelined transfer for all of them) and replaced by a view of its place there.
      */
-    private static List<Tensor> uploadAll(List<Tensor> dsts, List<Tensor> srcs) {
+    private static List<Tensor> uploadAll(List<Tensor> dsts, List<Tensor> srcs, Arena arena) {
         List<Tensor> out = new ArrayList<>(srcs);
         Map<Integer, List<Integer>> byDevice = new LinkedHashMap<>();
         for (int i = 0; i < srcs.size(); i++) {
@@ -244,14 +255,14 @@ public final class CudaCopies {
                     padded.add(new PinnedStaging.HostBytes(ZEROS, 0, pad));
                 }
             }
-            Tensor scratch = Tensor.allocate(device, DType.U8, total);
+            Tensor scratch = Tensor.allocate(arena, device, DType.U8, total);
             ctx.staging.uploadAll(padded, address(scratch.storage(), 0), ctx.stream);
             int k = 0;
             for (int i : group.getValue()) {
                 Tensor host = hosts.get(k);
                 long width = host.dtype().byteSize();
                 DenseSpan span = DenseSpan.of(host);
-                // A slice shares the scratch's lifetime: the device memory stays until the last view is gone.
+                // A slice of the scratch: valid until the arena closes.
                 Tensor placed = Tensor.wrapDevice(scratch.storage().asSlice(placedAt.get(k), span.elements() * width),
                         device, host.dtype(), span.elements());
                 out.set(i, placed.asStrided(host.offset() - span.first(), host.sizes(), host.strides()));
@@ -270,7 +281,7 @@ public final class CudaCopies {
     }
 
     /** A host source for a device destination, uploaded as it lies and viewed on the device; else unchanged. */
-    private static Tensor uploadedIfHost(Tensor src, Tensor dst) {
+    private static Tensor uploadedIfHost(Tensor src, Tensor dst, Arena arena) {
         if (!src.device().isCpu() || dst.device().isCpu()) {
             return src;
         }
@@ -279,7 +290,7 @@ public final class CudaCopies {
         Tensor host = denseHostSource(src, dst.dtype());
         DenseSpan span = DenseSpan.of(host);
         long width = host.dtype().byteSize();
-        Tensor scratch = Tensor.allocate(dst.device(), host.dtype(), span.elements());
+        Tensor scratch = Tensor.allocate(arena, dst.device(), host.dtype(), span.elements());
         ctx.staging.upload(host.storage(), span.first() * width, address(scratch.storage(), 0),
                 span.elements() * width, ctx.stream);
         return scratch.asStrided(host.offset() - span.first(), host.sizes(), host.strides());

@@ -58,11 +58,21 @@ public final class Tensor {
      * @throws dev.moeshard.cuda.CudaUnavailableException for a CUDA device where CUDA cannot be used, with the reasons
      */
     public static Tensor allocate(Device device, DType dtype, long... sizes) {
+        return allocate(Arena.ofAuto(), device, dtype, sizes);
+    }
+
+    /**
+     * A contiguous tensor on {@code device} in memory freed when {@code arena} closes. Host memory is zero-filled;
+     * device memory is not initialised.
+     *
+     * @throws dev.moeshard.cuda.CudaUnavailableException for a CUDA device where CUDA cannot be used, with the reasons
+     */
+    public static Tensor allocate(Arena arena, Device device, DType dtype, long... sizes) {
         if (device.isCpu()) {
-            return allocate(dtype, sizes);
+            return allocate(arena, dtype, sizes);
         }
         long[] checked = Shapes.checkSizes(sizes);
-        MemorySegment memory = CudaMemory.allocateAuto(device, dtype.storageBytes(Shapes.numel(checked)));
+        MemorySegment memory = CudaMemory.allocate(device, dtype.storageBytes(Shapes.numel(checked)), arena);
         return new Tensor(memory, dtype, 0, checked, Shapes.contiguousStrides(checked), device);
     }
 
