@@ -12,8 +12,10 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * {@link Tensor#copyFrom} where either side is on a CUDA device. The GPU side uses the same {@link CopyPlan} as the
@@ -68,16 +70,22 @@ public final class CudaCopies {
         if (dsts.size() != srcs.size()) {
             throw new IllegalArgumentException(dsts.size() + " destinations but " + srcs.size() + " sources");
         }
+        Set<Device> uploadsTo = new LinkedHashSet<>();
+        for (int i = 0; i < srcs.size(); i++) {
+            if (srcs.get(i).device().isCpu() && !dsts.get(i).device().isCpu()) {
+                uploadsTo.add(dsts.get(i).device());
+            }
+        }
+        if (uploadsTo.isEmpty()) {
+            BatchedTransposes.run(dsts, srcs); // queued only: device-to-device work needs no wait here
+            return;
+        }
         // The uploads are freed as soon as the copies out of them are done, not whenever the collector runs:
         // a layer's worth of device memory each time, which would otherwise pile up layer after layer.
         try (Arena uploads = Arena.ofShared()) {
             List<Tensor> onDevice = uploadAll(dsts, srcs, uploads);
             BatchedTransposes.run(dsts, onDevice);
-            for (Tensor dst : dsts) {
-                if (!dst.device().isCpu()) {
-                    context(dst.device()).stream.synchronize();
-                }
-            }
+            uploadsTo.forEach(device -> context(device).stream.synchronize());
         }
     }
 
