@@ -5,6 +5,7 @@ import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.TensorOps;
+import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumMap;
@@ -12,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 
 /**
  * Collects one rank's per-expert HF tensors by grouped key and builds each grouped tensor the moment its last
@@ -24,17 +26,21 @@ final class ExpertGroupAssembler {
     private final ExpertRange range;
     private final DType outputDtype;
     private final Device device;
+    /** The arena each grouped tensor is allocated in ({@link FromHfOptions#allocationArena}). */
+    private final Supplier<Arena> arenas;
     private final Map<String, Group> open = new LinkedHashMap<>();
 
     /** One grouped tensor being collected: its key suffix and, per expert, the projections seen so far. */
     private record Group(String name, TreeMap<Integer, Map<Projection, Tensor>> experts) {}
 
-    ExpertGroupAssembler(GroupedLayout layout, boolean gated, ExpertRange range, DType outputDtype, Device device) {
+    ExpertGroupAssembler(GroupedLayout layout, boolean gated, ExpertRange range, DType outputDtype, Device device,
+                         Supplier<Arena> arenas) {
         this.layout = layout;
         this.gated = gated;
         this.range = range;
         this.outputDtype = outputDtype;
         this.device = device;
+        this.arenas = arenas;
     }
 
     /**
@@ -75,7 +81,8 @@ final class ExpertGroupAssembler {
         boolean down = needed.get(0) == Projection.DOWN;
         long hidden = down ? first.size(0) : first.size(1);
         long inter = down ? first.size(1) : first.size(0);
-        Tensor out = Tensor.allocate(device, outputDtype != null ? outputDtype : first.dtype(),
+        Tensor out = Tensor.allocate(arenas.get(), device,
+                outputDtype != null ? outputDtype : first.dtype(),
                 layout.shape(group.name(), group.experts().size(), hidden, inter, gated));
         List<Tensor> dsts = new ArrayList<>();
         List<Tensor> srcs = new ArrayList<>();

@@ -255,7 +255,8 @@ public final class MoeStateDictAdapter {
         DeviceMesh mesh = options.mesh();
         validateExpertAvailability(hf.keySet(), mesh);
         ExpertRange range = ExpertRange.forMesh(mesh, config.numExperts());
-        ExpertGroupAssembler assembler = new ExpertGroupAssembler(layout, config.gated(), range, options.outputDtype(), options.device());
+        ExpertGroupAssembler assembler = new ExpertGroupAssembler(layout, config.gated(), range, options.outputDtype(), options.device(),
+                options::allocationArena);
         Map<String, Tensor> scales = new HashMap<>();
         for (Map.Entry<String, Tensor> e : hf.entrySet()) {
             if (e.getKey().endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {
@@ -373,7 +374,8 @@ public final class MoeStateDictAdapter {
             if (!GroupedLayout.HF_V5.tensorOf(held.get(0)).equals(source)) {
                 continue; // fed by the other fused tensor
             }
-            Tensor out = Tensor.allocate(options.outputDtype() != null ? options.outputDtype() : value.dtype(),
+            Tensor out = Tensor.allocate(options.allocationArena(),
+                    options.outputDtype() != null ? options.outputDtype() : value.dtype(),
                     layout.shape(name, range.count(), config));
             LayoutConversion.copy(GroupedLayout.HF_V5, Map.of(source, local), 0, layout, Map.of(name, out), 0,
                     range.count(), config, held);
