@@ -1,6 +1,7 @@
 package dev.moeshard.moe;
 
 import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
@@ -25,20 +26,25 @@ final class ExpertGroupAssembler {
     private final boolean gated;
     private final ExpertRange range;
     private final DType outputDtype;
+    private final DType dequantizedDtype;
     private final Device device;
     /** The arena each grouped tensor is allocated in ({@link FromHfOptions#allocationArena}). */
     private final Supplier<Arena> arenas;
     private final Map<String, Group> open = new LinkedHashMap<>();
 
     /** One grouped tensor being collected: its key suffix and, per expert, the projections seen so far. */
-    private record Group(String name, TreeMap<Integer, Map<Projection, Tensor>> experts) {}
+    private record Group(String name, TreeMap<Integer, Map<Projection, Part>> experts) {}
 
-    ExpertGroupAssembler(GroupedLayout layout, boolean gated, ExpertRange range, DType outputDtype, Device device,
-                         Supplier<Arena> arenas) {
+    /** One expert's projection as read: its HF key, its tensor, and its block scales if it is block-quantized. */
+    private record Part(String hfKey, Tensor value, Tensor scale) {}
+
+    ExpertGroupAssembler(GroupedLayout layout, boolean gated, ExpertRange range, DType outputDtype,
+                         DType dequantizedDtype, Device device, Supplier<Arena> arenas) {
         this.layout = layout;
         this.gated = gated;
         this.range = range;
         this.outputDtype = outputDtype;
+        this.dequantizedDtype = dequantizedDtype;
         this.device = device;
         this.arenas = arenas;
     }
@@ -46,9 +52,11 @@ final class ExpertGroupAssembler {
     /**
      * Adds one expert's projection to grouped tensor {@code name} (a key suffix of the layout) stored under
      * {@code groupedKey}; returns the grouped tensor when this completes it, else null. A gate projection of a
-     * non-gated model is ignored, as the reference does.
+     * non-gated model is ignored, as the reference does. With {@code scale}, {@code value} is FP8 block-quantized and
+     * is dequantized (to the dequantized dtype) when its group is built.
      */
-    Tensor add(String groupedKey, String name, int expert, Projection projection, String hfKey, Tensor value) {
+    Tensor add(String groupedKey, String name, int expert, Projection projection, String hfKey, Tensor value,
+               Tensor scale) {
         if (projection == Projection.GATE && !gated) {
             return null;
         }
@@ -57,7 +65,8 @@ final class ExpertGroupAssembler {
                     + Arrays.toString(value.sizes()));
         }
         Group group = open.computeIfAbsent(groupedKey, k -> new Group(name, new TreeMap<>()));
-        group.experts().computeIfAbsent(expert, k -> new EnumMap<>(Projection.class)).put(projection, value);
+        group.experts().computeIfAbsent(expert, k -> new EnumMap<>(Projection.class))
+                .put(projection, new Part(hfKey, value, scale));
         List<Projection> needed = layout.projectionsIn(name, gated);
         if (group.experts().size() != range.count()
                 || !group.experts().values().stream().allMatch(parts -> parts.keySet().containsAll(needed))) {
@@ -75,30 +84,40 @@ final class ExpertGroupAssembler {
     }
 
     // Each expert's HF tensor copied into its slot of the layout's projection view: for DeepEP a transposed copy into
-    // columns of [E_local, H, 2I], for the stacked layouts a plain one into rows.
+    // columns of [E_local, H, 2I], for the stacked layouts a plain one into rows. Block-quantized experts are
+    // dequantized first into memory freed as soon as the group is built: left to the collector, a group's worth of
+    // it per layer would pile up until it ran.
     private Tensor build(String key, Group group, List<Projection> needed) {
-        Tensor first = group.experts().firstEntry().getValue().get(needed.get(0));
+        Part first = group.experts().firstEntry().getValue().get(needed.get(0));
         boolean down = needed.get(0) == Projection.DOWN;
-        long hidden = down ? first.size(0) : first.size(1);
-        long inter = down ? first.size(1) : first.size(0);
-        Tensor out = Tensor.allocate(arenas.get(), device,
-                outputDtype != null ? outputDtype : first.dtype(),
+        long hidden = down ? first.value().size(0) : first.value().size(1);
+        long inter = down ? first.value().size(1) : first.value().size(0);
+        DType read = first.scale() != null ? dequantizedDtype : first.value().dtype();
+        Tensor out = Tensor.allocate(arenas.get(), device, outputDtype != null ? outputDtype : read,
                 layout.shape(group.name(), group.experts().size(), hidden, inter, gated));
-        List<Tensor> dsts = new ArrayList<>();
-        List<Tensor> srcs = new ArrayList<>();
-        for (Projection p : needed) {
-            Tensor view = layout.projection(out, p, inter, gated);
-            int i = 0;
-            for (Map.Entry<Integer, Map<Projection, Tensor>> e : group.experts().entrySet()) {
-                Tensor part = e.getValue().get(p);
-                requireShape(key, e.getKey(), p, part, p == Projection.DOWN ? hidden : inter,
-                        p == Projection.DOWN ? inter : hidden);
-                dsts.add(view.select(0, i++));
-                srcs.add(part);
+        try (Arena dequantized = Arena.ofShared()) {
+            List<Tensor> dsts = new ArrayList<>();
+            List<Tensor> srcs = new ArrayList<>();
+            for (Projection p : needed) {
+                Tensor view = layout.projection(out, p, inter, gated);
+                int i = 0;
+                for (Map.Entry<Integer, Map<Projection, Part>> e : group.experts().entrySet()) {
+                    Part part = e.getValue().get(p);
+                    requireShape(key, e.getKey(), p, part.value(), p == Projection.DOWN ? hidden : inter,
+                            p == Projection.DOWN ? inter : hidden);
+                    dsts.add(view.select(0, i++));
+                    srcs.add(part.scale() == null ? part.value() : dequantize(part, dequantized));
+                }
             }
+            TensorOps.copyAll(dsts, srcs);
         }
-        TensorOps.copyAll(dsts, srcs);
         return out;
+    }
+
+    private Tensor dequantize(Part part, Arena arena) {
+        Tensor result = Tensor.allocate(arena, dequantizedDtype, part.value().sizes());
+        Fp8BlockDequantizer.dequantizeInto(part.value(), part.scale(), result, part.hfKey());
+        return result;
     }
 
     private static void requireShape(String key, int expert, Projection p, Tensor t, long rows, long cols) {

@@ -255,8 +255,8 @@ public final class MoeStateDictAdapter {
         DeviceMesh mesh = options.mesh();
         validateExpertAvailability(hf.keySet(), mesh);
         ExpertRange range = ExpertRange.forMesh(mesh, config.numExperts());
-        ExpertGroupAssembler assembler = new ExpertGroupAssembler(layout, config.gated(), range, options.outputDtype(), options.device(),
-                options::allocationArena);
+        ExpertGroupAssembler assembler = new ExpertGroupAssembler(layout, config.gated(), range, options.outputDtype(),
+                options.dequantizedDtype(), options.device(), options::allocationArena);
         Map<String, Tensor> scales = new HashMap<>();
         for (Map.Entry<String, Tensor> e : hf.entrySet()) {
             if (e.getKey().endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {
@@ -300,11 +300,12 @@ public final class MoeStateDictAdapter {
             if (!range.contains(expert.expert())) {
                 continue;
             }
-            if (keptScales == null) {
-                value = dequantizeIfBlockQuantized(key, value, scales, options);
-            }
+            // A block-quantized expert goes in with its scales: the assembler dequantizes a group's experts when it
+            // builds the group, into memory it frees right after.
+            Tensor scale = keptScales == null && value.dtype().isFp8()
+                    ? scales.get(key + Fp8BlockDequantizer.SCALE_SUFFIX) : null;
             Tensor grouped = assembler.add(groupedKey, layout.tensorOf(expert.projection()), expert.expert(),
-                    expert.projection(), key, value);
+                    expert.projection(), key, value, scale);
             if (grouped != null) {
                 sink.accept(groupedKey, grouped);
             }
