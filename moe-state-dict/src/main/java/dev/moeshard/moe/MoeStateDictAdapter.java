@@ -244,8 +244,8 @@ public final class MoeStateDictAdapter {
      * a converted input alive.
      *
      * <p>Before anything moves, {@link #validateExpertAvailability} checks that every needed expert is present.
-     * FP8 weights with a {@code _scale_inv} companion are dequantized first; every {@code _scale_inv} key is
-     * dropped. A group that still ends incomplete (say, a non-gated model's checkpoint with gate but no up) is an
+     * FP8 weights with a {@code _scale_inv} companion are dequantized (experts when their group is built, into
+     * memory freed right after); every {@code _scale_inv} key is dropped. A group that still ends incomplete (say, a non-gated model's checkpoint with gate but no up) is an
      * error, never silently dropped. Per-expert and ParamWrapper LoRA keys are regrouped at the end.
      */
     public void fromHf(Map<String, Tensor> hf, FromHfOptions options, BiConsumer<String, Tensor> sink) {
