@@ -2,15 +2,19 @@ package dev.moeshard.cli;
 
 import dev.moeshard.moe.ToHfOptions;
 import dev.moeshard.moe.lora.LoraExpertSuffix;
+import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.safetensors.Checkpoint;
+import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -24,7 +28,9 @@ import picocli.CommandLine.Spec;
  *
  * <p>Every grouped tensor is split, as the adapter splits it, into per-expert views of the mapped grouped storage, and
  * each is compared byte for byte with the HF tensor of the same name where it lies in its mapped file; non-expert
- * tensors are compared on every rank. Exit 0 when all agree, 1 with the first differences when not.
+ * tensors are compared on every rank. A block-quantized FP8 weight of the HF input whose grouped copy was
+ * dequantized is compared after dequantizing it the same way (to the grouped copy's dtype), and its scales are then
+ * not expected in the grouped checkpoints. Exit 0 when all agree, 1 with the first differences when not.
  */
 @Command(name = "verify", mixinStandardHelpOptions = true,
         description = "Checks that grouped checkpoints hold exactly an HF checkpoint's data. Exit 0 when they do, "
@@ -99,7 +105,12 @@ final class VerifyCommand implements Callable<Integer> {
             rankCount = ranks.ranks().size();
             Map<String, List<Found>> found = found(ranks, loraFormatOf(hf));
             Checkpoint want = hf.checkpoint();
+            Set<String> dequantizedScales = dequantizedScales(want, found);
+            ReusedScratch dequantized = new ReusedScratch();
             for (String key : want.keys()) {
+                if (dequantizedScales.contains(key)) {
+                    continue;
+                }
                 List<Found> got = found.remove(key);
                 if (got == null) {
                     differences.add(key + ": missing from the grouped checkpoints");
@@ -118,8 +129,12 @@ final class VerifyCommand implements Callable<Integer> {
                     differences.add(key + ": missing on ranks " + lacking);
                 }
                 Tensor expected = want.tensor(key);
+                Tensor scale = dequantizedScales.contains(key + Fp8BlockDequantizer.SCALE_SUFFIX)
+                        ? want.tensor(key + Fp8BlockDequantizer.SCALE_SUFFIX) : null;
                 for (Found f : got) {
-                    String difference = compare(comparison, key, expected, f);
+                    Tensor reference = scale == null ? expected
+                            : dequantizedAs(expected, scale, f.tensor().dtype(), key, dequantized);
+                    String difference = compare(comparison, key, reference, f);
                     if (difference != null) {
                         differences.add(difference);
                     }
@@ -145,6 +160,33 @@ final class VerifyCommand implements Callable<Integer> {
         differences.stream().limit(Math.max(0, maxDifferences)).forEach(d -> out.println("  " + d));
         out.flush();
         return ExitCode.DIFFERENT;
+    }
+
+    /**
+     * The scale keys of the HF input's block-quantized FP8 weights whose grouped copies are not FP8 (they were
+     * dequantized): those weights are compared dequantized, and their scales are not expected in the output.
+     */
+    private static Set<String> dequantizedScales(Checkpoint want, Map<String, List<Found>> found) {
+        Set<String> out = new HashSet<>();
+        for (String key : want.keys()) {
+            if (!key.endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {
+                continue;
+            }
+            String weight = key.substring(0, key.length() - Fp8BlockDequantizer.SCALE_SUFFIX.length());
+            List<Found> got = found.get(weight);
+            if (want.contains(weight) && want.entry(weight).dtype().isFp8() && got != null
+                    && !got.get(0).tensor().dtype().isFp8() && !found.containsKey(key)) {
+                out.add(key);
+            }
+        }
+        return out;
+    }
+
+    /** {@code weight} dequantized with {@code scale} to {@code dtype}, as the conversion does, in the scratch. */
+    private static Tensor dequantizedAs(Tensor weight, Tensor scale, DType dtype, String key, ReusedScratch scratch) {
+        Tensor out = scratch.tensor(dtype, weight.sizes());
+        Fp8BlockDequantizer.dequantizeInto(weight, scale, out, key);
+        return out;
     }
 
     /** Every tensor of every rank under its HF name: per-expert views of grouped tensors, other tensors as they are. */

@@ -106,7 +106,7 @@ class ToGroupedOptionsTest {
     }
 
     /** A copy of fixture {@code name} with every expert weight and one attention weight as FP8 with block scales. */
-    private static Path fp8Copy(String name, Path target) {
+    static Path fp8Copy(String name, Path target) {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         try (Checkpoint in = Checkpoint.open(Fixtures.of(name))) {
             for (String key : in.keys()) {

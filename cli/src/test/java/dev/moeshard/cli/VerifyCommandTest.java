@@ -66,6 +66,25 @@ class VerifyCommandTest {
         assertTrue(run.out().contains("the first 3:"), run.toString());
     }
 
+    @Test
+    void fp8InputsAreComparedAfterDequantizationAndTheirScalesAreNotExpected(@TempDir Path dir) throws Exception {
+        Path fp8 = ToGroupedOptionsTest.fp8Copy("qwen3_moe", dir.resolve("fp8"));
+        Path grouped = dir.resolve("grouped");
+        assertEquals(ExitCode.OK, CliRun.of("to-grouped", fp8.toString(), grouped.toString(),
+                "--ep-size", "2", "--all-ranks", "--quiet").code());
+        CliRun same = CliRun.of("verify", fp8.toString(), grouped.toString());
+        assertEquals(ExitCode.OK, same.code(), same.toString());
+        assertTrue(same.out().startsWith("identical: "), same.toString());
+
+        // gate_and_up_projs [E_local, H, 2I] BF16 on rank 1 (experts 4..7): its first element is expert 4's gate [0, 0].
+        flipByte(grouped.resolve("ep-rank-1"), "model.layers.1.mlp.experts.gate_and_up_projs", 1);
+        CliRun run = CliRun.of("verify", fp8.toString(), grouped.toString());
+        assertEquals(ExitCode.DIFFERENT, run.code(), run.toString());
+        assertTrue(run.out().contains("1 difference"), run.toString());
+        assertTrue(run.out().contains("model.layers.1.mlp.experts.4.gate_proj.weight (rank 1): element 0 [0, 0] is "),
+                run.toString());
+    }
+
     /** Inverts one byte of tensor {@code key}'s data in the checkpoint in {@code dir}, in place. */
     private static void flipByte(Path dir, String key, long byteInTensor) throws Exception {
         Path file;

@@ -27,6 +27,12 @@ abstract sealed class PanamaScaledConverter implements ScaledConverter
     public final void convertBlocks(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long count,
                                     float[] scales, int scaleOffset, long blockElems) {
         ScaledFp8Converters.checkBlocks(count, scales, scaleOffset, blockElems);
+        if (hasNaNScale(count, scales, scaleOffset, blockElems)) {
+            // A NaN code times a NaN scale has no one answer in hardware (the float unit keeps one operand's NaN, and
+            // the JIT may order them either way); the scalar loop settles it. Rare enough to cost nothing.
+            scalar.convertBlocks(src, srcOffset, dst, dstOffset, count, scales, scaleOffset, blockElems);
+            return;
+        }
         if (count > blockElems && blockElems % lanes != 0) {
             // A vector would straddle two scales: each block on its own, with its own vectors and tail.
             for (long start = 0; start < count; start += blockElems, scaleOffset++) {
@@ -46,6 +52,16 @@ abstract sealed class PanamaScaledConverter implements ScaledConverter
             scalar.convertBlocks(src, srcOffset + done, dst, dstOffset + done * outWidth, count - done,
                     scales, scaleOffset + (int) (done / blockElems), blockElems);
         }
+    }
+
+    private static boolean hasNaNScale(long count, float[] scales, int scaleOffset, long blockElems) {
+        long blocks = Math.ceilDiv(count, blockElems);
+        for (int k = 0; k < blocks; k++) {
+            if (Float.isNaN(scales[scaleOffset + k])) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -33,23 +33,36 @@ final class ScaledFp8Converters {
         return new Blocks(to.byteSize(), switch (to) {
             case F32 -> (src, srcOffset, dst, dstOffset, count, scale) -> {
                 for (long i = 0; i < count; i++) {
-                    int bits = Float.floatToRawIntBits(decode(table, src, srcOffset + i) * scale);
-                    dst.set(ElementAccess.INT, dstOffset + 4 * i, F32Bits.isNaN(bits) ? F32Bits.quietNaN(bits) : bits);
+                    int bits = product(decode(table, src, srcOffset + i), scale);
+                    dst.set(ElementAccess.INT, dstOffset + 4 * i, bits);
                 }
             };
             case BF16 -> (src, srcOffset, dst, dstOffset, count, scale) -> {
                 for (long i = 0; i < count; i++) {
-                    int bits = Float.floatToRawIntBits(decode(table, src, srcOffset + i) * scale);
+                    int bits = product(decode(table, src, srcOffset + i), scale);
                     dst.set(ElementAccess.SHORT, dstOffset + 2 * i, (short) Bf16Converters.fromF32Bits(bits));
                 }
             };
             default -> (src, srcOffset, dst, dstOffset, count, scale) -> {
                 for (long i = 0; i < count; i++) {
-                    int bits = Float.floatToRawIntBits(decode(table, src, srcOffset + i) * scale);
+                    int bits = product(decode(table, src, srcOffset + i), scale);
                     dst.set(ElementAccess.SHORT, dstOffset + 2 * i, (short) F16Converters.fromF32Bits(bits));
                 }
             };
         });
+    }
+
+    /**
+     * The F32 bits of {@code x * scale}, a NaN made the canonical quiet NaN of its sign. Where both are NaN the sign
+     * is {@code x}'s: the float unit keeps one operand's NaN, and which one depends on how the compiled code ordered
+     * them, so without this the same weight could come out with either sign from one call site to the next.
+     */
+    private static int product(float x, float scale) {
+        int bits = Float.floatToRawIntBits(x * scale);
+        if (!F32Bits.isNaN(bits)) {
+            return bits;
+        }
+        return F32Bits.quietNaN(Float.isNaN(x) ? Float.floatToRawIntBits(x) : bits);
     }
 
     /**
