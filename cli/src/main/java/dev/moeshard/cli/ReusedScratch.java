@@ -1,5 +1,6 @@
 package dev.moeshard.cli;
 
+import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Shapes;
 import dev.moeshard.tensor.Tensor;
@@ -20,5 +21,12 @@ final class ReusedScratch {
             storage = Tensor.allocate(DType.U8, bytes);
         }
         return Tensor.wrap(storage.segment().asSlice(0, bytes), dtype, sizes);
+    }
+
+    /** Block-quantized {@code weight} dequantized with {@code scale} to {@code dtype} in this scratch. */
+    Tensor dequantized(Tensor weight, Tensor scale, DType dtype, String name) {
+        Tensor out = tensor(dtype, weight.sizes());
+        Fp8BlockDequantizer.dequantizeInto(weight, scale, out, name);
+        return out;
     }
 }

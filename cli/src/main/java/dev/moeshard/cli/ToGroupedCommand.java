@@ -360,9 +360,7 @@ final class ToGroupedCommand implements Callable<Integer> {
                             } else {
                                 // A transposed view (DeepEP): dequantized into the one scratch and moved into place
                                 // before the next expert reuses it.
-                                Tensor dequantized = scratch.tensor(target.dtype(), source.sizes());
-                                Fp8BlockDequantizer.dequantizeInto(source, scale, dequantized, key);
-                                engine.copy(target, dequantized);
+                                engine.copy(target, scratch.dequantized(source, scale, target.dtype(), key));
                             }
                             continue;
                         }

@@ -4,7 +4,6 @@ import dev.moeshard.moe.ToHfOptions;
 import dev.moeshard.moe.lora.LoraExpertSuffix;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.safetensors.Checkpoint;
-import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -133,7 +132,7 @@ final class VerifyCommand implements Callable<Integer> {
                         ? want.tensor(key + Fp8BlockDequantizer.SCALE_SUFFIX) : null;
                 for (Found f : got) {
                     Tensor reference = scale == null ? expected
-                            : dequantizedAs(expected, scale, f.tensor().dtype(), key, dequantized);
+                            : dequantized.dequantized(expected, scale, f.tensor().dtype(), key);
                     String difference = compare(comparison, key, reference, f);
                     if (difference != null) {
                         differences.add(difference);
@@ -179,13 +178,6 @@ final class VerifyCommand implements Callable<Integer> {
                 out.add(key);
             }
         }
-        return out;
-    }
-
-    /** {@code weight} dequantized with {@code scale} to {@code dtype}, as the conversion does, in the scratch. */
-    private static Tensor dequantizedAs(Tensor weight, Tensor scale, DType dtype, String key, ReusedScratch scratch) {
-        Tensor out = scratch.tensor(dtype, weight.sizes());
-        Fp8BlockDequantizer.dequantizeInto(weight, scale, out, key);
         return out;
     }
 

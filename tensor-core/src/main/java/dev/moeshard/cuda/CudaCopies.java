@@ -72,7 +72,7 @@ public final class CudaCopies {
         }
         Set<Device> uploadsTo = new LinkedHashSet<>();
         for (int i = 0; i < srcs.size(); i++) {
-            if (srcs.get(i).device().isCpu() && !dsts.get(i).device().isCpu()) {
+            if (uploaded(dsts.get(i), srcs.get(i))) {
                 uploadsTo.add(dsts.get(i).device());
             }
         }
@@ -233,7 +233,7 @@ public final class CudaCopies {
         List<Tensor> out = new ArrayList<>(srcs);
         Map<Integer, List<Integer>> byDevice = new LinkedHashMap<>();
         for (int i = 0; i < srcs.size(); i++) {
-            if (srcs.get(i).device().isCpu() && !dsts.get(i).device().isCpu()) {
+            if (uploaded(dsts.get(i), srcs.get(i))) {
                 byDevice.computeIfAbsent(dsts.get(i).device().index(), k -> new ArrayList<>()).add(i);
             }
         }
@@ -288,9 +288,14 @@ public final class CudaCopies {
         return DenseSpan.of(host) == null ? host.contiguousCopy() : host;
     }
 
+    /** Whether {@code src} is a host source bound for the device {@code dst} lives on, so must go up first. */
+    private static boolean uploaded(Tensor dst, Tensor src) {
+        return src.device().isCpu() && !dst.device().isCpu();
+    }
+
     /** A host source for a device destination, uploaded as it lies and viewed on the device; else unchanged. */
     private static Tensor uploadedIfHost(Tensor src, Tensor dst, Arena arena) {
-        if (!src.device().isCpu() || dst.device().isCpu()) {
+        if (!uploaded(dst, src)) {
             return src;
         }
         DeviceContext ctx = context(dst.device());
