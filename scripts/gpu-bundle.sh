@@ -2,7 +2,8 @@
 # Packs what the GPU tests and benchmarks need on a machine with an NVIDIA GPU and no Java into one folder:
 # a jlink'ed Java 25 runtime, the test jars (tensor-core's copies, moe-state-dict's MXFP4 decoding) and benchmark
 # jars with their dependencies, the JUnit console launcher, the PTX (inside tensor-core's and moe-state-dict's jars),
-# libcudart as a fallback, and run-gpu.sh, the one command to run there.
+# libcudart as a fallback, run-gpu.sh, the one command to run there, and run-cpu-compare.sh, the CPU side-by-side with
+# PyTorch on that machine's host processor.
 # Usage: scripts/gpu-bundle.sh [OUTPUT_DIR]   (default: .device-bundle, ignored by git)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,7 +23,7 @@ rm -f "$out"/lib/junit-*.jar "$out"/lib/opentest4j-*.jar "$out"/lib/apiguardian-
 cp tensor-core/target/tensor-core-*-SNAPSHOT.jar tensor-core/target/tensor-core-*-tests.jar \
    moe-state-dict/target/moe-state-dict-*-SNAPSHOT.jar moe-state-dict/target/moe-state-dict-*-tests.jar \
    benchmarks/target/benchmarks-*-SNAPSHOT.jar "$out/lib/"
-cp benchmarks/gpu_compare.py "$out/"
+cp benchmarks/gpu_compare.py benchmarks/pytorch_compare.py "$out/"
 cp cli/target/moeshard-cli.jar "$out/"
 
 cudart=$(ldconfig -p | awk '/libcudart\.so\.1[0-9] /{print $NF; exit}')
@@ -57,4 +58,53 @@ fi
 exit $tests
 RUN
 chmod +x "$out/run-gpu.sh"
+
+cat > "$out/run-cpu-compare.sh" <<'RUN'
+#!/usr/bin/env bash
+# The CPU side-by-side of benchmarks/pytorch_compare.sh on this host: PyTorch, then moeshard, same jobs and threads.
+# Usage: ./run-cpu-compare.sh [ExHxI[,...] [DTYPE[,...] [THREADS[,...] [REPS]]]]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+layers="${1:-128x2048x768,8x64x32}"; dtypes="${2:-BF16,F32}"; threads="${3:-1,2}"; reps="${4:-5}"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 "$here/pytorch_compare.py" "$layers" "$dtypes" "$threads" "$reps"
+cp=$(ls "$here"/lib/*.jar | grep -v console-standalone | tr '\n' ':')
+"$here/jre/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:MaxDirectMemorySize=16g \
+    -cp "$cp" dev.moeshard.benchmarks.ConversionThroughput "$layers" "$dtypes" "$threads" "$reps" 2>&1 | grep -v 'INFO dev.moeshard'
+RUN
+chmod +x "$out/run-cpu-compare.sh"
+
+cat > "$out/run-e2e.sh" <<'RUN'
+#!/usr/bin/env bash
+# benchmarks/e2e_to_grouped.sh's comparison on a machine without the repository: `moeshard to-grouped` of a per-expert
+# checkpoint against `cp -r` of the same directory, from a warm page cache, alternating, REPS times each; wall time
+# (cp also with a sync after it: to-grouped fsyncs its output) and peak RSS of each run.
+# Usage: ./run-e2e.sh CHECKPOINT_DIR [REPS=3] [WORK_DIR=/tmp/moeshard-e2e] [TO_GROUPED_OPTION...]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+ckpt="$1"; reps="${2:-3}"; work="${3:-/tmp/moeshard-e2e}"; shift $(( $# < 3 ? $# : 3 ))
+mkdir -p "$work"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(stat -f -c %T "$work"); $(du -sh "$ckpt" | cut -f1) input"
+cat "$ckpt"/* > /dev/null
+timed() {  # prints "<seconds> s, <peak RSS> KiB" of the command
+  python3 - "$@" <<'PY'
+import resource, subprocess, sys, time
+t = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True)
+print(f"{time.perf_counter() - t:.2f} s, {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss} KiB")
+PY
+}
+for i in $(seq "$reps"); do
+  rm -rf "$work/copy" "$work/grouped"; sync
+  start=$(date +%s%N)
+  echo "cp -r:               $(timed cp -r "$ckpt" "$work/copy")"
+  sync
+  echo "cp -r + sync:        $(( ($(date +%s%N) - start) / 1000000 )) ms"
+  rm -rf "$work/copy"; sync
+  echo "moeshard to-grouped $*: $(timed "$here/jre/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
+      -jar "$here/moeshard-cli.jar" to-grouped "$ckpt" "$work/grouped" --quiet "$@")"
+done
+rm -rf "$work/copy" "$work/grouped"
+RUN
+chmod +x "$out/run-e2e.sh"
 du -sh "$out"
