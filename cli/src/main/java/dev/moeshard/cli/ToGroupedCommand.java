@@ -98,8 +98,6 @@ final class ToGroupedCommand implements Callable<Integer> {
     @Mixin
     CopyOptions copy;
 
-
-
     @Mixin
     VerboseOption verbose;
 

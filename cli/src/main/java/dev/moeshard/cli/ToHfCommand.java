@@ -40,13 +40,10 @@ final class ToHfCommand implements Callable<Integer> {
             description = "Grouped checkpoints (or one directory holding ep-rank-R/ folders), then the directory to create.")
     List<Path> paths;
 
-
     @Option(names = "--layout", paramLabel = "auto|deepep|grouped|hf-v5|vllm", defaultValue = "auto",
             description = "The grouped inputs' layout, where their names, shapes, config.json and moeshard.json leave "
                     + "it ambiguous (default: ${DEFAULT-VALUE}).")
     String layoutName;
-
-
 
     @Mixin
     VerboseOption verbose;
