@@ -1,0 +1,187 @@
+package dev.moeshard.moe;
+
+import dev.moeshard.moe.ExpertNaming.GroupedKey;
+import dev.moeshard.moe.lora.LoraExpertSuffix;
+import dev.moeshard.moe.parallel.ExpertSplit;
+import dev.moeshard.moe.parallel.ExpertSplitter;
+import dev.moeshard.moe.parallel.ShardedTensor;
+import dev.moeshard.moe.quant.Fp8BlockDequantizer;
+import dev.moeshard.moe.quant.Fp8GroupedScales;
+import dev.moeshard.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Grouped → HF for a {@link MoeStateDictAdapter}: each grouped tensor split into its experts' per-expert projections
+ * (views, or copies), kept FP8 scales back to each expert's {@code weight_scale_inv}, and grouped LoRA back to the
+ * per-expert or ParamWrapper format. Splits go through the adapter, which remembers their expert ids; grouped keys
+ * split for write-through are registered with it, so that the next HF → grouped consumes them.
+ */
+final class GroupedToHf {
+    private final MoeStateDictAdapter adapter;
+    private final MoeConfig config;
+    private final ExpertNaming naming;
+    private final GroupedLayout layout;
+
+    GroupedToHf(MoeStateDictAdapter adapter) {
+        this.adapter = adapter;
+        this.config = adapter.config();
+        this.naming = adapter.naming();
+        this.layout = adapter.layout();
+    }
+
+    /** See {@link MoeStateDictAdapter#toHf(Map, ToHfOptions)}. */
+    Map<String, Tensor> toHf(Map<String, Tensor> grouped, ToHfOptions options) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : grouped.entrySet()) {
+            for (Map.Entry<String, Tensor> c : toHf(e.getKey(), e.getValue(), options)) {
+                out.put(c.getKey(), c.getValue());
+            }
+        }
+        return out;
+    }
+
+    /** See {@link MoeStateDictAdapter#toHf(String, Tensor, ToHfOptions)}. */
+    List<Map.Entry<String, Tensor>> toHf(String fqn, Tensor tensor, ToHfOptions options) {
+        GroupedKey scalesOf = Fp8GroupedScales.parse(naming, fqn);
+        if (scalesOf != null) {
+            return keptFp8ScalesToHf(scalesOf, tensor, options);
+        }
+        GroupedLayout.Key g = layout.parse(naming, fqn);
+        if (g != null && isSplittable(fqn, g, tensor.sizes())) {
+            return perExpert(fqn, g, split(tensor, options), options);
+        }
+        LoraExpertSuffix lora = LoraExpertSuffix.of(fqn, naming.segment());
+        if (lora != null) {
+            return loraToHf(fqn, tensor, lora, options);
+        }
+        return filtered(List.of(Map.entry(fqn, tensor)), options);
+    }
+
+    /** See {@link MoeStateDictAdapter#toHf(String, ShardedTensor, ToHfOptions)}. */
+    List<Map.Entry<String, Tensor>> toHf(String fqn, ShardedTensor tensor, ToHfOptions options) {
+        GroupedLayout.Key g = layout.parse(naming, fqn);
+        long[] global = tensor.globalShape();
+        if (g != null && isSplittable(fqn, g, global)) {
+            String what = layout == GroupedLayout.DEEPEP && g.name().equals("down_projs")
+                    ? "down_projs (DeepEP)" : g.name();
+            ExpertSplitter.validate(tensor, config.numExperts(), what + " layer " + g.layer());
+            return perExpert(fqn, g, adapter.splitExperts(tensor), options);
+        }
+        return filtered(List.of(Map.entry(fqn, tensor.local())), options);
+    }
+
+    /** Per-expert views of {@code grouped}: all E experts, or those of {@code options}' local experts. */
+    private ExpertSplit split(Tensor grouped, ToHfOptions options) {
+        return options.localExperts() == null
+                ? adapter.splitExperts(grouped) : adapter.splitExperts(grouped, options.localExperts());
+    }
+
+    /**
+     * DeepEP's {@code down_projs} is split only when its second axis is I, as the reference does: a [E, H, I] tensor of
+     * that name is GroupedExperts' and passes through. The other layouts' tensors must have their layout's shape.
+     */
+    private boolean isSplittable(String fqn, GroupedLayout.Key g, long[] shape) {
+        if (layout == GroupedLayout.DEEPEP) {
+            return !g.name().equals("down_projs") || (shape.length == 3 && shape[1] == config.intermediate());
+        }
+        long[] want = layout.shape(g.name(), shape.length == 0 ? 0 : shape[0], config);
+        long[] have = shape.length == 3 ? Arrays.copyOfRange(shape, 1, 3) : shape;
+        if (!Arrays.equals(Arrays.copyOfRange(want, 1, 3), have)) {
+            throw new IllegalArgumentException(fqn + ": a " + layout.cliName() + " grouped tensor of this model must"
+                    + " have shape [E, " + want[1] + ", " + want[2] + "], got " + Arrays.toString(shape));
+        }
+        return true;
+    }
+
+    private List<Map.Entry<String, Tensor>> perExpert(String fqn, GroupedLayout.Key g, ExpertSplit split,
+                                                      ToHfOptions options) {
+        String prefix = options.prefixOverride() != null ? options.prefixOverride() : g.prefix();
+        if (options.writeThrough()) {
+            registerInplaceLoaded(fqn, options.prefixOverride());
+        }
+        List<Projection> held = layout.projectionsIn(g.name(), config.gated());
+        List<Map.Entry<String, Tensor>> out = new ArrayList<>();
+        for (int i = 0; i < split.size(); i++) {
+            // The layout's projection view of one expert: unsqueeze to [1, ...] so that the [E, ...] view applies.
+            Tensor w = split.experts().get(i).unsqueeze(0);
+            int id = split.expertIds().get(i);
+            for (Projection p : held) {
+                Tensor view = layout.projection(w, p, config.intermediate(), config.gated()).select(0, 0);
+                out.add(Map.entry(naming.perExpertKey(prefix, g.layer(), id, p), materialize(view, options)));
+            }
+        }
+        return filtered(out, options);
+    }
+
+    /** Grouped FP8 scales back to each expert's {@code weight_scale_inv}: the transposed slot of each expert. */
+    private List<Map.Entry<String, Tensor>> keptFp8ScalesToHf(GroupedKey g, Tensor scales, ToHfOptions options) {
+        String prefix = options.prefixOverride() != null ? options.prefixOverride() : g.prefix();
+        ExpertSplit split = split(scales, options);
+        List<Projection> projections = g.projection() == GroupedProjection.DOWN_PROJS ? List.of(Projection.DOWN)
+                : config.gated() ? List.of(Projection.GATE, Projection.UP) : List.of(Projection.UP);
+        List<Map.Entry<String, Tensor>> out = new ArrayList<>();
+        for (int i = 0; i < split.size(); i++) {
+            for (Projection p : projections) {
+                Tensor slot = Fp8GroupedScales.slot(scales, i, p, config);
+                out.add(Map.entry(naming.perExpertKey(prefix, g.layer(), split.expertIds().get(i), p)
+                        + Fp8BlockDequantizer.SCALE_SUFFIX, materialize(slot.t(), options)));
+            }
+        }
+        return filtered(out, options);
+    }
+
+    private List<Map.Entry<String, Tensor>> loraToHf(String fqn, Tensor tensor, LoraExpertSuffix suffix,
+                                                     ToHfOptions options) {
+        String layerPath = fqn.substring(0, fqn.length() - ("." + naming.segment() + "." + suffix.suffix()).length());
+        int at = layerPath.lastIndexOf("layers.");
+        String prefix = layerPath.substring(0, at);
+        int layer = Integer.parseInt(layerPath.substring(at + "layers.".length()));
+        if (options.loraFormat() == ToHfOptions.LoraFormat.PARAM_WRAPPER) {
+            // The fold r·E is read back by dividing by E: a fold of fewer experts would come back with a wrong rank.
+            if (tensor.dim() != 3 || tensor.size(0) != config.numExperts()) {
+                throw new IllegalArgumentException(fqn + ": the ParamWrapper LoRA layout folds all "
+                        + config.numExperts() + " experts into the rank, but this tensor has shape "
+                        + Arrays.toString(tensor.sizes())
+                        + (options.localExperts() != null ? " (experts " + options.localExperts().start() + ":"
+                        + options.localExperts().end() + ")" : "")
+                        + "; gather every expert first, or write the per-expert LoRA format");
+            }
+            return filtered(List.of(adapter.loraParamWrapper().toHf(prefix, layer, suffix, tensor)), options);
+        }
+        return filtered(adapter.loraPerExpert().toHf(prefix, layer, suffix, split(tensor, options)), options);
+    }
+
+    private static Tensor materialize(Tensor view, ToHfOptions options) {
+        return options.views() ? view : view.contiguousCopy();
+    }
+
+    private static List<Map.Entry<String, Tensor>> filtered(List<Map.Entry<String, Tensor>> entries,
+                                                            ToHfOptions options) {
+        if (options.excludeKeyRegex() == null) {
+            return entries;
+        }
+        List<Map.Entry<String, Tensor>> kept = new ArrayList<>(entries.size());
+        for (Map.Entry<String, Tensor> e : entries) {
+            if (!options.excludes(e.getKey())) {
+                kept.add(e);
+            }
+        }
+        return kept;
+    }
+
+    /**
+     * Marks grouped key {@code fqn} as loaded in place. Under a prefix override such as {@code "mtp."} the HF keys
+     * live in that namespace and are converted with it stripped, so the recorded key is stripped too.
+     */
+    private void registerInplaceLoaded(String fqn, String prefixOverride) {
+        String tracked = fqn;
+        if (prefixOverride != null && prefixOverride.endsWith(".") && fqn.startsWith(prefixOverride)) {
+            tracked = fqn.substring(prefixOverride.length());
+        }
+        adapter.markInplaceLoaded(tracked);
+    }
+}

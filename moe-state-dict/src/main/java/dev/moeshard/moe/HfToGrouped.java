@@ -1,0 +1,239 @@
+package dev.moeshard.moe;
+
+import dev.moeshard.moe.ExpertNaming.ExpertKey;
+import dev.moeshard.moe.parallel.DeviceMesh;
+import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.moe.quant.Fp8BlockDequantizer;
+import dev.moeshard.moe.quant.Fp8GroupedScales;
+import dev.moeshard.moe.quant.Fp8ScaleGrouper;
+import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.TensorOps;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.BiConsumer;
+
+/**
+ * HF → grouped for a {@link MoeStateDictAdapter}: this rank's per-expert tensors gathered into grouped tensors (or,
+ * with {@code loadInto}, copied straight into caller-owned ones), transformers-v5 fused experts copied into the
+ * adapter's layout, block-quantized FP8 dequantized or its scales kept and grouped, and LoRA keys regrouped. The
+ * keys registered for write-through, and the check that every needed expert is present, are the adapter's.
+ */
+final class HfToGrouped {
+    private final MoeStateDictAdapter adapter;
+    private final MoeConfig config;
+    private final ExpertNaming naming;
+    private final GroupedLayout layout;
+
+    HfToGrouped(MoeStateDictAdapter adapter) {
+        this.adapter = adapter;
+        this.config = adapter.config();
+        this.naming = adapter.naming();
+        this.layout = adapter.layout();
+    }
+
+    /** See {@link MoeStateDictAdapter#fromHf(Map, FromHfOptions, BiConsumer)}. */
+    void fromHf(Map<String, Tensor> hf, FromHfOptions options, BiConsumer<String, Tensor> sink) {
+        if (options.resetViewLoadedKeys()) {
+            adapter.resetViewLoadedKeys();
+        }
+        DeviceMesh mesh = options.mesh();
+        adapter.validateExpertAvailability(hf.keySet(), mesh);
+        ExpertRange range = ExpertRange.forMesh(mesh, config.numExperts());
+        ExpertGroupAssembler assembler = new ExpertGroupAssembler(layout, config.gated(), range, options.outputDtype(),
+                options.dequantizedDtype(), options.device(), options::allocationArena);
+        Map<String, Tensor> scales = new HashMap<>();
+        for (Map.Entry<String, Tensor> e : hf.entrySet()) {
+            if (e.getKey().endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {
+                scales.put(e.getKey(), e.getValue());
+            }
+        }
+        Fp8ScaleGrouper keptScales = options.keepFp8() ? keptFp8Scales(range, scales) : null;
+        Set<String> consumedInplace = new LinkedHashSet<>();
+        Map<String, Tensor> lora = new LinkedHashMap<>();
+        for (String key : new ArrayList<>(hf.keySet())) {
+            Tensor value = hf.remove(key);
+            if (key.endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {
+                if (keptScales != null) {
+                    ExpertKey of = keptScales.parse(key);
+                    Map.Entry<String, Tensor> grouped = of == null
+                            ? Map.entry(key, value) : keptScales.add(of, key, value);
+                    if (grouped != null) {
+                        sink.accept(grouped.getKey(), grouped.getValue());
+                    }
+                }
+                continue;
+            }
+            // Dequantized only where the value is used: an expert of another rank, or one already written in place
+            // (loadInto, to-grouped), would otherwise be dequantized into a temporary only to be dropped.
+            ExpertKey expert = naming.parsePerExpert(key);
+            if (expert == null) {
+                if (keptScales == null) {
+                    value = dequantizeIfBlockQuantized(key, value, scales, options);
+                }
+                if (isLoraExpertKey(key)) {
+                    lora.put(key, value);
+                } else if (!fusedExpertsToGrouped(key, value, range, options, sink)) {
+                    sink.accept(key, value);
+                }
+                continue;
+            }
+            String groupedKey = adapter.groupedKey(expert.prefix(), expert.layer(), expert.projection());
+            if (adapter.isInplaceLoaded(groupedKey)) {
+                consumedInplace.add(groupedKey);
+                continue;
+            }
+            if (!range.contains(expert.expert())) {
+                continue;
+            }
+            // A block-quantized expert goes in with its scales: the assembler dequantizes a group's experts when it
+            // builds the group, into memory it frees right after.
+            Tensor scale = keptScales == null && value.dtype().isFp8()
+                    ? scales.get(key + Fp8BlockDequantizer.SCALE_SUFFIX) : null;
+            Tensor grouped = assembler.add(groupedKey, layout.tensorOf(expert.projection()), expert.expert(),
+                    expert.projection(), key, value, scale);
+            if (grouped != null) {
+                sink.accept(groupedKey, grouped);
+            }
+        }
+        Map<String, List<Integer>> incomplete = assembler.incomplete();
+        if (!incomplete.isEmpty()) {
+            throw new IllegalStateException("expert groups left incomplete after reading the whole checkpoint"
+                    + " (this rank needs experts " + range.ids() + "): " + incomplete
+                    + "; for a gated model every expert needs gate, up and down projections");
+        }
+        if (!consumedInplace.isEmpty()) {
+            adapter.consumeInplaceLoaded(consumedInplace);
+        }
+        if (!lora.isEmpty()) {
+            Map<String, Tensor> grouped = adapter.loraParamWrapper()
+                    .toGrouped(adapter.loraPerExpert().toGrouped(lora), naming.segment());
+            grouped.forEach(sink);
+        }
+    }
+
+    /** The grouper of kept FP8 expert scales, after checking that gate and up blocks line up. */
+    private Fp8ScaleGrouper keptFp8Scales(ExpertRange range, Map<String, Tensor> scales) {
+        String refusal = Fp8GroupedScales.refusal(config);
+        if (refusal != null && !scales.isEmpty()) {
+            throw new IllegalArgumentException("cannot keep FP8 experts as FP8: " + refusal);
+        }
+        return new Fp8ScaleGrouper(config, naming, range);
+    }
+
+    private static Tensor dequantizeIfBlockQuantized(String key, Tensor value, Map<String, Tensor> scales,
+                                                     FromHfOptions options) {
+        Tensor scale = scales.get(key + Fp8BlockDequantizer.SCALE_SUFFIX);
+        if (scale == null || !value.dtype().isFp8()) {
+            return value;
+        }
+        return Fp8BlockDequantizer.dequantize(value, scale, options.dequantizedDtype(), key);
+    }
+
+    private boolean isLoraExpertKey(String key) {
+        return key.contains("." + naming.segment() + ".") && (key.contains(".lora_A.") || key.contains(".lora_B."));
+    }
+
+    /**
+     * Transformers v5 fused experts ({@code {seg}.gate_up_proj} [E, 2I, H] gate rows first, {@code {seg}.down_proj}
+     * [E, H, I]) to this adapter's layout: each target tensor whose projections this one holds, one strided copy of
+     * this rank's experts each. Returns false for other keys.
+     */
+    private boolean fusedExpertsToGrouped(String key, Tensor value, ExpertRange range, FromHfOptions options,
+                                          BiConsumer<String, Tensor> sink) {
+        String gateUpSuffix = "." + naming.segment() + ".gate_up_proj";
+        String downSuffix = "." + naming.segment() + ".down_proj";
+        boolean gateUp = key.endsWith(gateUpSuffix);
+        if ((!gateUp && !key.endsWith(downSuffix)) || value.dim() != 3 || !key.contains("layers.")) {
+            return false;
+        }
+        long[] expected = gateUp
+                ? new long[] {config.numExperts(), config.gateUpWidth(), config.hidden()}
+                : new long[] {config.numExperts(), config.hidden(), config.intermediate()};
+        if (!Arrays.equals(value.sizes(), expected)) {
+            throw new IllegalArgumentException(key + ": a transformers-v5 fused expert tensor of this model must have"
+                    + " shape " + Arrays.toString(expected) + ", got " + Arrays.toString(value.sizes()));
+        }
+        String base = key.substring(0, key.length() - (gateUp ? gateUpSuffix : downSuffix).length());
+        Tensor local = value.narrow(0, range.start(), range.count());
+        String source = GroupedLayout.HF_V5.tensorOf(gateUp ? Projection.UP : Projection.DOWN);
+        for (String name : layout.tensorNames(config.gated())) {
+            List<Projection> held = layout.projectionsIn(name, config.gated());
+            if (!GroupedLayout.HF_V5.tensorOf(held.get(0)).equals(source)) {
+                continue; // fed by the other fused tensor
+            }
+            Tensor out = Tensor.allocate(options.allocationArena(),
+                    options.outputDtype() != null ? options.outputDtype() : value.dtype(),
+                    layout.shape(name, range.count(), config));
+            LayoutConversion.copy(GroupedLayout.HF_V5, Map.of(source, local), 0, layout, Map.of(name, out), 0,
+                    range.count(), config, held);
+            sink.accept(base + "." + naming.segment() + "." + name, out);
+        }
+        return true;
+    }
+
+    /** See {@link MoeStateDictAdapter#concatenateExperts}. */
+    Tensor concatenateExperts(Map<String, Map<String, Map<Integer, Tensor>>> expertsByLayer) {
+        for (var layer = expertsByLayer.entrySet().iterator(); layer.hasNext(); ) {
+            Map<String, Map<Integer, Tensor>> groups = layer.next().getValue();
+            for (var group = groups.entrySet().iterator(); group.hasNext(); ) {
+                Map<Integer, Tensor> experts = group.next().getValue();
+                if (experts.size() == config.numExperts()) {
+                    List<Tensor> ordered = new ArrayList<>();
+                    for (Integer id : new TreeSet<>(experts.keySet())) {
+                        ordered.add(experts.get(id));
+                    }
+                    group.remove();
+                    if (groups.isEmpty()) {
+                        layer.remove();
+                    }
+                    return TensorOps.stack(ordered, 0);
+                }
+            }
+        }
+        return null;
+    }
+
+    /** See {@link MoeStateDictAdapter#loadInto}. */
+    Map<String, Tensor> loadInto(Map<String, Tensor> storage, Map<String, Tensor> hf, FromHfOptions options) {
+        ToHfOptions targetsOptions = ToHfOptions.defaults().withWriteThrough(true)
+                .withLocalExperts(ExpertRange.forMesh(options.mesh(), config.numExperts()));
+        Map<String, Tensor> targets = new HashMap<>();
+        for (Map.Entry<String, Tensor> e : storage.entrySet()) {
+            if (layout.parse(naming, e.getKey()) != null) {
+                for (Map.Entry<String, Tensor> t : adapter.toHf(e.getKey(), e.getValue(), targetsOptions)) {
+                    targets.put(t.getKey(), t.getValue());
+                }
+            }
+        }
+        adapter.validateExpertAvailability(hf.keySet(), options.mesh());
+        // Plain copies are gathered into one copyAll, which shares whole experts among the copy threads (an
+        // expert is often below the size at which a single copy is split); dequantized ones go one by one, so that
+        // at most one expert's scratch is alive.
+        List<Tensor> copyTargets = new ArrayList<>();
+        List<Tensor> copySources = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : hf.entrySet()) {
+            Tensor target = targets.get(e.getKey());
+            if (target != null) {
+                Tensor scale = hf.get(e.getKey() + Fp8BlockDequantizer.SCALE_SUFFIX);
+                if (scale == null || !e.getValue().dtype().isFp8()) {
+                    copyTargets.add(target);
+                    copySources.add(e.getValue());
+                } else if (target.device().isCpu() && target.isContiguous()) {
+                    // The target is one run of host memory (layouts that keep the expert's row order): no scratch.
+                    Fp8BlockDequantizer.dequantizeInto(e.getValue(), scale, target, e.getKey());
+                } else {
+                    target.copyFrom(Fp8BlockDequantizer.dequantize(e.getValue(), scale, target.dtype(), e.getKey()));
+                }
+            }
+        }
+        TensorOps.copyAll(copyTargets, copySources);
+        return adapter.fromHf(hf, options);
+    }
+}
