@@ -117,12 +117,7 @@ class GpuCopyTest {
         List<Tensor> dsts = new ArrayList<>();
         List<Tensor> srcs = new ArrayList<>();
         for (int x = 0; x < experts; x++) {
-            dsts.add(gu.select(0, x).narrow(1, 0, i));
-            srcs.add(gates.get(x).t());
-            dsts.add(gu.select(0, x).narrow(1, i, i));
-            srcs.add(ups.get(x).t());
-            dsts.add(dn.select(0, x));
-            srcs.add(downs.get(x).t());
+            addMergeCopies(dsts, srcs, gu, dn, x, gates.get(x), ups.get(x), downs.get(x));
             cpuGu.select(0, x).narrow(1, 0, i).copyFrom(gates.get(x).t());
             cpuGu.select(0, x).narrow(1, i, i).copyFrom(ups.get(x).t());
             cpuDn.select(0, x).copyFrom(downs.get(x).t());
@@ -130,6 +125,21 @@ class GpuCopyTest {
         TensorOps.copyAll(dsts, srcs);
         assertSameBytes(cpuGu, gu.to(Device.CPU), experts + " host experts, gate/up");
         assertSameBytes(cpuDn, dn.to(Device.CPU), experts + " host experts, down");
+    }
+
+    /**
+     * Expert {@code x}'s copies of a DeepEP merge: gate and up [I, H] transposed into columns [0, I) and [I, 2I) of
+     * {@code gu[x]} [H, 2I], down [H, I] transposed into {@code dn[x]} [I, H].
+     */
+    private static void addMergeCopies(List<Tensor> dsts, List<Tensor> srcs, Tensor gu, Tensor dn, int x,
+                                       Tensor gate, Tensor up, Tensor down) {
+        long i = gate.size(0);
+        dsts.add(gu.select(0, x).narrow(1, 0, i));
+        srcs.add(gate.t());
+        dsts.add(gu.select(0, x).narrow(1, i, i));
+        srcs.add(up.t());
+        dsts.add(dn.select(0, x));
+        srcs.add(down.t());
     }
 
     private static void batchedMerge(int experts, long h, long i) {
@@ -145,12 +155,7 @@ class GpuCopyTest {
             List<Tensor> dsts = new ArrayList<>();
             List<Tensor> srcs = new ArrayList<>();
             for (int x = 0; x < experts; x++) {
-                dsts.add(gu.select(0, x).narrow(1, 0, i));
-                srcs.add(gates.get(x).t());
-                dsts.add(gu.select(0, x).narrow(1, i, i));
-                srcs.add(gates.get(x).t());
-                dsts.add(dn.select(0, x));
-                srcs.add(downs.get(x).t());
+                addMergeCopies(dsts, srcs, gu, dn, x, gates.get(x), gates.get(x), downs.get(x));
             }
             TensorOps.copyAll(dsts, srcs);
             Tensor cpuGu = Tensor.allocate(dtype, experts, h, 2 * i);
