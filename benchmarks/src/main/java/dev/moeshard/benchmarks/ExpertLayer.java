@@ -1,5 +1,7 @@
 package dev.moeshard.benchmarks;
 
+import dev.moeshard.moe.GroupedLayout;
+import dev.moeshard.moe.Projection;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyEngine;
@@ -32,11 +34,12 @@ public class ExpertLayer {
     Tensor[] down;
     Tensor gateAndUp;
     Tensor downProjs;
-    /** The copies of a merge (grouped slots ← transposed experts) and of a split (experts ← transposed slots). */
-    private final List<Tensor> groupedSlots = new ArrayList<>();
-    private final List<Tensor> perExpertViews = new ArrayList<>();
+    /**
+     * Each expert's gate, up and down, and their slots in the grouped tensors in HF orientation: a merge copies the
+     * first into the second, a split the second into the first.
+     */
     private final List<Tensor> perExpert = new ArrayList<>();
-    private final List<Tensor> groupedSlotViews = new ArrayList<>();
+    private final List<Tensor> groupedSlots = new ArrayList<>();
 
     @Setup
     public void setUp() {
@@ -68,30 +71,26 @@ public class ExpertLayer {
      * one {@code copyAll} as the conversion makes them.
      */
     void merge(CopyEngine engine) {
-        engine.copyAll(groupedSlots, perExpertViews);
+        engine.copyAll(groupedSlots, perExpert);
     }
 
     /** Grouped→HF, materialized into the per-expert tensors: the reverse of {@link #merge}. */
     void split(CopyEngine engine) {
-        engine.copyAll(perExpert, groupedSlotViews);
+        engine.copyAll(perExpert, groupedSlots);
     }
 
+    /** The slots as the library maps them ({@link GroupedLayout#projection}), so that what is measured is its copy. */
     private void pairUp() {
-        groupedSlots.clear();
-        perExpertViews.clear();
         perExpert.clear();
-        groupedSlotViews.clear();
+        groupedSlots.clear();
         long i = shape.intermediate();
+        GroupedLayout layout = GroupedLayout.DEEPEP;
+        Tensor gates = layout.projection(gateAndUp, Projection.GATE, i, true);
+        Tensor ups = layout.projection(gateAndUp, Projection.UP, i, true);
+        Tensor downs = layout.projection(downProjs, Projection.DOWN, i, true);
         for (int e = 0; e < gate.length; e++) {
-            Tensor slot = gateAndUp.select(0, e);
-            Tensor[] slots = {slot.narrow(1, 0, i), slot.narrow(1, i, i), downProjs.select(0, e)};
-            Tensor[] experts = {gate[e], up[e], down[e]};
-            for (int k = 0; k < 3; k++) {
-                groupedSlots.add(slots[k]);
-                perExpertViews.add(experts[k].t());
-                perExpert.add(experts[k]);
-                groupedSlotViews.add(slots[k].t());
-            }
+            perExpert.addAll(List.of(gate[e], up[e], down[e]));
+            groupedSlots.addAll(List.of(gates.select(0, e), ups.select(0, e), downs.select(0, e)));
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.moeshard.cli;
 
+import dev.moeshard.moe.GroupedLayout;
+import dev.moeshard.moe.Projection;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyEngine;
@@ -145,33 +147,32 @@ final class BenchCommand implements Callable<Integer> {
 
         /** A layer's expert copies in one call, as fromHf and to-grouped make them. */
         void merge(CopyEngine engine) {
-            List<Tensor> dsts = new ArrayList<>();
-            List<Tensor> srcs = new ArrayList<>();
+            List<Tensor> sources = new ArrayList<>();
             for (int e = 0; e < experts; e++) {
-                Tensor slot = gateAndUp.select(0, e);
-                dsts.add(slot.narrow(1, 0, intermediate));
-                srcs.add(gate.get(e).t());
-                dsts.add(slot.narrow(1, intermediate, intermediate));
-                srcs.add(up.get(e).t());
-                dsts.add(downProjs.select(0, e));
-                srcs.add(down.get(e).t());
+                sources.addAll(List.of(gate.get(e), up.get(e), down.get(e)));
             }
-            engine.copyAll(dsts, srcs);
+            engine.copyAll(slots(), sources);
         }
 
         void split(CopyEngine engine) {
-            List<Tensor> dsts = new ArrayList<>();
-            List<Tensor> srcs = new ArrayList<>();
+            List<Tensor> targets = new ArrayList<>();
             for (int e = 0; e < experts; e++) {
-                Tensor slot = gateAndUp.select(0, e);
-                dsts.add(splitGate.get(e));
-                srcs.add(slot.narrow(1, 0, intermediate).t());
-                dsts.add(splitUp.get(e));
-                srcs.add(slot.narrow(1, intermediate, intermediate).t());
-                dsts.add(splitDown.get(e));
-                srcs.add(downProjs.select(0, e).t());
+                targets.addAll(List.of(splitGate.get(e), splitUp.get(e), splitDown.get(e)));
             }
-            engine.copyAll(dsts, srcs);
+            engine.copyAll(targets, slots());
+        }
+
+        /** Each expert's gate, up and down slots of the grouped tensors, in HF orientation, as the library maps them. */
+        private List<Tensor> slots() {
+            GroupedLayout layout = GroupedLayout.DEEPEP;
+            Tensor gates = layout.projection(gateAndUp, Projection.GATE, intermediate, true);
+            Tensor ups = layout.projection(gateAndUp, Projection.UP, intermediate, true);
+            Tensor downs = layout.projection(downProjs, Projection.DOWN, intermediate, true);
+            List<Tensor> out = new ArrayList<>();
+            for (int e = 0; e < experts; e++) {
+                out.addAll(List.of(gates.select(0, e), ups.select(0, e), downs.select(0, e)));
+            }
+            return out;
         }
 
         void memcpy(CopyEngine engine) {
