@@ -139,8 +139,8 @@ abstract class CopyFromTest {
     static final long[][] TRANSPOSE_SIZES = {
         {1, 1}, {7, 13}, {13, 7}, {8, 8}, {16, 16}, {32, 32}, {64, 32}, {32, 64}, {65, 129}, {300, 200},
         {31, 33}, {1, 100}, {100, 1}, {128, 256}, {17, 64},
-        // Wider than one band tile of the SIMD kernels (256 columns), ragged at both edges.
-        {40, 600}, {600, 40},
+        // Wider than two band tiles of the SIMD kernels (384 columns), ragged at both edges.
+        {40, 900}, {900, 40},
         // A source over 1 MiB in the wider dtypes: the kernels' read-ahead path.
         {515, 1030},
     };
