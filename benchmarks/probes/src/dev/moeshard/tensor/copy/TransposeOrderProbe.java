@@ -249,14 +249,22 @@ public final class TransposeOrderProbe {
         return rate(() -> MemorySegment.copy(memcpyFrom, 0, memcpyTo, 0, memcpyTo.byteSize()), 3);
     }
 
-    /** GB/s of {@code job}, which writes {@code projections} projections' bytes, over three runs after a warm-up. */
+    /**
+     * GB/s of {@code job}, which writes {@code projections} projections' bytes: runs for half a second to warm up (a
+     * small layer needs the JIT), then times at least three runs and at least a fifth of a second.
+     */
     private double rate(Runnable job, int projections) {
-        job.run();
-        long start = System.nanoTime();
-        for (int k = 0; k < 3; k++) {
+        long warmUpEnd = System.nanoTime() + 500_000_000L;
+        do {
             job.run();
-        }
-        double bytes = 3.0 * projections * experts * hidden * inter * WIDTH;
+        } while (System.nanoTime() < warmUpEnd);
+        long start = System.nanoTime();
+        long runs = 0;
+        do {
+            job.run();
+            runs++;
+        } while (runs < 3 || System.nanoTime() - start < 200_000_000L);
+        double bytes = (double) runs * projections * experts * hidden * inter * WIDTH;
         return bytes / (System.nanoTime() - start);
     }
 
