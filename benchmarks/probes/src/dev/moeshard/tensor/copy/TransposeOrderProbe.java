@@ -116,17 +116,10 @@ public final class TransposeOrderProbe {
         };
     }
 
+    /** The shipped loop ({@link PanamaCopyKernels#rowBands}) with this probe's block and tile width. */
     private static void bands(MemorySegment src, long s, long scs, MemorySegment dst, long d, long drs,
                               long rows, long cols, long tile) {
-        int lanes = BLOCK.lanes();
-        for (long c0 = 0; c0 < cols; c0 += tile) {
-            long cEnd = Math.min(cols, c0 + tile);
-            for (long r = 0; r < rows; r += lanes) {
-                for (long c = c0; c < cEnd; c += lanes) {
-                    BLOCK.block(src, s + r * WIDTH + c * scs, scs, dst, d + r * drs + c * WIDTH, drs);
-                }
-            }
-        }
+        PanamaCopyKernels.rowBands(BLOCK, src, s, scs, dst, d, drs, rows, cols, WIDTH, tile);
     }
 
     private static void sourceStaged(MemorySegment src, long s, long scs, MemorySegment dst, long d, long drs,

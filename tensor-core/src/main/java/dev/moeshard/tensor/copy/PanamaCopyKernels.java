@@ -97,7 +97,8 @@ final class PanamaCopyKernels implements CopyKernels {
         long fullRows = rows - rows % lanes;
         long fullCols = cols - cols % lanes;
         if ((long) lanes * width < LINE_BYTES) {
-            rowBands(t, src, srcOffset, srcColStride, dst, dstOffset, dstRowStride, fullRows, fullCols, width);
+            rowBands(t, src, srcOffset, srcColStride, dst, dstOffset, dstRowStride, fullRows, fullCols, width,
+                    BAND_TILE_COLUMNS);
         } else {
             readAheadChunks(t, src, srcOffset, srcColStride, dst, dstOffset, dstRowStride, rows, fullRows, fullCols,
                     width);
@@ -118,14 +119,15 @@ final class PanamaCopyKernels implements CopyKernels {
      * tile of columns, so that the block that completes a destination line follows the one that began it while the
      * line is still in L1, and the destination is written as L sequential streams. Visiting blocks in source order
      * instead leaves every destination line half written until a later pass, and costs a second miss on it
-     * (measured: BF16 merge and split 15–22% faster this way than with {@link #readAheadChunks}).
+     * (measured: BF16 merge and split 15–22% faster this way than with {@link #readAheadChunks}). Package-private,
+     * with the tile width a parameter, for the probes that compare widths.
      */
-    private static void rowBands(BlockTransposer t, MemorySegment src, long srcOffset, long srcColStride,
-                                 MemorySegment dst, long dstOffset, long dstRowStride,
-                                 long fullRows, long fullCols, int width) {
+    static void rowBands(BlockTransposer t, MemorySegment src, long srcOffset, long srcColStride,
+                         MemorySegment dst, long dstOffset, long dstRowStride,
+                         long fullRows, long fullCols, int width, long tileColumns) {
         int lanes = t.lanes();
-        for (long c0 = 0; c0 < fullCols; c0 += BAND_TILE_COLUMNS) {
-            long cEnd = Math.min(fullCols, c0 + BAND_TILE_COLUMNS);
+        for (long c0 = 0; c0 < fullCols; c0 += tileColumns) {
+            long cEnd = Math.min(fullCols, c0 + tileColumns);
             for (long r = 0; r < fullRows; r += lanes) {
                 for (long c = c0; c < cEnd; c += lanes) {
                     t.block(src, srcOffset + r * width + c * srcColStride, srcColStride,
