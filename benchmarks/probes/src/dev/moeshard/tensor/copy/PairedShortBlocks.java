@@ -12,7 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * (even destination rows from the low halves, odd ones from the high halves); what is left is a transpose of 32-bit
  * lanes, done with the same rounds of two-source interleaves as the project's {@code Int8} and {@code Int16}.
  *
- * <p>The pairing is written out for each pair of rows on purpose: moved into a helper method, it was not inlined into
+ * <p>One class per vector shape, as in {@code PanamaBlockTransposers} and for its reason: a method shared by two shapes
+ * falls back to boxed vectors. The pairing is written out for each pair of rows on purpose: moved into a helper method, it was not inlined into
  * the large block method, and the block ran three times slower.
  */
 final class PairedShortBlocks {
