@@ -9,6 +9,8 @@ import dev.moeshard.cuda.CudaStream;
 import dev.moeshard.cuda.DeviceBuffer;
 import dev.moeshard.cuda.PinnedBuffer;
 import dev.moeshard.moe.FromHfOptions;
+import dev.moeshard.moe.GroupedLayout;
+import dev.moeshard.moe.Projection;
 import dev.moeshard.moe.family.FamilyDetection;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.tensor.DType;
@@ -72,16 +74,16 @@ public final class GpuBenchmark {
         List<Tensor> srcs = new ArrayList<>();
         Tensor gu = Tensor.allocate(GPU, dtype, experts, hidden, 2 * inter);
         Tensor dn = Tensor.allocate(GPU, dtype, experts, inter, hidden);
+        // Each expert's slots as the library's grouping maps them (GroupedLayout.projection), written from the expert.
+        GroupedLayout layout = GroupedLayout.DEEPEP;
+        Tensor gates = layout.projection(gu, Projection.GATE, inter, true);
+        Tensor ups = layout.projection(gu, Projection.UP, inter, true);
+        Tensor downs = layout.projection(dn, Projection.DOWN, inter, true);
         for (int e = 0; e < experts; e++) {
-            Tensor gate = Tensor.allocate(GPU, dtype, inter, hidden);
-            Tensor up = Tensor.allocate(GPU, dtype, inter, hidden);
-            Tensor down = Tensor.allocate(GPU, dtype, hidden, inter);
-            dsts.add(gu.select(0, e).narrow(1, 0, inter));
-            srcs.add(gate.t());
-            dsts.add(gu.select(0, e).narrow(1, inter, inter));
-            srcs.add(up.t());
-            dsts.add(dn.select(0, e));
-            srcs.add(down.t());
+            dsts.addAll(List.of(gates.select(0, e), ups.select(0, e), downs.select(0, e)));
+            srcs.add(Tensor.allocate(GPU, dtype, inter, hidden));
+            srcs.add(Tensor.allocate(GPU, dtype, inter, hidden));
+            srcs.add(Tensor.allocate(GPU, dtype, hidden, inter));
         }
         long bytes = gu.byteSize() + dn.byteSize();
         try (DeviceBuffer a = DeviceBuffer.allocate(bytes); DeviceBuffer b = DeviceBuffer.allocate(bytes);

@@ -110,19 +110,27 @@ final class BatchedTransposes {
      * The geometry of {@code dst <- src} when it is a plain 2-d transpose ([R, C] with unit column stride written
      * from a source with unit row stride, the shape of every expert in a merge), read straight off the strides:
      * the same answer {@link CopyPlan} gives, without its general planning, which for a layer of a few hundred
-     * experts cost more host time than the GPU needs for the copies.
+     * experts cost more host time than the GPU needs for the copies. Either way round: a grouped slot viewed in HF
+     * orientation ([I, H] with unit stride along I) written from a contiguous expert is the same copy as the slot
+     * written from the expert's transpose, and takes the dimension along which the destination is contiguous as its
+     * columns, as {@link CopyPlan} would.
      */
     private static Geometry transposeOf2d(Tensor dst, Tensor src) {
         if (dst.dim() != 2 || src.dim() != 2) {
             return null;
         }
-        long rows = dst.size(0);
-        long cols = dst.size(1);
-        if (rows < 2 || cols < 2 || dst.stride(1) != 1 || src.stride(0) != 1
-                || dst.stride(0) < cols || src.stride(1) < rows) {
+        int colDim = dst.stride(1) == 1 ? 1 : dst.stride(0) == 1 ? 0 : -1;
+        if (colDim < 0) {
             return null;
         }
-        return new Geometry(dst.dtype().byteSize(), rows, cols, dst.stride(0), src.stride(1));
+        int rowDim = 1 - colDim;
+        long rows = dst.size(rowDim);
+        long cols = dst.size(colDim);
+        if (rows < 2 || cols < 2 || src.stride(rowDim) != 1
+                || dst.stride(rowDim) < cols || src.stride(colDim) < rows) {
+            return null;
+        }
+        return new Geometry(dst.dtype().byteSize(), rows, cols, dst.stride(rowDim), src.stride(colDim));
     }
 
     private static void launch(CudaCopies.DeviceContext ctx, Geometry g, List<long[]> pairs, MemorySegment table) {

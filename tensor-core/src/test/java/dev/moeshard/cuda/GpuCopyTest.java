@@ -89,8 +89,15 @@ class GpuCopyTest {
     @Test
     void batchedMergeOnTheDeviceMatchesTheCpuMerge() {
         // Odd sizes take the 32×32 (or packed) tiles; whole 64×64 tiles with aligned rows take the 16-byte kernel.
-        batchedMerge(9, 130, 66);
-        batchedMerge(5, 256, 192);
+        batchedMerge(9, 130, 66, false);
+        batchedMerge(5, 256, 192, false);
+    }
+
+    /** The same merges with each grouped slot viewed as the expert is shaped, as the library's grouping writes them. */
+    @Test
+    void batchedMergeIntoSlotsViewedInHfOrientationMatchesTheCpuMerge() {
+        batchedMerge(9, 130, 66, true);
+        batchedMerge(5, 256, 192, true);
     }
 
     @Test
@@ -117,7 +124,7 @@ class GpuCopyTest {
         List<Tensor> dsts = new ArrayList<>();
         List<Tensor> srcs = new ArrayList<>();
         for (int x = 0; x < experts; x++) {
-            addMergeCopies(dsts, srcs, gu, dn, x, gates.get(x), ups.get(x), downs.get(x));
+            addMergeCopies(dsts, srcs, gu, dn, x, gates.get(x), ups.get(x), downs.get(x), false);
             cpuGu.select(0, x).narrow(1, 0, i).copyFrom(gates.get(x).t());
             cpuGu.select(0, x).narrow(1, i, i).copyFrom(ups.get(x).t());
             cpuDn.select(0, x).copyFrom(downs.get(x).t());
@@ -129,20 +136,21 @@ class GpuCopyTest {
 
     /**
      * Expert {@code x}'s copies of a DeepEP merge: gate and up [I, H] transposed into columns [0, I) and [I, 2I) of
-     * {@code gu[x]} [H, 2I], down [H, I] transposed into {@code dn[x]} [I, H].
+     * {@code gu[x]} [H, 2I], down [H, I] transposed into {@code dn[x]} [I, H]. With {@code slotsInHfOrientation}
+     * each slot is viewed transposed, as the expert is shaped, and written from the expert itself: the same copies.
      */
     private static void addMergeCopies(List<Tensor> dsts, List<Tensor> srcs, Tensor gu, Tensor dn, int x,
-                                       Tensor gate, Tensor up, Tensor down) {
+                                       Tensor gate, Tensor up, Tensor down, boolean slotsInHfOrientation) {
         long i = gate.size(0);
-        dsts.add(gu.select(0, x).narrow(1, 0, i));
-        srcs.add(gate.t());
-        dsts.add(gu.select(0, x).narrow(1, i, i));
-        srcs.add(up.t());
-        dsts.add(dn.select(0, x));
-        srcs.add(down.t());
+        Tensor[] slots = {gu.select(0, x).narrow(1, 0, i), gu.select(0, x).narrow(1, i, i), dn.select(0, x)};
+        Tensor[] experts = {gate, up, down};
+        for (int k = 0; k < 3; k++) {
+            dsts.add(slotsInHfOrientation ? slots[k].t() : slots[k]);
+            srcs.add(slotsInHfOrientation ? experts[k] : experts[k].t());
+        }
     }
 
-    private static void batchedMerge(int experts, long h, long i) {
+    private static void batchedMerge(int experts, long h, long i, boolean slotsInHfOrientation) {
         for (DType dtype : WIDTHS) {
             List<Tensor> gates = new ArrayList<>();
             List<Tensor> downs = new ArrayList<>();
@@ -155,7 +163,7 @@ class GpuCopyTest {
             List<Tensor> dsts = new ArrayList<>();
             List<Tensor> srcs = new ArrayList<>();
             for (int x = 0; x < experts; x++) {
-                addMergeCopies(dsts, srcs, gu, dn, x, gates.get(x), gates.get(x), downs.get(x));
+                addMergeCopies(dsts, srcs, gu, dn, x, gates.get(x), gates.get(x), downs.get(x), slotsInHfOrientation);
             }
             TensorOps.copyAll(dsts, srcs);
             Tensor cpuGu = Tensor.allocate(dtype, experts, h, 2 * i);
