@@ -3,16 +3,20 @@ package dev.moeshard.benchmarks;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyEngine;
+import dev.moeshard.tensor.copy.LibcMemcpy;
 import java.util.Arrays;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * moeshard's half of the PyTorch side-by-side ({@code benchmarks/pytorch_compare.sh}): the same jobs as
  * {@code pytorch_compare.py} on the same sizes and thread counts, printed in the same format: HF→grouped merge into
  * preallocated grouped storage, grouped→HF split materialized into preallocated per-expert tensors, BF16→F32 of one
  * projection, each beside a memcpy of the same bytes on the same threads, in GB/s (bytes written per second) and as a
- * ratio to that memcpy. Each figure is the median of the repetitions (each at least 0.1 s of
- * back-to-back jobs) after a second of warm-up.
+ * ratio to that memcpy. On one thread the C library's memcpy of the same bytes is timed as well ({@code memcpy-libc}),
+ * and the merge and split lines add their ratio to it: the JVM's copy, the first yardstick, can be the faster of the
+ * two. Each figure is the median of the repetitions (each at least 0.1 s of back-to-back jobs) after a second of
+ * warm-up.
  *
  * <pre>
  * java --add-modules jdk.incubator.vector -cp benchmarks/target/moeshard-benchmarks.jar \
@@ -59,8 +63,16 @@ public final class ConversionThroughput {
                 copyDown(bulk, layer);
             });
             report(what, "memcpy", memcpy, memcpy);
-            report(what, "merge", rate(bytes, reps, () -> layer.merge(engine)), memcpy);
-            report(what, "split", rate(bytes, reps, () -> layer.split(engine)), memcpy);
+            Optional<LibcMemcpy> libc = threads == 1 ? LibcMemcpy.find() : Optional.empty();
+            double libcRate = libc.map(c -> rate(bytes, reps, () -> {
+                c.copy(flatGrouped.segment(), staging.segment(), staging.byteSize());
+                copyDown(c, layer);
+            })).orElse(Double.NaN);
+            if (libc.isPresent()) {
+                report(what, "memcpy-libc", libcRate, memcpy);
+            }
+            report(what, "merge", rate(bytes, reps, () -> layer.merge(engine)), memcpy, libcRate);
+            report(what, "split", rate(bytes, reps, () -> layer.split(engine)), memcpy, libcRate);
             if (dtype.equals("BF16")) {
                 convert(engine, bulk, layer, what, reps);
             }
@@ -72,6 +84,13 @@ public final class ConversionThroughput {
         for (int e = 0; e < layer.down.length; e++) {
             Tensor target = Tensor.wrap(layer.downProjs.select(0, e).segment(), DType.U8, layer.down[e].byteSize());
             bulk.copy(target, Tensor.wrap(layer.down[e].segment(), DType.U8, layer.down[e].byteSize()));
+        }
+    }
+
+    /** The same down half through the C library's memcpy. */
+    private static void copyDown(LibcMemcpy libc, ExpertLayer layer) {
+        for (int e = 0; e < layer.down.length; e++) {
+            libc.copy(layer.downProjs.select(0, e).segment(), layer.down[e].segment(), layer.down[e].byteSize());
         }
     }
 
@@ -117,5 +136,15 @@ public final class ConversionThroughput {
 
     private static void report(String what, String job, double gbPerS, double memcpy) {
         System.out.printf(Locale.ROOT, "%s %-10s %7.2f GB/s  ratio %.2f%n", what, job, gbPerS, gbPerS / memcpy);
+    }
+
+    /** As above, adding the ratio to the C library's memcpy where it was timed. */
+    private static void report(String what, String job, double gbPerS, double memcpy, double libcMemcpy) {
+        if (Double.isNaN(libcMemcpy)) {
+            report(what, job, gbPerS, memcpy);
+        } else {
+            System.out.printf(Locale.ROOT, "%s %-10s %7.2f GB/s  ratio %.2f  (%.2f of memcpy-libc)%n", what, job, gbPerS,
+                    gbPerS / memcpy, gbPerS / libcMemcpy);
+        }
     }
 }

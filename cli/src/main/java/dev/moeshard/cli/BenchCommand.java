@@ -5,6 +5,7 @@ import dev.moeshard.moe.Projection;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyEngine;
+import dev.moeshard.tensor.copy.LibcMemcpy;
 import dev.moeshard.tensor.simd.VectorSupport;
 import java.io.PrintWriter;
 import java.lang.foreign.MemorySegment;
@@ -12,6 +13,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -25,8 +27,10 @@ import picocli.CommandLine.Spec;
  *
  * <p>Merge: per-expert gate, up [I, H] and down [H, I] copied through transposed views into {@code gate_and_up_projs}
  * [E, H, 2I] and {@code down_projs} [E, I, H]. Split (materialized): the reverse, into new per-expert tensors. The
- * memcpy is a contiguous copy of the same number of bytes through the same engine, so it gets the same threads. Each
- * figure is the best of the repetitions, measured interleaved, so that a slow moment hurts all three alike.
+ * memcpy is a contiguous copy of the same number of bytes through the same engine, so it gets the same threads. On
+ * one thread the C library's memcpy of the same bytes is timed too, and both ratios are printed: the JVM's copy can be
+ * faster than the C library's (1.19 × on an AMD EPYC VM), and a target stated against "a memcpy" could mean either.
+ * Each figure is the best of the repetitions, measured interleaved, so that a slow moment hurts all alike.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Times the HF->grouped merge and the grouped->HF split of one layer beside a memcpy of the same "
@@ -86,6 +90,8 @@ final class BenchCommand implements Callable<Integer> {
             long merge = Long.MAX_VALUE;
             long split = Long.MAX_VALUE;
             long memcpy = Long.MAX_VALUE;
+            long libc = Long.MAX_VALUE;
+            Optional<LibcMemcpy> libcMemcpy = threads == 1 ? LibcMemcpy.find() : Optional.empty();
             for (int rep = 0; rep <= repetitions; rep++) {
                 long t0 = System.nanoTime();
                 layer.merge(engine);
@@ -94,10 +100,13 @@ final class BenchCommand implements Callable<Integer> {
                 long t2 = System.nanoTime();
                 layer.memcpy(engine);
                 long t3 = System.nanoTime();
+                libcMemcpy.ifPresent(layer::memcpy);
+                long t4 = System.nanoTime();
                 if (rep > 0) { // the first round pays for JIT compilation and first-touch page faults
                     merge = Math.min(merge, t1 - t0);
                     split = Math.min(split, t2 - t1);
                     memcpy = Math.min(memcpy, t3 - t2);
+                    libc = Math.min(libc, t4 - t3);
                 }
             }
             layer.checkRoundTrip();
@@ -106,6 +115,10 @@ final class BenchCommand implements Callable<Integer> {
             out.printf("%-8s merge %7.2f GB/s  ratio %.2f   split %7.2f GB/s  ratio %.2f   memcpy %7.2f GB/s%n", name,
                     layer.bytes() / (double) merge, memcpy / (double) merge, layer.bytes() / (double) split,
                     memcpy / (double) split, memcpyRate);
+            if (libcMemcpy.isPresent()) {
+                out.printf("%-8s against the C library's memcpy (%.2f GB/s): merge ratio %.2f, split ratio %.2f%n", name,
+                        layer.bytes() / (double) libc, libc / (double) merge, libc / (double) split);
+            }
         }
         out.flush();
         return ExitCode.OK;
@@ -177,6 +190,10 @@ final class BenchCommand implements Callable<Integer> {
 
         void memcpy(CopyEngine engine) {
             engine.copy(flatTo, flatFrom);
+        }
+
+        void memcpy(LibcMemcpy libc) {
+            libc.copy(flatTo.segment(), flatFrom.segment(), bytes());
         }
 
         /** A benchmark of a broken copy would be worthless: the split must give back exactly what was merged. */
