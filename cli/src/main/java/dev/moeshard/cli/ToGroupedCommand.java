@@ -376,7 +376,7 @@ final class ToGroupedCommand implements Callable<Integer> {
                         groupedOutputs.add(out.tensor(key));
                     }
                 }
-                copies.copyLayer(layerTargets, layerSources, groupedOutputs);
+                copies.copyLayer(layerTargets, layerSources, groupedOutputs, out);
                 // The layer's grouped tensors are complete: their pages, like the input's, leave this process.
                 layerKeys.forEach(key -> MappedPages.release(hf.get(key)));
                 groupedOutputs.forEach(MappedPages::release);

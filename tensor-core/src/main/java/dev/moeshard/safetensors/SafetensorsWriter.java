@@ -43,6 +43,11 @@ import org.slf4j.LoggerFactory;
  *
  * Tensors may be written from several threads at once (the mapping is in a shared arena); {@link #commit()} and
  * {@link #close()} must come after all of them.
+ *
+ * <p>Bytes built elsewhere can also go in with {@link #writeViaFile}, a positional write to the file. A page that
+ * the mapping touches first must be zeroed by the kernel before the copy overwrites it; a page that a write fills
+ * whole is not, which for a conversion that produces its output in a small, cached buffer is the cheaper way in.
+ * Both land in the same page cache, and {@link #commit()} forces both.
  */
 public final class SafetensorsWriter implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SafetensorsWriter.class);
@@ -124,17 +129,19 @@ public final class SafetensorsWriter implements AutoCloseable {
     private final Path temp;
     private final Plan plan;
     private final Arena arena;
+    private final FileChannel channel;
     private final MemorySegment data;
     private final MemorySegment mapping;
     private final boolean[] written;
     private boolean committed;
     private boolean closed;
 
-    private SafetensorsWriter(Path target, Path temp, Plan plan, Arena arena, MemorySegment mapping) {
+    private SafetensorsWriter(Path target, Path temp, Plan plan, Arena arena, FileChannel channel, MemorySegment mapping) {
         this.target = target;
         this.temp = temp;
         this.plan = plan;
         this.arena = arena;
+        this.channel = channel;
         this.mapping = mapping;
         this.data = mapping.asSlice(8 + plan.headerLength(), plan.dataSize());
         this.written = new boolean[plan.entries.size()];
@@ -191,8 +198,10 @@ public final class SafetensorsWriter implements AutoCloseable {
     public static SafetensorsWriter open(Path path, Plan plan) {
         Path temp = AtomicReplace.tempSibling(path);
         Arena arena = Arena.ofShared();
-        try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
-                StandardOpenOption.WRITE)) {
+        FileChannel channel = null;
+        try {
+            channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE);
             // One byte at the end sizes the file; reserving its blocks spares a fault per page while it is written.
             channel.write(ByteBuffer.wrap(new byte[1]), plan.fileSize() - 1);
             FilePreallocation.reserve(temp, plan.fileSize());
@@ -200,9 +209,10 @@ public final class SafetensorsWriter implements AutoCloseable {
             mapping.set(ElementAccess.LONG, 0, plan.headerLength());
             MemorySegment.copy(MemorySegment.ofArray(plan.header()), 0, mapping, 8, plan.headerLength());
             LOG.debug("writing {} ({} tensors, {} bytes) through {}", path, plan.entries.size(), plan.fileSize(), temp);
-            return new SafetensorsWriter(path, temp, plan, arena, mapping);
+            return new SafetensorsWriter(path, temp, plan, arena, channel, mapping);
         } catch (IOException | RuntimeException e) {
             arena.close();
+            closeQuietly(channel, e);
             try {
                 Files.deleteIfExists(temp);
             } catch (IOException suppressed) {
@@ -272,6 +282,40 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
     }
 
+    /** Whether {@code region} lies inside this file's tensor data. */
+    public boolean holds(MemorySegment region) {
+        return region.address() >= data.address()
+                && region.address() + region.byteSize() <= data.address() + data.byteSize();
+    }
+
+    /**
+     * Writes {@code bytes} into the file where {@code region}, a slice of the mapped tensor data (of a tensor handed
+     * out by {@link #tensor}), lies: the same bytes a copy into {@code region} would leave, put there with a
+     * positional write instead of through the mapping. May be called from several threads for disjoint regions.
+     *
+     * @throws IllegalArgumentException if {@code region} is not inside this file's tensor data, or the sizes differ
+     * @throws UncheckedIOException if the write fails
+     */
+    public void writeViaFile(MemorySegment region, MemorySegment bytes) {
+        if (!holds(region) || region.byteSize() != bytes.byteSize()) {
+            throw new IllegalArgumentException(target + ": a write of " + bytes.byteSize() + " bytes to a region of "
+                    + region.byteSize() + " at address " + region.address() + ", which is not inside the tensor data");
+        }
+        synchronized (this) {
+            checkOpen();
+        }
+        ByteBuffer buffer = bytes.asByteBuffer();
+        long position = region.address() - mapping.address();
+        try {
+            while (buffer.hasRemaining()) {
+                position += channel.write(buffer, position);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(target + ": cannot write " + bytes.byteSize() + " bytes at " + position + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
     /**
      * Checks that every tensor was written, forces the data to disk and renames the file into place, replacing any
      * file there.
@@ -283,7 +327,9 @@ public final class SafetensorsWriter implements AutoCloseable {
         checkComplete();
         try {
             mapping.force();
+            channel.force(false);
             arena.close();
+            channel.close();
             AtomicReplace.moveIntoPlace(temp, target);
         } catch (IOException e) {
             throw new UncheckedIOException(target + ": cannot commit safetensors file: " + e.getMessage(), e);
@@ -323,6 +369,7 @@ public final class SafetensorsWriter implements AutoCloseable {
             arena.close();
         }
         try {
+            channel.close();
             Files.deleteIfExists(temp);
         } catch (IOException e) {
             throw new UncheckedIOException(temp + ": cannot delete unfinished output: " + e.getMessage(), e);
@@ -365,6 +412,17 @@ public final class SafetensorsWriter implements AutoCloseable {
     private void checkOpen() {
         if (closed) {
             throw new IllegalStateException(target + ": writer is already " + (committed ? "committed" : "closed"));
+        }
+    }
+
+    private static void closeQuietly(FileChannel channel, Exception failure) {
+        if (channel == null) {
+            return;
+        }
+        try {
+            channel.close();
+        } catch (IOException suppressed) {
+            failure.addSuppressed(suppressed);
         }
     }
 

@@ -3,6 +3,7 @@ package dev.moeshard.safetensors;
 import dev.moeshard.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -98,6 +99,23 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
     /** Copies {@code source} into tensor {@code name}; see {@link SafetensorsWriter#write}. */
     public void write(String name, Tensor source) {
         writerOf(name).write(name, source);
+    }
+
+    /**
+     * Writes {@code bytes} where {@code region}, a slice of a tensor handed out by {@link #tensor}, lies in its shard,
+     * with a positional write; see {@link SafetensorsWriter#writeViaFile}.
+     *
+     * @throws IllegalArgumentException if no shard's tensor data holds {@code region}
+     */
+    public void writeViaFile(MemorySegment region, MemorySegment bytes) {
+        for (SafetensorsWriter w : writers) {
+            if (w.holds(region)) {
+                w.writeViaFile(region, bytes);
+                return;
+            }
+        }
+        throw new IllegalArgumentException(directory + ": a region of " + region.byteSize() + " bytes at address "
+                + region.address() + " lies in none of the " + writers.size() + " shards being written");
     }
 
     /**
