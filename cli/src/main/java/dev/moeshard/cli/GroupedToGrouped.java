@@ -182,13 +182,14 @@ final class GroupedToGrouped {
         MoeConfig config = ranks.model().config();
         GroupedRanks.Rank first = ranks.ranks().get(0);
         try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(dir,
-                ShardLayout.of(job.specs(), maxShardBytes), Map.of("format", "pt"))) {
+                ShardLayout.of(job.specs(), maxShardBytes), Map.of("format", "pt"));
+             StagedWrites writes = new StagedWrites(engine, out)) {
             Set<String> layers = new LinkedHashSet<>();
             for (String key : first.checkpoint().keys()) {
                 GroupedLayout.Key g = from.parse(naming, key);
                 if (g == null) {
                     Tensor target = out.tensor(key);
-                    engine.copy(target, first.checkpoint().tensor(key));
+                    writes.copy(target, first.checkpoint().tensor(key));
                     MappedPages.release(target);
                     done[0] += target.byteSize();
                     continue;

@@ -1,30 +1,26 @@
 package dev.moeshard.cli;
 
-import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.TensorOps;
 import dev.moeshard.tensor.copy.CopyEngine;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Where a layer's expert copies run. On the CPU the pairs are built batch by batch in a buffer a few MB in size,
- * which stays in cache, and each batch is written into the output file with a positional write
- * ({@link StagedBatches} says why); a target no batch covers is copied straight into its view of the mapped output.
- * On a CUDA device the layer's grouped tensors are built in device memory
+ * Where a layer's expert copies run. On the CPU they are built in a small buffer and written into the output file
+ * batch by batch ({@link StagedWrites}). On a CUDA device the layer's grouped tensors are built in device memory
  * from the sources uploaded as they lie (one transfer, one launch per geometry), then downloaded whole into the
  * mapped output: the strided moves all happen on the GPU.
  */
 abstract sealed class LayerCopies {
     /**
      * Copies {@code sources[i]} into {@code targets[i]}, every target a view of one of {@code groupedOutputs}, tensors
-     * handed out by {@code out}.
+     * of the output that {@code staged} writes.
      */
     abstract void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs,
-                            ShardedCheckpointWriter out);
+                            StagedWrites staged);
 
     /** Copies one tensor that is not part of a grouped expert tensor. */
     abstract void copy(Tensor target, Tensor source);
@@ -44,9 +40,6 @@ abstract sealed class LayerCopies {
     }
 
     private static final class Cpu extends LayerCopies {
-        /** Per copy thread: small enough to stay in a core's share of the cache, large enough to keep it busy. */
-        private static final long BATCH_BYTES_PER_THREAD = 4L << 20;
-
         private final CopyEngine engine;
 
         Cpu(CopyEngine engine) {
@@ -54,38 +47,8 @@ abstract sealed class LayerCopies {
         }
 
         @Override
-        void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs,
-                       ShardedCheckpointWriter out) {
-            long batchBytes = BATCH_BYTES_PER_THREAD * Math.max(2, engine.threads());
-            StagedBatches.Split split = StagedBatches.split(targets, groupedOutputs, batchBytes);
-            try (Arena arena = Arena.ofShared()) {
-                MemorySegment buffer = arena.allocate(Math.max(1, split.largestBatch()), 64);
-                for (StagedBatches.Batch batch : split.batches()) {
-                    MemorySegment staged = buffer.asSlice(0, batch.bytes());
-                    List<Tensor> stagedTargets = new ArrayList<>(batch.members().size());
-                    List<Tensor> batchSources = new ArrayList<>(batch.members().size());
-                    for (int i : batch.members()) {
-                        stagedTargets.add(sameViewIn(staged, targets.get(i), batch));
-                        batchSources.add(sources.get(i));
-                    }
-                    engine.copyAll(stagedTargets, batchSources);
-                    out.writeViaFile(batch.grouped().segment().asSlice(batch.start(), batch.bytes()), staged);
-                }
-            }
-            List<Tensor> directTargets = new ArrayList<>(split.direct().size());
-            List<Tensor> directSources = new ArrayList<>(split.direct().size());
-            for (int i : split.direct()) {
-                directTargets.add(targets.get(i));
-                directSources.add(sources.get(i));
-            }
-            engine.copyAll(directTargets, directSources);
-        }
-
-        /** {@code target}, a view of the batch's grouped output, as the same view of the batch's buffer. */
-        private static Tensor sameViewIn(MemorySegment staged, Tensor target, StagedBatches.Batch batch) {
-            long firstElement = batch.grouped().offset() + batch.start() / target.dtype().byteSize();
-            return Tensor.strided(staged, target.dtype(), target.offset() - firstElement, target.sizes(),
-                    target.strides());
+        void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs, StagedWrites staged) {
+            staged.copyLayer(targets, sources, groupedOutputs);
         }
 
         @Override
@@ -110,7 +73,7 @@ abstract sealed class LayerCopies {
 
         @Override
         void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs,
-                       ShardedCheckpointWriter out) {
+                       StagedWrites staged) {
             // The layer's device twins are freed once downloaded: left to the collector, a layer's worth of device
             // memory would pile up per layer until it ran, more than a card holds for a large model.
             try (Arena layer = Arena.ofShared()) {

@@ -319,7 +319,8 @@ final class ToGroupedCommand implements Callable<Integer> {
         Set<String> planned = new LinkedHashSet<>();
         plan.specs().forEach(s -> planned.add(s.name()));
         try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(dir,
-                ShardLayout.of(plan.specs(), maxShardBytes), Map.of("format", "pt"))) {
+                ShardLayout.of(plan.specs(), maxShardBytes), Map.of("format", "pt"));
+             StagedWrites staged = new StagedWrites(engine, out)) {
             // The per-expert slices of the grouped tensors, as views of the mapped output shards: each expert is
             // copied straight from the mapped input into its slice. Registered as write-through with the adapter, so
             // that its fromHf below leaves these grouped tensors alone.
@@ -376,7 +377,7 @@ final class ToGroupedCommand implements Callable<Integer> {
                         groupedOutputs.add(out.tensor(key));
                     }
                 }
-                copies.copyLayer(layerTargets, layerSources, groupedOutputs, out);
+                copies.copyLayer(layerTargets, layerSources, groupedOutputs, staged);
                 // The layer's grouped tensors are complete: their pages, like the input's, leave this process.
                 layerKeys.forEach(key -> MappedPages.release(hf.get(key)));
                 groupedOutputs.forEach(MappedPages::release);
@@ -395,7 +396,7 @@ final class ToGroupedCommand implements Callable<Integer> {
                     throw new IllegalStateException("the adapter produced " + key + ", which the plan did not expect");
                 }
                 Tensor target = out.tensor(key);
-                engine.copy(target, value);
+                staged.copy(target, value);
                 MappedPages.release(target);
                 MappedPages.release(value);
                 done[0] += target.byteSize();

@@ -113,18 +113,19 @@ final class ToHfCommand implements Callable<Integer> {
             long bytes = 0;
             try (StagedDirectory staged = StagedDirectory.create(output, writing.force)) {
                 try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(staged.path(),
-                        ShardLayout.of(specs, maxShardBytes), Map.of("format", "pt"))) {
+                        ShardLayout.of(specs, maxShardBytes), Map.of("format", "pt"));
+                     StagedWrites writes = new StagedWrites(engine, out)) {
                     for (Map.Entry<String, List<Source>> group : plan.entrySet()) {
                         long groupBytes = 0;
                         for (Source s : group.getValue()) {
-                            // Write-through: the output view is a slice of the mapped shard, the source a view of the
-                            // mapped input; the engine lays the transposed source out contiguously on the way.
+                            // The output view is a slice of the shard, the source a view of the mapped input; the
+                            // engine lays the transposed source out contiguously on the way into the shard.
                             Tensor target = out.tensor(s.name());
                             if (s.at() >= 0) {
                                 target = target.narrow(0, s.at(), s.view().size(0));
                             }
                             if (!requantization.write(s.name(), s.view(), out)) {
-                                engine.copy(target, s.view());
+                                writes.copy(target, s.view());
                             }
                             // Done with these pages; they stay in the page cache but leave the resident set.
                             MappedPages.release(target);
