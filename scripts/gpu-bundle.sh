@@ -2,8 +2,9 @@
 # Packs what the GPU tests and benchmarks need on a machine with an NVIDIA GPU and no Java into one folder:
 # a jlink'ed Java 25 runtime, the test jars (tensor-core's copies, moe-state-dict's MXFP4 decoding) and benchmark
 # jars with their dependencies, the JUnit console launcher, the PTX (inside tensor-core's and moe-state-dict's jars),
-# libcudart as a fallback, run-gpu.sh, the one command to run there, and run-cpu-compare.sh, the CPU side-by-side with
-# PyTorch on that machine's host processor.
+# libcudart as a fallback, run-gpu.sh, the one command to run there, run-cpu-compare.sh, the CPU side-by-side with
+# PyTorch on that machine's host processor, run-e2e.sh (to-grouped beside cp -r) and transpose_ceiling, the native
+# reference of benchmarks/probes/native built for any AVX-512 host.
 # Usage: scripts/gpu-bundle.sh [OUTPUT_DIR]   (default: .device-bundle, ignored by git)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -25,6 +26,11 @@ cp tensor-core/target/tensor-core-*-SNAPSHOT.jar tensor-core/target/tensor-core-
    benchmarks/target/benchmarks-*-SNAPSHOT.jar "$out/lib/"
 cp benchmarks/gpu_compare.py benchmarks/pytorch_compare.py "$out/"
 cp cli/target/moeshard-cli.jar "$out/"
+
+# The native reference of benchmarks/probes/native, for any AVX-512 x86-64 host (there is no compiler to rely on there).
+if command -v gcc >/dev/null; then
+  gcc -O3 -march=x86-64-v4 -o "$out/transpose_ceiling" benchmarks/probes/native/transpose_ceiling.c
+fi
 
 cudart=$(ldconfig -p | awk '/libcudart\.so\.1[0-9] /{print $NF; exit}')
 if [ -n "$cudart" ]; then cp "$(readlink -f "$cudart")" "$out/libcudart.so"; fi
@@ -80,8 +86,10 @@ cat > "$out/run-e2e.sh" <<'RUN'
 # checkpoint against `cp -r` of the same directory, from a warm page cache, alternating, REPS times each; wall time
 # (cp also with a sync after it: to-grouped fsyncs its output) and peak RSS of each run.
 # Usage: ./run-e2e.sh CHECKPOINT_DIR [REPS=3] [WORK_DIR=/tmp/moeshard-e2e] [TO_GROUPED_OPTION...]
+#        CLI_JAR=other-build.jar ./run-e2e.sh ...    (another build of the command line, to compare two builds)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+jar="${CLI_JAR:-$here/moeshard-cli.jar}"
 ckpt="$1"; reps="${2:-3}"; work="${3:-/tmp/moeshard-e2e}"; shift $(( $# < 3 ? $# : 3 ))
 mkdir -p "$work"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(stat -f -c %T "$work"); $(du -sh "$ckpt" | cut -f1) input"
@@ -102,7 +110,7 @@ for i in $(seq "$reps"); do
   echo "cp -r + sync:        $(( ($(date +%s%N) - start) / 1000000 )) ms"
   rm -rf "$work/copy"; sync
   echo "moeshard to-grouped $*: $(timed "$here/jre/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
-      -jar "$here/moeshard-cli.jar" to-grouped "$ckpt" "$work/grouped" --quiet "$@")"
+      -jar "$jar" to-grouped "$ckpt" "$work/grouped" --quiet "$@")"
 done
 rm -rf "$work/copy" "$work/grouped"
 RUN

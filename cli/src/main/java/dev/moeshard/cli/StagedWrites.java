@@ -8,6 +8,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 
 /**
  * Copies into the tensors of an output being written by building the bytes in a buffer a few MB in size, which
@@ -21,19 +24,20 @@ import java.util.List;
  * beforehand) is copied through the mapping as before.
  */
 final class StagedWrites implements AutoCloseable {
-    /** Per copy thread: small enough to stay in a core's share of the cache, large enough to keep it busy. */
-    private static final long BYTES_PER_THREAD = 4L << 20;
+    /** A buffer-full: small enough to stay in a core's share of the cache, large enough to amortize a write call. */
+    private static final long CHUNK_BYTES = 4L << 20;
     /** Rows longer than this are copied through the mapping rather than given a buffer of their own. */
     private static final long MAX_ROW_BYTES = 64L << 20;
 
     private final CopyEngine engine;
     private final ShardedCheckpointWriter out;
     private final long chunkBytes;
-    private Arena arena;
-    private MemorySegment buffer;
+    /** One buffer per thread that builds batches; the copy threads of a batch read it, so a shared arena. */
+    private final Arena arena = Arena.ofShared();
+    private final Map<Thread, MemorySegment> buffers = new ConcurrentHashMap<>();
 
     StagedWrites(CopyEngine engine, ShardedCheckpointWriter out) {
-        this(engine, out, BYTES_PER_THREAD * Math.max(2, engine.threads()));
+        this(engine, out, CHUNK_BYTES);
     }
 
     /** With buffer-fulls of about {@code chunkBytes} (a batch or a row may be larger). */
@@ -45,21 +49,26 @@ final class StagedWrites implements AutoCloseable {
 
     /**
      * Copies {@code sources[i]} into {@code targets[i]}, every target a view of one of {@code groupedOutputs}: the
-     * covered slabs batch by batch ({@link StagedBatches}), the rest through the mapping.
+     * covered slabs batch by batch ({@link StagedBatches}), the batches shared among the engine's threads, each
+     * built and written by one; the rest through the mapping.
      */
     void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs) {
         StagedBatches.Split split = StagedBatches.split(targets, groupedOutputs, chunkBytes);
+        List<Consumer<CopyEngine>> jobs = new ArrayList<>(split.batches().size());
         for (StagedBatches.Batch batch : split.batches()) {
-            MemorySegment staged = buffer(batch.bytes());
-            List<Tensor> stagedTargets = new ArrayList<>(batch.members().size());
-            List<Tensor> batchSources = new ArrayList<>(batch.members().size());
-            for (int i : batch.members()) {
-                stagedTargets.add(sameViewIn(staged, targets.get(i), batch));
-                batchSources.add(sources.get(i));
-            }
-            engine.copyAll(stagedTargets, batchSources);
-            out.writeViaFile(batch.grouped().segment().asSlice(batch.start(), batch.bytes()), staged);
+            jobs.add(single -> {
+                MemorySegment staged = buffer(batch.bytes());
+                List<Tensor> stagedTargets = new ArrayList<>(batch.members().size());
+                List<Tensor> batchSources = new ArrayList<>(batch.members().size());
+                for (int i : batch.members()) {
+                    stagedTargets.add(sameViewIn(staged, targets.get(i), batch));
+                    batchSources.add(sources.get(i));
+                }
+                single.copyAll(stagedTargets, batchSources);
+                out.writeViaFile(batch.grouped().segment().asSlice(batch.start(), batch.bytes()), staged);
+            });
         }
+        engine.runEach(jobs);
         List<Tensor> directTargets = new ArrayList<>(split.direct().size());
         List<Tensor> directSources = new ArrayList<>(split.direct().size());
         for (int i : split.direct()) {
@@ -80,32 +89,34 @@ final class StagedWrites implements AutoCloseable {
         }
         long rowBytes = target.byteSize() / rows;
         long rowsPerChunk = Math.max(1, chunkBytes / Math.max(1, rowBytes));
+        List<Consumer<CopyEngine>> jobs = new ArrayList<>();
         for (long r = 0; r < rows; r += rowsPerChunk) {
-            long n = Math.min(rowsPerChunk, rows - r);
-            Tensor part = target.narrow(0, r, n);
-            MemorySegment staged = buffer(part.byteSize());
-            engine.copy(Tensor.wrap(staged, part.dtype(), part.sizes()), source.narrow(0, r, n));
-            out.writeViaFile(part.segment(), staged);
+            Tensor part = target.narrow(0, r, Math.min(rowsPerChunk, rows - r));
+            Tensor from = source.narrow(0, r, part.size(0));
+            jobs.add(single -> {
+                MemorySegment staged = buffer(part.byteSize());
+                single.copy(Tensor.wrap(staged, part.dtype(), part.sizes()), from);
+                out.writeViaFile(part.segment(), staged);
+            });
         }
+        engine.runEach(jobs);
     }
 
     @Override
     public void close() {
-        if (arena != null) {
-            arena.close();
-            arena = null;
-            buffer = null;
-        }
+        buffers.clear();
+        arena.close();
     }
 
-    /** The first {@code bytes} of the buffer, grown (never shrunk) to hold them. Shared: the copy threads fill it. */
+    /** The first {@code bytes} of this thread's buffer, grown (never shrunk) to hold them. */
     private MemorySegment buffer(long bytes) {
-        if (buffer == null || buffer.byteSize() < bytes) {
-            close();
-            arena = Arena.ofShared();
-            buffer = arena.allocate(Math.max(bytes, chunkBytes), 64);
+        MemorySegment mine = buffers.get(Thread.currentThread());
+        if (mine == null || mine.byteSize() < bytes) {
+            // A larger batch is rare (a slab over the chunk size); the smaller buffer stays until close.
+            mine = arena.allocate(Math.max(bytes, chunkBytes), 64);
+            buffers.put(Thread.currentThread(), mine);
         }
-        return buffer.asSlice(0, bytes);
+        return mine.asSlice(0, bytes);
     }
 
     /** {@code target}, a view of the batch's grouped output, as the same view of the batch's buffer. */

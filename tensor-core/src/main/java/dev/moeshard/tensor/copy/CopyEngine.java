@@ -12,6 +12,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 
 /**
  * Moves elements between two same-shape strided tensors: plans with {@link CopyPlan}, then runs the plan's kernel
@@ -156,6 +159,47 @@ public final class CopyEngine {
         shares.get(0).run();
         for (ForkJoinTask<?> task : forked) {
             task.join();
+        }
+    }
+
+    /**
+     * Runs every job of {@code jobs} whole on one of this engine's threads, each given a one-thread engine with these
+     * kernels: for work already cut into independent pieces that each copy and then do something else with the
+     * result (a batch of a layer built in a buffer, then written to a file), so that the something else runs in
+     * parallel too. Jobs are handed out in order as threads come free. The first failure is rethrown once all
+     * threads have stopped; jobs not yet started then are skipped.
+     */
+    public void runEach(List<? extends Consumer<CopyEngine>> jobs) {
+        CopyEngine single = withThreads(1);
+        int workers = Math.min(threads, jobs.size());
+        if (workers < 2) {
+            jobs.forEach(job -> job.accept(single));
+            return;
+        }
+        AtomicInteger next = new AtomicInteger();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Runnable worker = () -> {
+            for (int i = next.getAndIncrement(); i < jobs.size() && failure.get() == null; i = next.getAndIncrement()) {
+                try {
+                    jobs.get(i).accept(single);
+                } catch (RuntimeException | Error e) {
+                    failure.compareAndSet(null, e);
+                }
+            }
+        };
+        List<ForkJoinTask<?>> forked = new ArrayList<>(workers - 1);
+        for (int i = 1; i < workers; i++) {
+            forked.add(CopyThreads.POOL.submit(worker));
+        }
+        worker.run();
+        for (ForkJoinTask<?> task : forked) {
+            task.join();
+        }
+        switch (failure.get()) {
+            case null -> { }
+            case RuntimeException e -> throw e;
+            case Error e -> throw e;
+            default -> throw new IllegalStateException(failure.get());
         }
     }
 
