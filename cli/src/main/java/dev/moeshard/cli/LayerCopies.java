@@ -11,8 +11,8 @@ import java.util.List;
 /**
  * Where a layer's expert copies run. On the CPU they are built in a small buffer and written into the output file
  * batch by batch ({@link StagedWrites}). On a CUDA device the layer's grouped tensors are built in device memory
- * from the sources uploaded as they lie (one transfer, one launch per geometry), then downloaded into the output
- * through the same buffer: the strided moves all happen on the GPU.
+ * from the sources uploaded as they lie (one transfer, one launch per geometry), then downloaded whole into the
+ * mapped output: the strided moves all happen on the GPU.
  */
 abstract sealed class LayerCopies {
     /**
@@ -86,8 +86,10 @@ abstract sealed class LayerCopies {
                     deviceTargets.add(sameViewOnDevice(target, groupedOutputs, onDevice));
                 }
                 TensorOps.copyAll(deviceTargets, sources);
+                // Downloaded whole into the mapping: through the 4 MiB staging buffer, with a transfer per chunk, the
+                // same conversion took 5.3-5.5 s on an H100 host against 4.2-5.3 s.
                 for (int i = 0; i < groupedOutputs.size(); i++) {
-                    staged.copy(groupedOutputs.get(i), onDevice.get(i));
+                    groupedOutputs.get(i).copyFrom(onDevice.get(i));
                 }
             }
         }

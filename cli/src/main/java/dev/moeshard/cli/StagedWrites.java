@@ -78,10 +78,7 @@ final class StagedWrites implements AutoCloseable {
         engine.copyAll(directTargets, directSources);
     }
 
-    /**
-     * Copies {@code source} into {@code target}, a tensor of the output or a run of whole rows of one. A source on a
-     * CUDA device is downloaded into the buffer chunk by chunk.
-     */
+    /** Copies {@code source} into {@code target}, a tensor of the output or a run of whole rows of one. */
     void copy(Tensor target, Tensor source) {
         long rows = target.dim() == 0 ? 0 : target.size(0);
         if (rows == 0 || !target.isContiguous() || !target.dtype().isByteAligned() || !source.dtype().isByteAligned()
@@ -92,27 +89,17 @@ final class StagedWrites implements AutoCloseable {
         }
         long rowBytes = target.byteSize() / rows;
         long rowsPerChunk = Math.max(1, chunkBytes / Math.max(1, rowBytes));
-        boolean download = !source.device().isCpu();
         List<Consumer<CopyEngine>> jobs = new ArrayList<>();
         for (long r = 0; r < rows; r += rowsPerChunk) {
             Tensor part = target.narrow(0, r, Math.min(rowsPerChunk, rows - r));
             Tensor from = source.narrow(0, r, part.size(0));
             jobs.add(single -> {
                 MemorySegment staged = buffer(part.byteSize());
-                Tensor into = Tensor.wrap(staged, part.dtype(), part.sizes());
-                if (download) {
-                    into.copyFrom(from); // the device's own copy path, which stages through pinned memory
-                } else {
-                    single.copy(into, from);
-                }
+                single.copy(Tensor.wrap(staged, part.dtype(), part.sizes()), from);
                 out.writeViaFile(part.segment(), staged);
             });
         }
-        if (download) {
-            jobs.forEach(job -> job.accept(engine)); // one transfer at a time: the link, not the threads, is the limit
-        } else {
-            engine.runEach(jobs);
-        }
+        engine.runEach(jobs);
     }
 
     @Override
