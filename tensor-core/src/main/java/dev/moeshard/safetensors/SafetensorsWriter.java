@@ -325,6 +325,26 @@ public final class SafetensorsWriter implements AutoCloseable {
     }
 
     /**
+     * Writes {@code region}, a slice of this file's tensor data, back to disk now and waits for it, so that
+     * {@link #commit()} has less left to force. Must not overlap {@link #commit()} or {@link #close()}.
+     *
+     * @throws IllegalArgumentException if {@code region} is not inside this file's tensor data
+     * @throws UncheckedIOException if the write-back fails
+     */
+    public void force(MemorySegment region) {
+        if (!holds(region)) {
+            throw new IllegalArgumentException(target + ": cannot force a region of " + region.byteSize()
+                    + " bytes at address " + region.address() + ", which is not inside the tensor data");
+        }
+        synchronized (this) {
+            checkOpen();
+        }
+        // Through the mapping, whichever way the bytes came in: msync of a shared file mapping writes back every
+        // dirty page of the file in the range.
+        mapping.asSlice(region.address() - mapping.address(), region.byteSize()).force();
+    }
+
+    /**
      * Checks that every tensor was written, forces the data to disk and renames the file into place, replacing any
      * file there.
      *

@@ -10,6 +10,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,6 +34,8 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
     private final ShardLayout layout;
     private final List<SafetensorsWriter> writers;
     private final Map<String, SafetensorsWriter> byKey;
+    private final List<Future<?>> pendingWriteBacks = new ArrayList<>();
+    private ExecutorService writeBack;
 
     private ShardedCheckpointWriter(Path directory, ShardLayout layout, List<SafetensorsWriter> writers) {
         this.directory = directory;
@@ -108,14 +114,26 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
      * @throws IllegalArgumentException if no shard's tensor data holds {@code region}
      */
     public void writeViaFile(MemorySegment region, MemorySegment bytes) {
-        for (SafetensorsWriter w : writers) {
-            if (w.holds(region)) {
-                w.writeViaFile(region, bytes);
-                return;
-            }
+        holderOf(region).writeViaFile(region, bytes);
+    }
+
+    /**
+     * Starts writing {@code region}, a slice of a tensor handed out by {@link #tensor} that is complete, back to
+     * disk on a background thread, so that the disk works while the next tensors are built and {@link #commit()}
+     * waits for less. Regions are written back one at a time, in the order given.
+     *
+     * @throws IllegalArgumentException if no shard's tensor data holds {@code region}
+     */
+    public synchronized void startWriteBack(MemorySegment region) {
+        SafetensorsWriter w = holderOf(region);
+        if (writeBack == null) {
+            writeBack = Executors.newSingleThreadExecutor(task -> {
+                Thread t = new Thread(task, "moeshard-write-back");
+                t.setDaemon(true);
+                return t;
+            });
         }
-        throw new IllegalArgumentException(directory + ": a region of " + region.byteSize() + " bytes at address "
-                + region.address() + " lies in none of the " + writers.size() + " shards being written");
+        pendingWriteBacks.add(writeBack.submit(() -> w.force(region)));
     }
 
     /**
@@ -125,6 +143,7 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
      * @throws UncheckedIOException if a file cannot be written
      */
     public void commit() {
+        awaitWriteBacks();
         // Check all shards before renaming any, so that a missing tensor leaves no finished shard behind.
         for (SafetensorsWriter w : writers) {
             w.checkComplete();
@@ -149,6 +168,11 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
     @Override
     public void close() {
         RuntimeException failure = null;
+        try {
+            awaitWriteBacks(); // a shard's mapping must not go while a write-back still uses it
+        } catch (RuntimeException e) {
+            failure = e;
+        }
         for (SafetensorsWriter w : writers) {
             try {
                 w.close();
@@ -163,6 +187,45 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
         if (failure != null) {
             throw failure;
         }
+    }
+
+    /** Waits for every write-back started; rethrows the first failure. */
+    private synchronized void awaitWriteBacks() {
+        RuntimeException failure = null;
+        for (Future<?> pending : pendingWriteBacks) {
+            try {
+                pending.get();
+            } catch (ExecutionException e) {
+                RuntimeException cause = e.getCause() instanceof RuntimeException r ? r
+                        : new IllegalStateException(directory + ": write-back failed", e.getCause());
+                if (failure == null) {
+                    failure = cause;
+                } else {
+                    failure.addSuppressed(cause);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(directory + ": interrupted while waiting for write-back", e);
+            }
+        }
+        pendingWriteBacks.clear();
+        if (writeBack != null) {
+            writeBack.shutdown();
+            writeBack = null;
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private SafetensorsWriter holderOf(MemorySegment region) {
+        for (SafetensorsWriter w : writers) {
+            if (w.holds(region)) {
+                return w;
+            }
+        }
+        throw new IllegalArgumentException(directory + ": a region of " + region.byteSize() + " bytes at address "
+                + region.address() + " lies in none of the " + writers.size() + " shards being written");
     }
 
     private SafetensorsWriter writerOf(String name) {
