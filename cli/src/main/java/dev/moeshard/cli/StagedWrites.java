@@ -8,8 +8,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.function.Consumer;
 
 /**
@@ -28,13 +27,20 @@ final class StagedWrites implements AutoCloseable {
     private static final long CHUNK_BYTES = 4L << 20;
     /** Rows longer than this are copied through the mapping rather than given a buffer of their own. */
     private static final long MAX_ROW_BYTES = 64L << 20;
+    /**
+     * The most buffer memory in use at once: fewer threads build batches together where the batches are large
+     * (one expert's slab of a large model is tens of MB).
+     */
+    private static final long BUFFERS_BYTES = 256L << 20;
 
     private final CopyEngine engine;
     private final ShardedCheckpointWriter out;
     private final long chunkBytes;
-    /** One buffer per thread that builds batches; the copy threads of a batch read it, so a shared arena. */
-    private final Arena arena = Arena.ofShared();
-    private final Map<Thread, MemorySegment> buffers = new ConcurrentHashMap<>();
+    /** Buffers not in use; there are never more than the threads that built batches at once. */
+    private final ConcurrentLinkedDeque<Buffer> free = new ConcurrentLinkedDeque<>();
+
+    /** A buffer in an arena of its own, so that one outgrown can be freed; shared, as the copy threads fill it. */
+    private record Buffer(Arena arena, MemorySegment segment) {}
 
     StagedWrites(CopyEngine engine, ShardedCheckpointWriter out) {
         this(engine, out, CHUNK_BYTES);
@@ -56,8 +62,7 @@ final class StagedWrites implements AutoCloseable {
         StagedBatches.Split split = StagedBatches.split(targets, groupedOutputs, chunkBytes);
         List<Consumer<CopyEngine>> jobs = new ArrayList<>(split.batches().size());
         for (StagedBatches.Batch batch : split.batches()) {
-            jobs.add(single -> {
-                MemorySegment staged = buffer(batch.bytes());
+            jobs.add(single -> staged(batch.bytes(), staged -> {
                 List<Tensor> stagedTargets = new ArrayList<>(batch.members().size());
                 List<Tensor> batchSources = new ArrayList<>(batch.members().size());
                 for (int i : batch.members()) {
@@ -66,9 +71,9 @@ final class StagedWrites implements AutoCloseable {
                 }
                 single.copyAll(stagedTargets, batchSources);
                 out.writeViaFile(batch.grouped().segment().asSlice(batch.start(), batch.bytes()), staged);
-            });
+            }));
         }
-        engine.runEach(jobs);
+        inParallel(jobs, split.largestBatch());
         List<Tensor> directTargets = new ArrayList<>(split.direct().size());
         List<Tensor> directSources = new ArrayList<>(split.direct().size());
         for (int i : split.direct()) {
@@ -93,30 +98,42 @@ final class StagedWrites implements AutoCloseable {
         for (long r = 0; r < rows; r += rowsPerChunk) {
             Tensor part = target.narrow(0, r, Math.min(rowsPerChunk, rows - r));
             Tensor from = source.narrow(0, r, part.size(0));
-            jobs.add(single -> {
-                MemorySegment staged = buffer(part.byteSize());
+            jobs.add(single -> staged(part.byteSize(), staged -> {
                 single.copy(Tensor.wrap(staged, part.dtype(), part.sizes()), from);
                 out.writeViaFile(part.segment(), staged);
-            });
+            }));
         }
-        engine.runEach(jobs);
+        inParallel(jobs, rowsPerChunk * rowBytes);
     }
 
     @Override
     public void close() {
-        buffers.clear();
-        arena.close();
+        for (Buffer b = free.poll(); b != null; b = free.poll()) {
+            b.arena().close();
+        }
     }
 
-    /** The first {@code bytes} of this thread's buffer, grown (never shrunk) to hold them. */
-    private MemorySegment buffer(long bytes) {
-        MemorySegment mine = buffers.get(Thread.currentThread());
-        if (mine == null || mine.byteSize() < bytes) {
-            // A larger batch is rare (a slab over the chunk size); the smaller buffer stays until close.
-            mine = arena.allocate(Math.max(bytes, chunkBytes), 64);
-            buffers.put(Thread.currentThread(), mine);
+    /** Runs {@code jobs} on as many of the engine's threads as buffers of {@code largest} bytes fit the budget. */
+    private void inParallel(List<Consumer<CopyEngine>> jobs, long largest) {
+        long fit = Math.max(1, BUFFERS_BYTES / Math.max(1, largest));
+        engine.withThreads((int) Math.min(engine.threads(), fit)).runEach(jobs);
+    }
+
+    /** Hands {@code work} the first {@code bytes} of a buffer not in use, and takes the buffer back after. */
+    private void staged(long bytes, Consumer<MemorySegment> work) {
+        Buffer b = free.poll();
+        if (b == null || b.segment().byteSize() < bytes) {
+            if (b != null) {
+                b.arena().close(); // outgrown (a batch over the chunk size): rare
+            }
+            Arena arena = Arena.ofShared();
+            b = new Buffer(arena, arena.allocate(Math.max(bytes, chunkBytes), 64));
         }
-        return mine.asSlice(0, bytes);
+        try {
+            work.accept(b.segment().asSlice(0, bytes));
+        } finally {
+            free.push(b);
+        }
     }
 
     /** {@code target}, a view of the batch's grouped output, as the same view of the batch's buffer. */
