@@ -380,7 +380,7 @@ final class ToGroupedCommand implements Callable<Integer> {
                 copies.copyLayer(layerTargets, layerSources, groupedOutputs, staged);
                 // The layer's grouped tensors are complete: the disk takes them while the next layer is built, and
                 // their pages, like the input's, leave this process.
-                groupedOutputs.forEach(t -> out.startWriteBack(t.segment()));
+                out.startWriteBack(groupedOutputs.stream().map(Tensor::segment).toList());
                 layerKeys.forEach(key -> MappedPages.release(hf.get(key)));
                 groupedOutputs.forEach(MappedPages::release);
                 done[0] += bytes;

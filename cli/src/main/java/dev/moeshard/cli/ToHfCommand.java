@@ -8,6 +8,7 @@ import dev.moeshard.safetensors.TensorSpec;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyEngine;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -117,6 +118,7 @@ final class ToHfCommand implements Callable<Integer> {
                      StagedWrites writes = new StagedWrites(engine, out)) {
                     for (Map.Entry<String, List<Source>> group : plan.entrySet()) {
                         long groupBytes = 0;
+                        List<MemorySegment> written = new ArrayList<>();
                         for (Source s : group.getValue()) {
                             // The output view is a slice of the shard, the source a view of the mapped input; the
                             // engine lays the transposed source out contiguously on the way into the shard.
@@ -129,9 +131,13 @@ final class ToHfCommand implements Callable<Integer> {
                             }
                             // Done with these pages; they stay in the page cache but leave the resident set.
                             MappedPages.release(target);
+                            written.add(target.segment());
                             groupBytes += s.view().byteSize();
                         }
                         bytes += groupBytes;
+                        if (group.getValue().size() > 1) { // a grouped tensor's experts: to disk while the next is split
+                            out.startWriteBack(written);
+                        }
                         if (ranks.isGroupedExpertKey(group.getKey()) || ranks.isGptOssExpertKey(group.getKey())) {
                             for (GroupedRanks.Rank r : ranks.ranks()) {
                                 if (r.checkpoint().contains(group.getKey())) {

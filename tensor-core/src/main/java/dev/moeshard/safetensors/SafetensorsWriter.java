@@ -290,6 +290,11 @@ public final class SafetensorsWriter implements AutoCloseable {
                 && region.address() + region.byteSize() <= data.address() + data.byteSize();
     }
 
+    /** The tensor data from address {@code from} to address {@code to}, both inside it. */
+    MemorySegment dataBetween(long from, long to) {
+        return data.asSlice(from - data.address(), to - from);
+    }
+
     /**
      * Writes {@code bytes} into the file where {@code region}, a slice of the mapped tensor data (of a tensor handed
      * out by {@link #tensor}), lies: the same bytes a copy into {@code region} would leave, put there with a

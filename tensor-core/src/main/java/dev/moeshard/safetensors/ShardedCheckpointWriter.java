@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -124,16 +125,35 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
      *
      * @throws IllegalArgumentException if no shard's tensor data holds {@code region}
      */
-    public synchronized void startWriteBack(MemorySegment region) {
-        SafetensorsWriter w = holderOf(region);
-        if (writeBack == null) {
+    public void startWriteBack(MemorySegment region) {
+        startWriteBack(List.of(region));
+    }
+
+    /**
+     * As {@link #startWriteBack(MemorySegment)} for several regions at once: in each shard, everything from the first
+     * to the last byte they cover, in one write-back (each costs the file system a journal commit, so many small
+     * tensors are better written back together; bytes in between that are not written yet are simply not dirty).
+     *
+     * @throws IllegalArgumentException if no shard's tensor data holds one of the regions
+     */
+    public synchronized void startWriteBack(List<MemorySegment> regions) {
+        Map<SafetensorsWriter, long[]> spans = new LinkedHashMap<>();
+        for (MemorySegment region : regions) {
+            long[] span = spans.computeIfAbsent(holderOf(region), w -> new long[] {Long.MAX_VALUE, Long.MIN_VALUE});
+            span[0] = Math.min(span[0], region.address());
+            span[1] = Math.max(span[1], region.address() + region.byteSize());
+        }
+        if (writeBack == null && !spans.isEmpty()) {
             writeBack = Executors.newSingleThreadExecutor(task -> {
                 Thread t = new Thread(task, "moeshard-write-back");
                 t.setDaemon(true);
                 return t;
             });
         }
-        pendingWriteBacks.add(writeBack.submit(() -> w.force(region)));
+        spans.forEach((w, span) -> {
+            MemorySegment covered = w.dataBetween(span[0], span[1]);
+            pendingWriteBacks.add(writeBack.submit(() -> w.force(covered)));
+        });
     }
 
     /**

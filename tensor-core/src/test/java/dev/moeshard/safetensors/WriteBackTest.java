@@ -33,6 +33,9 @@ class WriteBackTest {
             out.writeViaFile(out.tensor("b").segment(), b.segment()); // through the file
             out.startWriteBack(out.tensor("b").segment().asSlice(0, 64));
             out.startWriteBack(out.tensor("b").segment());
+            // Regions of both shards at once: one span in each.
+            out.startWriteBack(List.of(out.tensor("b").segment().asSlice(8, 16), out.tensor("a").segment().asSlice(2, 4),
+                    out.tensor("a").segment().asSlice(100, 50)));
             out.commit();
         }
         try (Checkpoint written = Checkpoint.open(dir)) {
