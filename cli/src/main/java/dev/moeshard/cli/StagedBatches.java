@@ -7,12 +7,9 @@ import java.util.List;
 
 /**
  * Splits a layer's expert copies into batches that can be built in a small buffer and written to the output file
- * whole, instead of being copied through the output's mapping.
- *
- * <p>Why: a page of a new file first touched through a mapping is zeroed by the kernel before the copy overwrites it
- * (with readahead, a third of a CPU conversion's time went there); a page that a positional write fills whole is
- * not. A batch is a byte range of one grouped output that its targets cover exactly, such as a run of experts' slabs
- * of {@code gate_and_up_projs}, where each slab is the expert's gate and up slots interleaved row by row.
+ * whole ({@link StagedWrites} says why), instead of being copied through the output's mapping. A batch is a byte range
+ * of one grouped output that its targets cover exactly, such as a run of experts' slabs of
+ * {@code gate_and_up_projs}, where each slab is the expert's gate and up slots interleaved row by row.
  *
  * <p>Targets are the disjoint slots the adapter maps, so a range whose targets' bytes add up to its length is covered
  * whole. A range with a gap (a slot filled beforehand, such as an FP8 weight dequantized in place) is left to the

@@ -17,7 +17,7 @@ import java.util.function.Consumer;
  * ({@link ShardedCheckpointWriter#writeViaFile}), rather than copying through the output's mapping.
  *
  * <p>A page of a new file first touched through a mapping is zeroed by the kernel, under the mapping's readahead,
- * before the copy overwrites it: a third of a CPU conversion's time went there. A page that a write fills whole is
+ * before the copy overwrites it: nearly a third of the samples of a CPU conversion (perf) went there. A page that a write fills whole is
  * not zeroed, and the bytes are copied into the page cache once, as {@code cp} does. What cannot be staged (a target
  * that is not a contiguous run of the output, a sub-byte dtype, a slab of grouped experts with a slot filled
  * beforehand) is copied through the mapping as before.
