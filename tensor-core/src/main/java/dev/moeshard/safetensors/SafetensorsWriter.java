@@ -305,9 +305,13 @@ public final class SafetensorsWriter implements AutoCloseable {
      * @throws UncheckedIOException if the write fails
      */
     public void writeViaFile(MemorySegment region, MemorySegment bytes) {
-        if (!holds(region) || region.byteSize() != bytes.byteSize()) {
+        if (!holds(region)) {
+            throw new IllegalArgumentException(target + ": a write to a region of " + region.byteSize()
+                    + " bytes at address " + region.address() + ", which is not inside the tensor data");
+        }
+        if (region.byteSize() != bytes.byteSize()) {
             throw new IllegalArgumentException(target + ": a write of " + bytes.byteSize() + " bytes to a region of "
-                    + region.byteSize() + " at address " + region.address() + ", which is not inside the tensor data");
+                    + region.byteSize());
         }
         synchronized (this) {
             checkOpen();
