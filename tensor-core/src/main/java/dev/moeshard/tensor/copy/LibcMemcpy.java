@@ -16,7 +16,7 @@ import java.util.Optional;
  *
  * <p>Performance targets are stated as ratios to "a memcpy of the same bytes". The engine's own contiguous copy
  * ({@link MemorySegment#copy}, through the JVM's copy stubs) is one such yardstick; this is the other, the one the
- * phrase names. They differ by machine: on an AMD EPYC VM the JVM's copy of a 1.2 GB buffer ran at about 1.19 × the
+ * phrase names. They differ by machine: on an AMD EPYC VM the JVM's copy of a 1.2 GB buffer ran at 1.15–1.19 × the
  * C library's, so a benchmark reports its ratio to both.
  */
 public final class LibcMemcpy {
