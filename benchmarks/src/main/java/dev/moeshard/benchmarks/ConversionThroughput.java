@@ -143,8 +143,8 @@ public final class ConversionThroughput {
         if (Double.isNaN(libcMemcpy)) {
             report(what, job, gbPerS, memcpy);
         } else {
-            System.out.printf(Locale.ROOT, "%s %-10s %7.2f GB/s  ratio %.2f  (%.2f of memcpy-libc)%n", what, job, gbPerS,
-                    gbPerS / memcpy, gbPerS / libcMemcpy);
+            System.out.printf(Locale.ROOT, "%s %-10s %7.2f GB/s  ratio %.2f  (%.2f of memcpy-libc)%n", what, job,
+                    gbPerS, gbPerS / memcpy, gbPerS / libcMemcpy);
         }
     }
 }

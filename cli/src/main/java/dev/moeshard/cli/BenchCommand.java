@@ -29,7 +29,8 @@ import picocli.CommandLine.Spec;
  * [E, H, 2I] and {@code down_projs} [E, I, H]. Split (materialized): the reverse, into new per-expert tensors. The
  * memcpy is a contiguous copy of the same number of bytes through the same engine, so it gets the same threads. On
  * one thread the C library's memcpy of the same bytes is timed too, and both ratios are printed: the JVM's copy can be
- * faster than the C library's (1.15–1.19 × on an AMD EPYC VM), and a target stated against "a memcpy" could mean either.
+ * faster than the C library's (1.15–1.19 × on an AMD EPYC VM), and a target stated against "a memcpy" could mean
+ * either.
  * Each figure is the best of the repetitions, measured interleaved, so that a slow moment hurts all alike.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
