@@ -333,8 +333,16 @@ final class ToGroupedCommand implements Callable<Integer> {
                 }
             }
             Map<String, Tensor> hf = ModelInput.views(in.checkpoint());
-            ReusedScratch scratch = new ReusedScratch();
+            ExpertNaming naming = in.model().family().naming();
+            DequantizedExperts fp8Experts = new DequantizedExperts(staged);
             for (ExpertSurvey.Layer layer : job.survey().layers()) {
+                List<Tensor> groupedOutputs = new ArrayList<>();
+                for (String name : layout.tensorNames(in.model().config().gated())) {
+                    String key = layout.key(naming, layer.prefix(), layer.layer(), name);
+                    if (plan.groupedKeys().contains(key)) {
+                        groupedOutputs.add(out.tensor(key));
+                    }
+                }
                 long bytes = 0;
                 int experts = 0;
                 List<Tensor> layerTargets = new ArrayList<>();
@@ -352,15 +360,9 @@ final class ToGroupedCommand implements Callable<Integer> {
                     experts++;
                     if (scale != null && source.dtype().isFp8() && !keepFp8()) {
                         if (copies.writesTargetsInPlace()) {
-                            if (target.isContiguous() && Arrays.equals(target.sizes(), source.sizes())) {
-                                // One run of the mapped output (the layouts that keep the expert's row order):
-                                // dequantized straight into it, with no scratch and no copy after.
-                                Fp8BlockDequantizer.dequantizeInto(source, scale, target, key);
-                            } else {
-                                // A transposed view (DeepEP): dequantized into the one scratch and moved into place
-                                // before the next expert reuses it.
-                                engine.copy(target, scratch.dequantized(source, scale, target.dtype(), key));
-                            }
+                            // Dequantized into scratch and written an expert at a time, before the scratch is reused.
+                            fp8Experts.add(naming.parsePerExpert(key).expert(), target, source, scale, key,
+                                    groupedOutputs);
                             continue;
                         }
                         // The device path uploads a layer's sources together, so each expert has its own.
@@ -369,14 +371,7 @@ final class ToGroupedCommand implements Callable<Integer> {
                     layerTargets.add(target);
                     layerSources.add(source);
                 }
-                ExpertNaming naming = in.model().family().naming();
-                List<Tensor> groupedOutputs = new ArrayList<>();
-                for (String name : layout.tensorNames(in.model().config().gated())) {
-                    String key = layout.key(naming, layer.prefix(), layer.layer(), name);
-                    if (plan.groupedKeys().contains(key)) {
-                        groupedOutputs.add(out.tensor(key));
-                    }
-                }
+                fp8Experts.flush();
                 copies.copyLayer(layerTargets, layerSources, groupedOutputs, staged);
                 // The layer's grouped tensors are complete: the disk takes them while the next layer is built, and
                 // their pages, like the input's, leave this process.
