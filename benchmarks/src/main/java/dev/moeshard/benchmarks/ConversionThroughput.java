@@ -4,9 +4,11 @@ import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyEngine;
 import dev.moeshard.tensor.copy.LibcMemcpy;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.BiConsumer;
 
 /**
  * moeshard's half of the PyTorch side-by-side ({@code benchmarks/pytorch_compare.sh}): the same jobs as
@@ -60,13 +62,13 @@ public final class ConversionThroughput {
                     layerText, dtype, threads);
             double memcpy = rate(bytes, reps, () -> {
                 bulk.copy(flatGrouped, staging);
-                copyDown(bulk, layer);
+                copyDown(layer, bytesThrough(bulk));
             });
             report(what, "memcpy", memcpy, memcpy);
             Optional<LibcMemcpy> libc = threads == 1 ? LibcMemcpy.find() : Optional.empty();
             double libcRate = libc.map(c -> rate(bytes, reps, () -> {
                 c.copy(flatGrouped.segment(), staging.segment(), staging.byteSize());
-                copyDown(c, layer);
+                copyDown(layer, (to, from) -> c.copy(to, from, from.byteSize()));
             })).orElse(Double.NaN);
             if (libc.isPresent()) {
                 report(what, "memcpy-libc", libcRate, memcpy);
@@ -79,19 +81,17 @@ public final class ConversionThroughput {
         }
     }
 
-    /** The down half of the memcpy: [E, I, H] bytes from a per-expert source of the same size. */
-    private static void copyDown(CopyEngine bulk, ExpertLayer layer) {
+    /** The down half of the memcpy: [E, I, H] bytes from a per-expert source of the same size, one copy each. */
+    private static void copyDown(ExpertLayer layer, BiConsumer<MemorySegment, MemorySegment> copy) {
         for (int e = 0; e < layer.down.length; e++) {
-            Tensor target = Tensor.wrap(layer.downProjs.select(0, e).segment(), DType.U8, layer.down[e].byteSize());
-            bulk.copy(target, Tensor.wrap(layer.down[e].segment(), DType.U8, layer.down[e].byteSize()));
+            copy.accept(layer.downProjs.select(0, e).segment(), layer.down[e].segment());
         }
     }
 
-    /** The same down half through the C library's memcpy. */
-    private static void copyDown(LibcMemcpy libc, ExpertLayer layer) {
-        for (int e = 0; e < layer.down.length; e++) {
-            libc.copy(layer.downProjs.select(0, e).segment(), layer.down[e].segment(), layer.down[e].byteSize());
-        }
+    /** A contiguous copy through {@code bulk}, as bytes. */
+    private static BiConsumer<MemorySegment, MemorySegment> bytesThrough(CopyEngine bulk) {
+        return (to, from) -> bulk.copy(Tensor.wrap(to, DType.U8, to.byteSize()),
+                Tensor.wrap(from, DType.U8, from.byteSize()));
     }
 
     /** BF16→F32 of every expert's gate viewed as [E·I, H], beside a memcpy of the F32 output bytes. */

@@ -35,9 +35,9 @@ final class CopyOptions {
             if (!availability.available()) {
                 throw new DeviceMissingException("--device " + device + ": " + availability.describe());
             }
-            return LayerCopies.onDevice(target, engine());
+            return LayerCopies.onDevice(target);
         }
-        return LayerCopies.onCpu(engine());
+        return LayerCopies.onCpu();
     }
 
     private Device parseCuda() {

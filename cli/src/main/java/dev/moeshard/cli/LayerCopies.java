@@ -3,7 +3,6 @@ package dev.moeshard.cli;
 import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.TensorOps;
-import dev.moeshard.tensor.copy.CopyEngine;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,38 +21,24 @@ abstract sealed class LayerCopies {
     abstract void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs,
                             StagedWrites staged);
 
-    /** Copies one tensor that is not part of a grouped expert tensor. */
-    abstract void copy(Tensor target, Tensor source);
-
     /**
      * True when {@link #copyLayer} writes each target where it lies and nothing else of the grouped outputs, so that
      * a target may be filled by other means before (a weight dequantized straight into it) and left out of the copy.
      */
     abstract boolean writesTargetsInPlace();
 
-    static LayerCopies onCpu(CopyEngine engine) {
-        return new Cpu(engine);
+    static LayerCopies onCpu() {
+        return new Cpu();
     }
 
-    static LayerCopies onDevice(Device device, CopyEngine engine) {
-        return new Gpu(device, engine);
+    static LayerCopies onDevice(Device device) {
+        return new Gpu(device);
     }
 
     private static final class Cpu extends LayerCopies {
-        private final CopyEngine engine;
-
-        Cpu(CopyEngine engine) {
-            this.engine = engine;
-        }
-
         @Override
         void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs, StagedWrites staged) {
             staged.copyLayer(targets, sources, groupedOutputs);
-        }
-
-        @Override
-        void copy(Tensor target, Tensor source) {
-            engine.copy(target, source);
         }
 
         @Override
@@ -64,11 +49,9 @@ abstract sealed class LayerCopies {
 
     private static final class Gpu extends LayerCopies {
         private final Device device;
-        private final CopyEngine engine;
 
-        Gpu(Device device, CopyEngine engine) {
+        Gpu(Device device) {
             this.device = device;
-            this.engine = engine;
         }
 
         @Override
@@ -92,11 +75,6 @@ abstract sealed class LayerCopies {
                     groupedOutputs.get(i).copyFrom(onDevice.get(i));
                 }
             }
-        }
-
-        @Override
-        void copy(Tensor target, Tensor source) {
-            engine.copy(target, source);
         }
 
         /** The grouped outputs are downloaded whole from the device, over anything written to them before. */
