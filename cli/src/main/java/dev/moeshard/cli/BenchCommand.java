@@ -1,5 +1,6 @@
 package dev.moeshard.cli;
 
+import dev.moeshard.convert.UsageException;
 import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.Projection;
 import dev.moeshard.tensor.DType;

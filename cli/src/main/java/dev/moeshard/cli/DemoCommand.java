@@ -65,7 +65,7 @@ final class DemoCommand implements Callable<Integer> {
         DetectedModel detected = FamilyDetection.fromConfigFile(hfDir.resolve("config.json"));
         long mergeNanos = 0;
         try (Checkpoint hf = Checkpoint.open(hfDir)) {
-            Map<String, Tensor> views = views(hf);
+            Map<String, Tensor> views = hf.tensors();
             for (int rank = 0; rank < EP_SIZE; rank++) {
                 FromHfOptions options = FromHfOptions.defaults().withMesh(DeviceMesh.expertParallel(EP_SIZE, rank));
                 Map<String, Tensor> grouped = detected.adapter().fromHf(new LinkedHashMap<>(views), options);
@@ -100,14 +100,6 @@ final class DemoCommand implements Callable<Integer> {
         return root.resolve("grouped").resolve("ep-rank-" + rank);
     }
 
-    private static Map<String, Tensor> views(Checkpoint checkpoint) {
-        Map<String, Tensor> views = new LinkedHashMap<>();
-        for (String key : checkpoint.keys()) {
-            views.put(key, checkpoint.tensor(key));
-        }
-        return views;
-    }
-
     private static String groupedShapes(Map<String, Tensor> grouped) {
         String gateAndUp = DemoCheckpoint.PREFIX + "0.mlp.experts.gate_and_up_projs";
         String down = DemoCheckpoint.PREFIX + "0.mlp.experts.down_projs";
@@ -121,7 +113,7 @@ final class DemoCommand implements Callable<Integer> {
         for (int rank = 0; rank < EP_SIZE; rank++) {
             ExpertRange range = ExpertRange.forRank(rank, EP_SIZE, model.experts());
             try (Checkpoint grouped = Checkpoint.open(rankDir(root, rank))) {
-                Map<String, Tensor> restored = adapter.toHf(views(grouped), ToHfOptions.defaults().withLocalExperts(range));
+                Map<String, Tensor> restored = adapter.toHf(grouped.tensors(), ToHfOptions.defaults().withLocalExperts(range));
                 for (var entry : restored.entrySet()) {
                     String key = entry.getKey();
                     Tensor want = original.get(key);

@@ -1,5 +1,9 @@
 package dev.moeshard.cli;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /** The exit codes of the moeshard command; scripts rely on them. */
 public final class ExitCode {
     /** Done. */
@@ -15,5 +19,19 @@ public final class ExitCode {
     /** A requested device (CUDA) is missing. */
     public static final int DEVICE_MISSING = 5;
 
+    /** The list {@code --help} shows. */
+    static final Map<String, String> DESCRIPTIONS = descriptions();
+
     private ExitCode() {}
+
+    private static Map<String, String> descriptions() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put(OK + "", "done");
+        m.put(DIFFERENT + "", "verify found a difference");
+        m.put(USAGE + "", "usage: the command line asks for something that cannot be done");
+        m.put(INVALID_INPUT + "", "invalid or incomplete input; nothing was written");
+        m.put(IO_FAILURE + "", "reading or writing a file failed");
+        m.put(DEVICE_MISSING + "", "a requested device (CUDA) is missing; the line says why");
+        return Collections.unmodifiableMap(m);
+    }
 }

@@ -1,29 +1,13 @@
 package dev.moeshard.cli;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.moeshard.moe.ExpertNaming;
-import dev.moeshard.moe.GroupedLayout;
-import dev.moeshard.moe.GroupedLayoutDetection;
-import dev.moeshard.moe.family.ModelFamily;
-import dev.moeshard.moe.parallel.ExpertRange;
-import dev.moeshard.safetensors.Checkpoint;
-import dev.moeshard.safetensors.TensorEntry;
+import dev.moeshard.convert.InspectReport;
+import dev.moeshard.convert.MoeConvert;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.LinkedHashMap;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code moeshard inspect INPUT [--json]}: what a checkpoint holds and whether it can be converted, from its headers,
@@ -37,89 +21,22 @@ final class InspectCommand implements Callable<Integer> {
             description = "A checkpoint directory (with an index or *.safetensors files) or one .safetensors file.")
     Path input;
 
-    @Option(names = "--json", description = "Print the report as JSON.")
-    boolean json;
+    @Mixin
+    OutputMode mode;
 
     @Mixin
     VerboseOption verbose;
 
-    @Spec
-    CommandSpec spec;
-
     @Override
-    public Integer call() throws JsonProcessingException {
-        InspectReport report;
-        try (ModelInput in = ModelInput.open(input)) {
-            report = inspect(in);
-        }
-        PrintWriter out = spec.commandLine().getOut();
-        if (json) {
-            out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report));
+    public Integer call() {
+        InspectReport report = MoeConvert.inspect(input);
+        if (mode.json) {
+            mode.printJson(report);
         } else {
-            printText(report, out);
+            printText(report, mode.out());
+            mode.out().flush();
         }
-        out.flush();
         return report.valid() ? ExitCode.OK : ExitCode.INVALID_INPUT;
-    }
-
-    static InspectReport inspect(ModelInput in) {
-        Checkpoint checkpoint = in.checkpoint();
-        ExpertSurvey survey = new ExpertSurvey(checkpoint, in.model());
-        ExpertNaming naming = in.model().family().naming();
-        Map<String, Integer> dtypes = new TreeMap<>();
-        long bytes = 0;
-        for (String key : checkpoint.keys()) {
-            TensorEntry e = checkpoint.entry(key);
-            dtypes.merge(e.dtype().name(), 1, Integer::sum);
-            bytes += e.byteSize();
-        }
-        List<String> layers = new ArrayList<>();
-        Map<String, List<Integer>> missing = new LinkedHashMap<>();
-        for (ExpertSurvey.Layer layer : survey.layers()) {
-            String name = layer.prefix() + "layers." + layer.layer();
-            layers.add(name);
-            List<Integer> absent = survey.absentExperts(layer);
-            if (!absent.isEmpty()) {
-                missing.put(name, absent);
-            }
-        }
-        int experts = in.model().config().numExperts();
-        List<String> problems = new ArrayList<>(survey.problems(ExpertRange.all(experts), null));
-        String layout = layoutOf(in, survey, problems);
-        problems.addAll(QuantizationCheck.problems(checkpoint));
-        return new InspectReport(checkpoint.path().toString(),
-                checkpoint.files().stream().map(p -> p.getFileName().toString()).toList(),
-                in.model().family().modelType(), in.detectedFrom(), layout,
-                experts, in.model().config().hidden(), in.model().config().intermediate(), in.model().config().gated(),
-                layers, survey.projections().stream().map(naming::name).toList(), missing, dtypes,
-                checkpoint.keys().size(), survey.expertTensorCount(), bytes, problems,
-                QuantizedGroup.of(checkpoint));
-    }
-
-    /**
-     * per-expert, gpt-oss grouped, or the grouped layout the names, shapes, config.json and moeshard.json tell
-     * ({@link GroupedLayoutDetection}); an ambiguity is reported as a problem.
-     */
-    private static String layoutOf(ModelInput in, ExpertSurvey survey, List<String> problems) {
-        if (!survey.layers().isEmpty()) {
-            return "per-expert";
-        }
-        if (in.model().family().layout() == ModelFamily.Layout.GPT_OSS_GROUPED) {
-            return "gpt-oss grouped";
-        }
-        Checkpoint checkpoint = in.checkpoint();
-        Map<String, long[]> shapes = new LinkedHashMap<>();
-        checkpoint.keys().forEach(k -> shapes.put(k, checkpoint.entry(k).shape()));
-        GroupedLayout recorded = GroupedRanks.readManifest(checkpoint.path()).map(GroupedRanks::recordedLayout).orElse(null);
-        try {
-            return GroupedLayoutDetection.detect(shapes, in.model().family().naming(),
-                            in.configFile().isPresent() ? in.model().config() : null, recorded)
-                    .map(l -> l == GroupedLayout.HF_V5 ? "hf-v5 (transformers v5 fused)" : l.cliName())
-                    .orElse("unknown");
-        } catch (IllegalArgumentException e) {
-            problems.add(e.getMessage());
-            return "ambiguous";
-        }
     }
 
     private static void printText(InspectReport r, PrintWriter out) {
@@ -139,7 +56,7 @@ final class InspectCommand implements Callable<Integer> {
             out.println("problems:    none");
         } else {
             out.printf("problems:    %d%n", r.problems().size());
-            r.problems().forEach(p -> out.println("  " + p));
+            r.problems().forEach(p -> out.println("  " + Text.escaped(p)));
         }
     }
 }

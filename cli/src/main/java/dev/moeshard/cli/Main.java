@@ -1,10 +1,14 @@
 package dev.moeshard.cli;
 
+import dev.moeshard.convert.DeviceMissingException;
+import dev.moeshard.convert.InvalidInputException;
+import dev.moeshard.convert.UsageException;
 import dev.moeshard.moe.MissingExpertWeightsException;
 import dev.moeshard.safetensors.SafetensorsFormatException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import picocli.AutoComplete;
 import picocli.CommandLine;
 
 /** Entry point: runs the picocli application and turns failures into one line on stderr and an exit code. */
@@ -12,6 +16,7 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
+        OutputMode.terminal = System.console() != null && System.console().isTerminal();
         System.exit(run(args));
     }
 
@@ -23,6 +28,10 @@ public final class Main {
     /** Runs the command line with its output and errors going to {@code out} and {@code err}. */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cli = new CommandLine(new MoeshardCommand());
+        cli.addSubcommand("generate-completion", new AutoComplete.GenerateCompletion());
+        cli.getSubcommands().values().forEach(sub -> sub.getCommandSpec().usageMessage().exitCodeListHeading(
+                "%nExit codes:%n").exitCodeList(ExitCode.DESCRIPTIONS));
+        cli.getCommandSpec().usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(ExitCode.DESCRIPTIONS);
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, fullParseResult) -> {

@@ -1,36 +1,18 @@
 package dev.moeshard.cli;
 
-import dev.moeshard.moe.ToHfOptions;
-import dev.moeshard.moe.lora.LoraExpertSuffix;
-import dev.moeshard.moe.quant.Fp8BlockDequantizer;
-import dev.moeshard.safetensors.Checkpoint;
-import dev.moeshard.tensor.Tensor;
+import dev.moeshard.convert.MoeConvert;
+import dev.moeshard.convert.VerifyReport;
+import dev.moeshard.convert.VerifyRequest;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
-/**
- * {@code moeshard verify HF_INPUT GROUPED_INPUT...}: whether grouped checkpoints hold exactly an HF checkpoint's data.
- *
- * <p>Every grouped tensor is split, as the adapter splits it, into per-expert views of the mapped grouped storage, and
- * each is compared byte for byte with the HF tensor of the same name where it lies in its mapped file; non-expert
- * tensors are compared on every rank. A block-quantized FP8 weight of the HF input whose grouped copy was
- * dequantized is compared after dequantizing it the same way (to the grouped copy's dtype), and its scales are then
- * not expected in the grouped checkpoints. Exit 0 when all agree, 1 with the first differences when not.
- */
+/** {@code moeshard verify HF_INPUT GROUPED_INPUT...}: a {@link VerifyRequest}, and its report as text or JSON. */
 @Command(name = "verify", mixinStandardHelpOptions = true,
         description = "Checks that grouped checkpoints hold exactly an HF checkpoint's data. Exit 0 when they do, "
                 + "1 and the first differences when not.")
@@ -52,200 +34,38 @@ final class VerifyCommand implements Callable<Integer> {
     String layoutName;
 
     @Mixin
-    VerboseOption verbose;
+    DeviceOptions device;
 
     @Mixin
-    CopyOptions copy;
+    OutputMode mode;
 
-    @Spec
-    CommandSpec spec;
-
-    /**
-     * A tensor found in the grouped checkpoints: the rank it came from, whether it was split from experts, where a
-     * GPT-OSS expert slice starts, and the mapped tensor it is a view of, whose pages are let go once its last view
-     * has been compared.
-     */
-    private record Found(int rank, Tensor tensor, boolean expert, long at, MappedSource source) {
-        Found(int rank, Tensor tensor, boolean expert, MappedSource source) {
-            this(rank, tensor, expert, -1, source);
-        }
-    }
-
-    /**
-     * A tensor of a grouped checkpoint and how many of the views found in it are still to be compared. Comparing
-     * touches every page of both checkpoints, and a touched page of a mapping stays in the resident set until it is
-     * let go: without this, checking a checkpoint made the resident set as large as both of them together.
-     */
-    private static final class MappedSource {
-        private final Tensor whole;
-        private int pending;
-
-        MappedSource(Tensor whole) {
-            this.whole = whole;
-        }
-
-        void comparedOne() {
-            if (--pending == 0) {
-                MappedPages.release(whole);
-            }
-        }
-    }
+    @Mixin
+    VerboseOption verbose;
 
     @Override
     public Integer call() {
-        TensorComparison comparison = new TensorComparison(copy.engine());
-        List<String> differences = new ArrayList<>();
-        long compared = 0;
-        long bytes = 0;
-        int rankCount;
-        try (ModelInput hf = ModelInput.open(hfInput);
-             GroupedRanks ranks = GroupedRanks.open(groupedInputs, hf.model(),
-                     LayoutOption.parseOrAuto("--layout", layoutName))) {
-            rankCount = ranks.ranks().size();
-            Map<String, List<Found>> found = found(ranks, loraFormatOf(hf));
-            Checkpoint want = hf.checkpoint();
-            Set<String> dequantizedScales = dequantizedScales(want, found);
-            ReusedScratch dequantized = new ReusedScratch();
-            for (String key : want.keys()) {
-                if (dequantizedScales.contains(key)) {
-                    continue;
-                }
-                List<Found> got = found.remove(key);
-                if (got == null) {
-                    differences.add(key + ": missing from the grouped checkpoints");
-                    continue;
-                }
-                if (got.get(0).expert() && got.size() > 1) {
-                    differences.add(key + ": held by ranks " + got.stream().map(Found::rank).toList());
-                } else if (!got.get(0).expert() && got.size() < rankCount) {
-                    List<Integer> lacking = new ArrayList<>();
-                    for (int r = 0; r < rankCount; r++) {
-                        final int rank = r;
-                        if (got.stream().noneMatch(f -> f.rank() == rank)) {
-                            lacking.add(r);
-                        }
-                    }
-                    differences.add(key + ": missing on ranks " + lacking);
-                }
-                Tensor expected = want.tensor(key);
-                Tensor scale = dequantizedScales.contains(key + Fp8BlockDequantizer.SCALE_SUFFIX)
-                        ? want.tensor(key + Fp8BlockDequantizer.SCALE_SUFFIX) : null;
-                for (Found f : got) {
-                    Tensor reference = scale == null ? expected
-                            : dequantized.dequantized(expected, scale, f.tensor().dtype(), key);
-                    String difference = compare(comparison, key, reference, f);
-                    if (difference != null) {
-                        differences.add(difference);
-                    }
-                    f.source().comparedOne();
-                    compared++;
-                    bytes += expected.byteSize();
-                }
-                MappedPages.release(expected);
-            }
-            found.forEach((key, got) -> differences.add(key + ": extra, on rank"
-                    + (got.size() == 1 ? " " + got.get(0).rank() : "s " + got.stream().map(Found::rank).toList())
-                    + ", not in " + hfInput));
+        MoeConvert.requireUsable(device.device());
+        VerifyReport report = MoeConvert.verify(VerifyRequest.of(hfInput, groupedInputs)
+                .withLayout(Choices.layoutOrAuto("--layout", layoutName)).withThreads(device.threads()));
+        if (mode.json) {
+            mode.printJson(report);
+        } else {
+            printText(report, mode.out());
         }
-        PrintWriter out = spec.commandLine().getOut();
-        if (differences.isEmpty()) {
-            out.printf("identical: %d tensor comparisons, %d bytes, over %d grouped checkpoint%s%n", compared, bytes,
-                    rankCount, rankCount == 1 ? "" : "s");
-            out.flush();
-            return ExitCode.OK;
+        return report.identical() ? ExitCode.OK : ExitCode.DIFFERENT;
+    }
+
+    private void printText(VerifyReport r, PrintWriter out) {
+        int ranks = r.ranks();
+        if (r.identical()) {
+            out.printf("identical: %d tensor comparisons, %d bytes, over %d grouped checkpoint%s%n", r.comparisons(),
+                    r.bytes(), ranks, ranks == 1 ? "" : "s");
+        } else {
+            int n = r.differences().size();
+            out.printf("different: %d difference%s%s%n", n, n == 1 ? "" : "s",
+                    n > maxDifferences ? ", the first " + maxDifferences + ":" : ":");
+            r.differences().stream().limit(Math.max(0, maxDifferences)).forEach(d -> out.println("  " + Text.escaped(d)));
         }
-        out.printf("different: %d difference%s%s%n", differences.size(), differences.size() == 1 ? "" : "s",
-                differences.size() > maxDifferences ? ", the first " + maxDifferences + ":" : ":");
-        differences.stream().limit(Math.max(0, maxDifferences)).forEach(d -> out.println("  " + d));
         out.flush();
-        return ExitCode.DIFFERENT;
-    }
-
-    /**
-     * The scale keys of the HF input's block-quantized FP8 weights whose grouped copies are not FP8 (they were
-     * dequantized): those weights are compared dequantized, and their scales are not expected in the output.
-     */
-    private static Set<String> dequantizedScales(Checkpoint want, Map<String, List<Found>> found) {
-        Set<String> out = new HashSet<>();
-        for (String key : want.keys()) {
-            if (!key.endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {
-                continue;
-            }
-            String weight = key.substring(0, key.length() - Fp8BlockDequantizer.SCALE_SUFFIX.length());
-            List<Found> got = found.get(weight);
-            if (want.contains(weight) && want.entry(weight).dtype().isFp8() && got != null
-                    && !got.get(0).tensor().dtype().isFp8() && !found.containsKey(key)) {
-                out.add(key);
-            }
-        }
-        return out;
-    }
-
-    /** Every tensor of every rank under its HF name: per-expert views of grouped tensors, other tensors as they are. */
-    private static Map<String, List<Found>> found(GroupedRanks ranks, ToHfOptions.LoraFormat lora) {
-        Map<String, List<Found>> found = new LinkedHashMap<>();
-        for (GroupedRanks.Rank r : ranks.ranks()) {
-            Map<String, String> gptOssNames = ranks.isGptOss()
-                    ? GptOssLayout.hfNames(r.checkpoint(), ranks.model().config().numExperts()) : Map.of();
-            for (String key : r.checkpoint().keys()) {
-                MappedSource source = new MappedSource(r.checkpoint().tensor(key));
-                List<Map.Entry<String, Found>> views = new ArrayList<>();
-                if (ranks.isGptOss()) {
-                    // Every rank holds every GPT-OSS tensor, its expert tensors cut to the rank's experts.
-                    boolean experts = ranks.isGptOssExpertKey(key);
-                    views.add(Map.entry(gptOssNames.get(key), new Found(r.index(), source.whole, false,
-                            experts ? r.range().start() : -1, source)));
-                } else if (LoraExpertSuffix.of(key, ranks.model().family().naming().segment()) != null) {
-                    // Grouped LoRA, whole on every rank, compared in the PEFT layout the HF input holds.
-                    for (Map.Entry<String, Tensor> e : ranks.model().adapter().toHf(key, source.whole,
-                            ToHfOptions.defaults().withLoraFormat(lora))) {
-                        views.add(Map.entry(e.getKey(), new Found(r.index(), e.getValue(), false, source)));
-                    }
-                } else if (ranks.isGroupedExpertKey(key)) {
-                    for (Map.Entry<String, Tensor> e : ranks.perExpertViews(r, key)) {
-                        views.add(Map.entry(e.getKey(), new Found(r.index(), e.getValue(), true, source)));
-                    }
-                } else {
-                    views.add(Map.entry(key, new Found(r.index(), source.whole, false, source)));
-                }
-                source.pending = views.size();
-                views.forEach(v -> found.computeIfAbsent(v.getKey(), k -> new ArrayList<>()).add(v.getValue()));
-            }
-        }
-        return found;
-    }
-
-    /** The PEFT layout of the HF input's expert LoRA keys: ParamWrapper when it has any such key, else per-expert. */
-    private static ToHfOptions.LoraFormat loraFormatOf(ModelInput hf) {
-        String segment = "." + hf.model().family().naming().segment() + ".";
-        for (String key : hf.checkpoint().keys()) {
-            int at = key.indexOf(segment);
-            if (at >= 0 && key.substring(at + segment.length()).matches("(base_layer\\.)?lora_[AB]\\.weight")) {
-                return ToHfOptions.LoraFormat.PARAM_WRAPPER;
-            }
-        }
-        return ToHfOptions.LoraFormat.PER_EXPERT;
-    }
-
-    /** What differs between the HF tensor and one grouped copy of it, or null when they are equal. */
-    private static String compare(TensorComparison comparison, String key, Tensor expected, Found f) {
-        String where = key + " (rank " + f.rank() + "): ";
-        Tensor actual = f.tensor();
-        if (f.at() >= 0 && actual.dim() > 0 && expected.dim() > 0 && f.at() + actual.size(0) <= expected.size(0)) {
-            expected = expected.narrow(0, f.at(), actual.size(0));
-        }
-        if (!Arrays.equals(expected.sizes(), actual.sizes())) {
-            return where + "shape " + Arrays.toString(actual.sizes()) + ", expected " + Arrays.toString(expected.sizes());
-        }
-        if (expected.dtype() != actual.dtype()) {
-            return where + "dtype " + actual.dtype() + ", expected " + expected.dtype();
-        }
-        long at = comparison.firstDifference(expected, actual);
-        if (at < 0) {
-            return null;
-        }
-        long[] index = TensorComparison.unravel(at, expected.sizes());
-        return where + "element " + at + " " + Arrays.toString(index) + " is " + TensorComparison.describe(actual, index)
-                + ", expected " + TensorComparison.describe(expected, index);
     }
 }

@@ -1,16 +1,12 @@
 package dev.moeshard.cli;
 
+import dev.moeshard.convert.MoeshardVersion;
 import picocli.CommandLine.IVersionProvider;
 
-/** The tool's version, from the jar manifest (or "dev" when run from classes). */
+/** {@code --version}: the library's version, which the manifests it writes record too. */
 final class Version implements IVersionProvider {
-    static String current() {
-        String v = Version.class.getPackage().getImplementationVersion();
-        return v == null ? "dev" : v;
-    }
-
     @Override
     public String[] getVersion() {
-        return new String[] {"moeshard " + current()};
+        return new String[] {"moeshard " + MoeshardVersion.current()};
     }
 }

@@ -1,8 +1,9 @@
 package dev.moeshard.cli;
 
-import java.io.PrintWriter;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.moeshard.convert.OutputOptions;
+import dev.moeshard.convert.UsageException;
+import dev.moeshard.safetensors.ByteSize;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** The options of the commands that write a checkpoint directory (to-grouped, to-hf), read the same way by both. */
@@ -14,21 +15,22 @@ final class WriteOptions {
     @Option(names = "--force", description = "Replace OUTPUT if it exists.")
     boolean force;
 
-    @Option(names = "--quiet", description = "Print nothing but errors.")
-    boolean quiet;
+    @Mixin
+    DeviceOptions device;
 
-    long maxShardBytes() {
-        return ShardSizes.parse(maxShardSize);
+    OutputOptions toOptions() {
+        return new OutputOptions(maxShardBytes(), force, device.device(), device.threads());
     }
 
-    /** Refuses an existing {@code output} unless --force was given (exit code 2, before any work). */
-    void requireWritable(Path output) {
-        if (Files.exists(output) && !force) {
-            throw new UsageException(output + " already exists; pass --force to replace it");
+    private long maxShardBytes() {
+        try {
+            long bytes = ByteSize.parse(maxShardSize);
+            if (bytes <= 0) {
+                throw new IllegalArgumentException("it must be positive");
+            }
+            return bytes;
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--max-shard-size '" + maxShardSize + "': " + e.getMessage());
         }
-    }
-
-    Progress progress(PrintWriter err) {
-        return new Progress(err, quiet);
     }
 }

@@ -67,7 +67,7 @@ class GptOssTest {
     /** {@code output} holds exactly what the library's conversion makes of the fixture for {@code mesh}. */
     private static void assertMatchesConversion(Path output, DeviceMesh mesh) {
         try (Checkpoint in = Checkpoint.open(Fixtures.of("gpt_oss")); Checkpoint out = Checkpoint.open(output)) {
-            Map<String, Tensor> want = new GptOssConversion(8).fromHf(ModelInput.views(in), mesh);
+            Map<String, Tensor> want = new GptOssConversion(8).fromHf(in.tensors(), mesh);
             assertEquals(want.keySet(), new java.util.HashSet<>(out.keys()));
             for (Map.Entry<String, Tensor> e : want.entrySet()) {
                 Tensor got = out.tensor(e.getKey());

@@ -37,7 +37,7 @@ class GroupedLayoutsTest {
         CliRun run = CliRun.of("to-grouped", Fixtures.of(fixture).toString(), grouped.toString(), "--layout", layout,
                 "--ep-size", String.valueOf(ranks), "--all-ranks", "--quiet");
         assertEquals(ExitCode.OK, run.code(), run.toString());
-        assertTrue(Files.readString(grouped.resolve("ep-rank-0").resolve(GroupedManifest.FILE_NAME))
+        assertTrue(Files.readString(grouped.resolve("ep-rank-0").resolve("moeshard.json"))
                 .contains("\"layout\" : \"" + layout + "\""));
         CliRun verify = CliRun.of("verify", Fixtures.of(fixture).toString(), grouped.toString());
         assertEquals(ExitCode.OK, verify.code(), verify.toString());

@@ -156,7 +156,7 @@ class ToGroupedCommandTest {
     private static void assertMatchesAdapter(Path input, Path output, DeviceMesh mesh) {
         DetectedModel model = FamilyDetection.fromConfigFile(input.resolve("config.json"));
         try (Checkpoint in = Checkpoint.open(input); Checkpoint out = Checkpoint.open(output)) {
-            Map<String, Tensor> expected = model.adapter().fromHf(ModelInput.views(in),
+            Map<String, Tensor> expected = model.adapter().fromHf(in.tensors(),
                     FromHfOptions.defaults().withMesh(mesh));
             assertEquals(new HashSet<>(expected.keySet()), new HashSet<>(out.keys()));
             for (Map.Entry<String, Tensor> e : expected.entrySet()) {

@@ -142,7 +142,7 @@ class ToGroupedOptionsTest {
     private static void assertMatchesAdapter(Path input, Path output, DeviceMesh mesh, GroupedLayout layout) {
         var model = FamilyDetection.fromConfigFile(Fixtures.of("qwen3_moe").resolve("config.json"));
         try (Checkpoint in = Checkpoint.open(input); Checkpoint out = Checkpoint.open(output)) {
-            Map<String, Tensor> expected = model.adapter(layout).fromHf(ModelInput.views(in),
+            Map<String, Tensor> expected = model.adapter(layout).fromHf(in.tensors(),
                     FromHfOptions.defaults().withMesh(mesh));
             assertEquals(new HashSet<>(expected.keySet()), new HashSet<>(out.keys()));
             for (Map.Entry<String, Tensor> e : expected.entrySet()) {

@@ -60,7 +60,7 @@ class ToHfCommandTest {
         assertOk(CliRun.of("to-grouped", Fixtures.of("deepseek_v3").toString(), grouped.toString(), "--ep-size", "2",
                 "--all-ranks", "--quiet"));
         for (int r = 0; r < 2; r++) {
-            Files.delete(grouped.resolve("ep-rank-" + r).resolve(GroupedManifest.FILE_NAME));
+            Files.delete(grouped.resolve("ep-rank-" + r).resolve("moeshard.json"));
         }
         Path hf = dir.resolve("hf");
         assertOk(CliRun.of("to-hf", grouped.resolve("ep-rank-0").toString(), grouped.resolve("ep-rank-1").toString(),

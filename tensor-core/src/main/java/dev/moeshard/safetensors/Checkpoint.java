@@ -203,6 +203,18 @@ public final class Checkpoint implements AutoCloseable {
         return mapping(header).tensor(key);
     }
 
+    /**
+     * Every tensor as a view of its file's mapping, in this checkpoint's key order. Mapping reads nothing: only the
+     * pages a copy touches are ever loaded. Valid until this checkpoint is closed.
+     */
+    public Map<String, Tensor> tensors() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String key : keys) {
+            out.put(key, tensor(key));
+        }
+        return out;
+    }
+
     private SafetensorsHeader header(String key) {
         SafetensorsHeader header = byKey.get(key);
         if (header == null) {

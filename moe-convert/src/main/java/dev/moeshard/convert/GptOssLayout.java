@@ -1,0 +1,97 @@
+package dev.moeshard.convert;
+
+import dev.moeshard.moe.family.GptOssConversion;
+import dev.moeshard.moe.parallel.DeviceMesh;
+import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.moe.quant.Mxfp4Decoder;
+import dev.moeshard.moe.quant.Mxfp4Experts;
+import dev.moeshard.tensor.DType;
+import dev.moeshard.safetensors.Checkpoint;
+import dev.moeshard.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the commands need to know of GPT-OSS checkpoints, which are grouped already: conversion is
+ * {@link GptOssConversion}'s renames, and expert parallelism cuts every {@code mlp.experts} tensor (weights and
+ * biases, gate and up interleaved in the last axis) along its first, expert, axis. No data is rearranged, so to-hf
+ * restores a GPT-OSS checkpoint by renaming back and placing each rank's experts at their offset.
+ */
+final class GptOssLayout {
+    private GptOssLayout() {}
+
+    /** Whether {@code key} holds experts on its first axis. */
+    static boolean isExpertKey(String key) {
+        return key.contains(".mlp.experts.");
+    }
+
+    /**
+     * The grouped tensors of one rank, in input order, under the conversion's names: views of the mapped input,
+     * narrowed to the rank's experts, so nothing is read until they are copied. MXFP4 expert weights
+     * ({@code X_blocks} + {@code X_scales}) become one decoded tensor {@code X} [E_local, in, out] of {@code decoded}.
+     */
+    static Map<String, GptOssSource> grouped(Checkpoint checkpoint, int experts, DeviceMesh mesh, DType decoded) {
+        ExpertRange range = ExpertRange.forMesh(mesh, experts);
+        Map<String, GptOssSource> out = new LinkedHashMap<>();
+        Set<String> keys = new HashSet<>(checkpoint.keys());
+        for (String key : checkpoint.keys()) {
+            if (Mxfp4Experts.isScales(key, keys)) {
+                continue; // decoded with its blocks
+            }
+            Tensor view = checkpoint.tensor(key);
+            if (isExpertKey(key)) {
+                view = view.narrow(0, range.start(), range.count());
+            }
+            if (Mxfp4Experts.isBlocks(key)) {
+                Tensor scales = checkpoint.tensor(Mxfp4Experts.scalesKey(key)).narrow(0, range.start(), range.count());
+                out.put(GptOssConversion.groupedName(Mxfp4Experts.weightKey(key)),
+                        GptOssSource.mxfp4(view, scales, decoded != null ? decoded : DType.BF16));
+            } else {
+                out.put(GptOssConversion.groupedName(key), GptOssSource.of(view));
+            }
+        }
+        return out;
+    }
+
+    /** Whether {@code checkpoint} holds MXFP4 expert weights. */
+    static boolean hasMxfp4(Checkpoint checkpoint) {
+        return checkpoint.keys().stream().anyMatch(Mxfp4Experts::isBlocks);
+    }
+
+    /** The HF name of each grouped key of {@code checkpoint}, in its order. */
+    static Map<String, String> hfNames(Checkpoint checkpoint, int experts) {
+        Map<String, String> names = new LinkedHashMap<>();
+        List<String> keys = checkpoint.keys().stream().toList();
+        Map<String, Tensor> views = checkpoint.tensors();
+        List<String> hf = List.copyOf(new GptOssConversion(experts).toHf(views).keySet());
+        for (int i = 0; i < keys.size(); i++) {
+            names.put(keys.get(i), hf.get(i));
+        }
+        return names;
+    }
+
+    /** Expert tensors without {@code experts} on their first axis, each as a problem. */
+    static List<String> problems(Checkpoint checkpoint, int experts) {
+        List<String> problems = new ArrayList<>();
+        for (String key : checkpoint.keys()) {
+            long[] shape = checkpoint.entry(key).shape();
+            if (isExpertKey(key) && (shape.length == 0 || shape[0] != experts)) {
+                problems.add(key + ": a GPT-OSS expert tensor must have " + experts + " experts on its first axis, got "
+                        + "shape " + Arrays.toString(shape));
+            }
+            if (Mxfp4Experts.isBlocks(key)) {
+                String scalesKey = Mxfp4Experts.scalesKey(key);
+                boolean present = checkpoint.contains(scalesKey);
+                problems.addAll(Mxfp4Decoder.problems(key, checkpoint.entry(key).dtype(), shape, scalesKey,
+                        present ? checkpoint.entry(scalesKey).dtype() : null,
+                        present ? checkpoint.entry(scalesKey).shape() : null));
+            }
+        }
+        return problems;
+    }
+}

@@ -1,0 +1,48 @@
+package dev.moeshard.convert;
+
+import dev.moeshard.moe.quant.Mxfp4Decoder;
+import dev.moeshard.safetensors.TensorSpec;
+import dev.moeshard.tensor.DType;
+import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.copy.CopyEngine;
+
+/**
+ * Where one tensor of a grouped GPT-OSS output comes from: a view of the mapped input (renamed, narrowed to the rank's
+ * experts), or an MXFP4 pair of such views decoded expert by expert into the mapped output, so that no decoded
+ * weight is ever held whole.
+ *
+ * @param view the input view; null for an MXFP4 weight
+ * @param blocks the rank's {@code _blocks} [E_local, rows, G, 16], or null
+ * @param scales the rank's {@code _scales} [E_local, rows, G], or null
+ * @param decoded the dtype an MXFP4 weight is decoded to
+ */
+record GptOssSource(Tensor view, Tensor blocks, Tensor scales, DType decoded) {
+
+    static GptOssSource of(Tensor view) {
+        return new GptOssSource(view, null, null, null);
+    }
+
+    static GptOssSource mxfp4(Tensor blocks, Tensor scales, DType decoded) {
+        return new GptOssSource(null, blocks, scales, decoded);
+    }
+
+    boolean isMxfp4() {
+        return blocks != null;
+    }
+
+    TensorSpec spec(String name) {
+        return isMxfp4() ? new TensorSpec(name, decoded, Mxfp4Decoder.decodedShape(blocks.sizes()))
+                : TensorSpec.of(name, view);
+    }
+
+    /** Fills {@code target} (this source's spec, mapped). */
+    void writeInto(Tensor target, CopyEngine engine) {
+        if (!isMxfp4()) {
+            engine.copy(target, view);
+            return;
+        }
+        for (long e = 0; e < blocks.size(0); e++) {
+            Mxfp4Decoder.decodeExpert(blocks.select(0, e), scales.select(0, e), target.select(0, e));
+        }
+    }
+}

@@ -1,0 +1,217 @@
+package dev.moeshard.convert;
+
+import dev.moeshard.moe.ExpertNaming;
+import dev.moeshard.moe.GroupedLayout;
+import dev.moeshard.moe.LayoutConversion;
+import dev.moeshard.moe.MoeConfig;
+import dev.moeshard.moe.Projection;
+import dev.moeshard.moe.family.FamilyDetection;
+import dev.moeshard.moe.family.ModelFamily;
+import dev.moeshard.moe.parallel.DeviceMesh;
+import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.safetensors.Checkpoint;
+import dev.moeshard.safetensors.ShardLayout;
+import dev.moeshard.safetensors.ShardedCheckpointWriter;
+import dev.moeshard.safetensors.TensorEntry;
+import dev.moeshard.safetensors.TensorSpec;
+import dev.moeshard.tensor.DType;
+import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.copy.CopyEngine;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * {@code to-grouped} from a grouped INPUT: the checkpoint (or the ep-rank-R/ folders of one run) regrouped into
+ * {@code --layout} for the requested ranks, with no per-expert step. Each target layer's tensors are views of the
+ * mapped output shards; each projection of each source rank's experts moves into them with one strided copy between
+ * the two layouts' views (see {@link LayoutConversion}), so every byte moves once, from mapping to mapping. Non-expert
+ * tensors and grouped LoRA (the same in every layout) are copied from the first source rank.
+ */
+final class GroupedToGrouped {
+    private static final List<ExpertNaming> NAMINGS = List.of(ExpertNaming.DEFAULT, ExpertNaming.MIXTRAL, ExpertNaming.NEMOTRON_H);
+
+    private final ToGroupedRequest request;
+    private final GroupedRanks ranks;
+
+    private GroupedToGrouped(ToGroupedRequest request, GroupedRanks ranks) {
+        this.request = request;
+        this.ranks = ranks;
+    }
+
+    /**
+     * Whether {@code input} is grouped rather than per-expert: rank folders, or grouped tensors of a moeshard layout
+     * and no per-expert ones. transformers-v5 fused input without a moeshard.json keeps to the per-expert path, which
+     * reads it too; GPT-OSS is never regrouped.
+     */
+    static boolean isGroupedInput(Path input) {
+        if (!Files.exists(input)) {
+            return false;
+        }
+        Path dir = Files.isDirectory(input) ? input : input.toAbsolutePath().getParent();
+        Path config = dir.resolve("config.json");
+        if (Files.isRegularFile(config) && FamilyDetection.fromConfigFile(config).family().layout()
+                == ModelFamily.Layout.GPT_OSS_GROUPED) {
+            return false;
+        }
+        if (Files.isDirectory(input)) {
+            try (Stream<Path> children = Files.list(input)) {
+                if (children.anyMatch(p -> Files.isDirectory(p) && p.getFileName().toString().matches("ep-rank-\\d+"))) {
+                    return true;
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot list " + input + ": " + e.getMessage(), e);
+            }
+        }
+        boolean manifest = Files.isRegularFile(dir.resolve(GroupedManifest.FILE_NAME));
+        try (Checkpoint c = Checkpoint.open(input)) {
+            boolean grouped = false;
+            for (String key : c.keys()) {
+                for (ExpertNaming naming : NAMINGS) {
+                    if (naming.parsePerExpert(key) != null) {
+                        return false;
+                    }
+                    for (GroupedLayout l : GroupedLayout.values()) {
+                        grouped |= l.parse(naming, key) != null && (l != GroupedLayout.HF_V5 || manifest);
+                    }
+                }
+                if (key.contains(".mlp.router.")) {
+                    return false;
+                }
+            }
+            return grouped;
+        }
+    }
+
+    static ConversionReport run(ToGroupedRequest request, ProgressListener listener, long start) {
+        CopyEngine engine = request.writing().engine();
+        try (GroupedRanks ranks = GroupedRanks.open(List.of(request.input()), null, request.inputLayout())) {
+            if (ranks.isGptOss()) {
+                throw new InvalidInputException(request.input().toString(), List.of("GPT-OSS checkpoints are not regrouped"));
+            }
+            List<String> problems = new ArrayList<>(ranks.problems());
+            MoeConfig config = ranks.model().config();
+            String tooMany = request.ranks().tooManyRanks(config.numExperts());
+            if (tooMany != null) {
+                problems.add(tooMany);
+            }
+            if (!problems.isEmpty()) {
+                throw new InvalidInputException(request.input().toString(), problems);
+            }
+            GroupedToGrouped job = new GroupedToGrouped(request, ranks);
+            List<RankUnit> units = new ArrayList<>();
+            for (int rank : request.ranks().ranks()) {
+                DeviceMesh mesh = request.ranks().mesh(rank);
+                ExpertRange range = ExpertRange.forMesh(mesh, config.numExperts());
+                units.add(new RankUnit(rank, mesh, range, job.specs(range), request.ranks().subdirectory(rank)));
+            }
+            List<ConversionReport.WrittenCheckpoint> written = StagedRun.run(request.output(),
+                    request.writing().replaceExisting(), units, request.layout().cliName(),
+                    (unit, dir, progress) -> job.write(unit, dir, engine, progress), listener);
+            return Reports.of(request.output(), written, start, List.of(
+                    "grouped input in " + ranks.layout().cliName() + " regrouped into " + request.layout().cliName(),
+                    "copies on cpu (regrouping has no device path)"));
+        }
+    }
+
+    /** The first source rank's keys in order, each grouped layer's tensors replaced by the target layout's. */
+    private List<TensorSpec> specs(ExpertRange range) {
+        GroupedLayout from = ranks.layout();
+        GroupedLayout layout = request.layout();
+        ExpertNaming naming = ranks.model().family().naming();
+        MoeConfig config = ranks.model().config();
+        Checkpoint first = ranks.ranks().get(0).checkpoint();
+        List<TensorSpec> specs = new ArrayList<>();
+        Set<String> layers = new LinkedHashSet<>();
+        for (String key : first.keys()) {
+            GroupedLayout.Key g = from.parse(naming, key);
+            TensorEntry e = first.entry(key);
+            if (g == null) {
+                specs.add(new TensorSpec(key, e.dtype(), e.shape()));
+                continue;
+            }
+            // A rank with no experts gets no grouped tensors, as the adapter emits none for an empty range.
+            if (range.count() == 0 || !layers.add(g.prefix() + "layers." + g.layer())) {
+                continue;
+            }
+            for (String name : layout.tensorNames(config.gated())) {
+                Projection p = layout.projectionsIn(name, config.gated()).get(0);
+                String sourceKey = from.key(naming, g.prefix(), g.layer(), from.tensorOf(p));
+                DType d = request.dtype() != null ? request.dtype() : first.entry(sourceKey).dtype();
+                specs.add(new TensorSpec(layout.key(naming, g.prefix(), g.layer(), name), d,
+                        layout.shape(name, range.count(), config)));
+            }
+        }
+        return specs;
+    }
+
+    private void write(RankUnit job, Path dir, CopyEngine engine, ByteProgress progress) throws IOException {
+        GroupedLayout from = ranks.layout();
+        GroupedLayout layout = request.layout();
+        ExpertNaming naming = ranks.model().family().naming();
+        MoeConfig config = ranks.model().config();
+        GroupedRanks.Rank first = ranks.ranks().get(0);
+        try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(dir,
+                ShardLayout.of(job.specs(), request.writing().maxShardBytes()), Map.of("format", "pt"));
+             StagedWrites writes = new StagedWrites(engine, out)) {
+            Set<String> layers = new LinkedHashSet<>();
+            for (String key : first.checkpoint().keys()) {
+                GroupedLayout.Key g = from.parse(naming, key);
+                if (g == null) {
+                    Tensor target = out.tensor(key);
+                    writes.copy(target, first.checkpoint().tensor(key));
+                    MappedPages.release(target);
+                    progress.add(target.byteSize());
+                    continue;
+                }
+                if (job.range().count() == 0 || !layers.add(g.prefix() + "layers." + g.layer())) {
+                    continue;
+                }
+                Map<String, Tensor> targets = new HashMap<>();
+                for (String name : layout.tensorNames(config.gated())) {
+                    targets.put(name, out.tensor(layout.key(naming, g.prefix(), g.layer(), name)));
+                }
+                for (GroupedRanks.Rank r : ranks.byFirstExpert()) {
+                    long lo = Math.max(r.range().start(), job.range().start());
+                    long hi = Math.min(r.range().end(), job.range().end());
+                    if (lo >= hi) {
+                        continue;
+                    }
+                    Map<String, Tensor> sources = new LinkedHashMap<>();
+                    for (String name : from.tensorNames(config.gated())) {
+                        String sourceKey = from.key(naming, g.prefix(), g.layer(), name);
+                        if (!r.checkpoint().contains(sourceKey)) {
+                            throw new InvalidInputException(r.path().toString(), List.of("lacks " + sourceKey));
+                        }
+                        sources.put(name, r.checkpoint().tensor(sourceKey));
+                    }
+                    LayoutConversion.copy(from, sources, lo - r.range().start(), layout, targets,
+                            lo - job.range().start(), hi - lo, config, LayoutConversion.projections(config));
+                    sources.values().forEach(MappedPages::release);
+                }
+                long bytes = 0;
+                for (Tensor t : targets.values()) {
+                    MappedPages.release(t);
+                    bytes += t.byteSize();
+                }
+                progress.step("layer " + g.prefix() + "layers." + g.layer() + " (experts [" + job.range().start() + ", "
+                        + job.range().end() + "))", bytes);
+            }
+            out.commit();
+        }
+        if (ranks.configFile().isPresent()) {
+            Files.copy(ranks.configFile().get(), dir.resolve("config.json"));
+        }
+        GroupedManifest.of(first.path(), ranks.model().family().modelType(), layout.cliName(), config.numExperts(),
+                job.mesh(), job.range(), request.dtype()).writeTo(dir);
+    }
+}

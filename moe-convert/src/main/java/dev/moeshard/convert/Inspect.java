@@ -1,0 +1,90 @@
+package dev.moeshard.convert;
+
+import dev.moeshard.moe.ExpertNaming;
+import dev.moeshard.moe.GroupedLayout;
+import dev.moeshard.moe.GroupedLayoutDetection;
+import dev.moeshard.moe.family.ModelFamily;
+import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.safetensors.Checkpoint;
+import dev.moeshard.safetensors.TensorEntry;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What a checkpoint holds and whether it can be converted, from its headers, index and config.json only; no tensor
+ * data is read.
+ */
+final class Inspect {
+    private Inspect() {}
+
+    static InspectReport run(Path input) {
+        try (ModelInput in = ModelInput.open(input)) {
+            return inspect(in);
+        }
+    }
+
+    static InspectReport inspect(ModelInput in) {
+        Checkpoint checkpoint = in.checkpoint();
+        ExpertSurvey survey = new ExpertSurvey(checkpoint, in.model());
+        ExpertNaming naming = in.model().family().naming();
+        Map<String, Integer> dtypes = new TreeMap<>();
+        long bytes = 0;
+        for (String key : checkpoint.keys()) {
+            TensorEntry e = checkpoint.entry(key);
+            dtypes.merge(e.dtype().name(), 1, Integer::sum);
+            bytes += e.byteSize();
+        }
+        List<String> layers = new ArrayList<>();
+        Map<String, List<Integer>> missing = new LinkedHashMap<>();
+        for (ExpertSurvey.Layer layer : survey.layers()) {
+            String name = layer.prefix() + "layers." + layer.layer();
+            layers.add(name);
+            List<Integer> absent = survey.absentExperts(layer);
+            if (!absent.isEmpty()) {
+                missing.put(name, absent);
+            }
+        }
+        int experts = in.model().config().numExperts();
+        List<String> problems = new ArrayList<>(survey.problems(ExpertRange.all(experts), null));
+        String layout = layoutOf(in, survey, problems);
+        problems.addAll(QuantizationCheck.problems(checkpoint));
+        return new InspectReport(checkpoint.path().toString(),
+                checkpoint.files().stream().map(p -> p.getFileName().toString()).toList(),
+                in.model().family().modelType(), in.detectedFrom(), layout,
+                experts, in.model().config().hidden(), in.model().config().intermediate(), in.model().config().gated(),
+                layers, survey.projections().stream().map(naming::name).toList(), missing, dtypes,
+                checkpoint.keys().size(), survey.expertTensorCount(), bytes, problems,
+                QuantizedGroup.of(checkpoint));
+    }
+
+    /**
+     * per-expert, gpt-oss grouped, or the grouped layout the names, shapes, config.json and moeshard.json tell
+     * ({@link GroupedLayoutDetection}); an ambiguity is reported as a problem.
+     */
+    private static String layoutOf(ModelInput in, ExpertSurvey survey, List<String> problems) {
+        if (!survey.layers().isEmpty()) {
+            return "per-expert";
+        }
+        if (in.model().family().layout() == ModelFamily.Layout.GPT_OSS_GROUPED) {
+            return "gpt-oss grouped";
+        }
+        Checkpoint checkpoint = in.checkpoint();
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        checkpoint.keys().forEach(k -> shapes.put(k, checkpoint.entry(k).shape()));
+        GroupedLayout recorded = GroupedRanks.readManifest(checkpoint.path()).map(GroupedRanks::recordedLayout).orElse(null);
+        try {
+            return GroupedLayoutDetection.detect(shapes, in.model().family().naming(),
+                            in.configFile().isPresent() ? in.model().config() : null, recorded)
+                    .map(l -> l == GroupedLayout.HF_V5 ? "hf-v5 (transformers v5 fused)" : l.cliName())
+                    .orElse("unknown");
+        } catch (IllegalArgumentException e) {
+            problems.add(e.getMessage());
+            return "ambiguous";
+        }
+    }
+
+}

@@ -1,0 +1,209 @@
+package dev.moeshard.convert;
+
+import dev.moeshard.moe.ExpertNaming;
+import dev.moeshard.moe.MoeConfig;
+import dev.moeshard.moe.lora.LoraExpertSuffix;
+import dev.moeshard.safetensors.Checkpoint;
+import dev.moeshard.safetensors.TensorEntry;
+import dev.moeshard.safetensors.TensorSpec;
+import dev.moeshard.tensor.DType;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The grouped LoRA tensors the adapter will make of an input's expert LoRA keys, worked out from headers so that
+ * they can be laid out in the output shards before a byte moves, with every reason the conversion would be wrong.
+ *
+ * <p>Two input layouts are recognised by their names, which cannot be confused: PEFT's per-expert keys
+ * ({@code {p}layers.L.{seg}.E.gate_proj.lora_A.weight}, transformers v4) and PEFT's ParamWrapper keys for fused v5
+ * experts ({@code {p}layers.L.{seg}.lora_A.weight}, {@code {seg}.base_layer.lora_B.weight}, the expert axis folded
+ * into the LoRA rank). Either becomes, per layer, {@code lora_gate_and_up_A} [E, H, r], {@code lora_gate_and_up_B}
+ * [E, r, 2I], {@code lora_down_A} [E, I, r] and {@code lora_down_B} [E, r, H]. The adapter keeps these whole on every
+ * rank (they are r/H the size of the experts), so the plan does too.
+ *
+ * <p>The grouped layout holds one A for gate and up. PEFT trains two; when they differ, converting would silently
+ * drop up's, so the plan reads the (small) A tensors and refuses then.
+ *
+ * @param specs the grouped LoRA tensors
+ * @param inputKeys the input keys they are made of, which the plan must not pass through
+ * @param layout the layout found: "per-expert", "paramwrapper", or "none"
+ */
+record LoraPlan(List<TensorSpec> specs, Set<String> inputKeys, String layout, List<String> problems) {
+
+    /** What {@code --lora-format} asks of an input: whichever layout it holds, or exactly one. */
+    private record Group(String prefix, int layer, String projection, boolean isA) {}
+
+    static LoraPlan of(Checkpoint checkpoint, ExpertNaming naming, MoeConfig config, LoraInputFormat expected) {
+        String seg = Pattern.quote(naming.segment());
+        Pattern perExpert = Pattern.compile("(?<prefix>.*)layers\\.(?<layer>\\d+)\\." + seg + "\\.(?<expert>\\d+)\\.(?<proj>"
+                + Pattern.quote(naming.gate()) + "|" + Pattern.quote(naming.up()) + "|" + Pattern.quote(naming.down())
+                + ")\\.(?<lora>lora_[AB])\\.weight");
+        Pattern wrapper = Pattern.compile("(?<prefix>.*)layers\\.(?<layer>\\d+)\\." + seg
+                + "\\.(?<pw>(?:base_layer\\.)?lora_[AB]\\.weight)");
+        List<String> problems = new ArrayList<>();
+        Set<String> inputKeys = new LinkedHashSet<>();
+        Map<Group, TreeMap<Integer, String>> groups = new LinkedHashMap<>();
+        Map<String, String> wrapped = new LinkedHashMap<>(); // ParamWrapper key -> the grouped key it becomes
+        Set<String> perExpertLayers = new LinkedHashSet<>();
+        String marker = "." + naming.segment() + ".";
+        for (String key : checkpoint.keys()) {
+            if (!key.contains(marker) || !(key.contains(".lora_A.") || key.contains(".lora_B."))) {
+                continue;
+            }
+            Matcher m = perExpert.matcher(key);
+            Matcher w = wrapper.matcher(key);
+            if (m.matches()) {
+                Group g = new Group(m.group("prefix"), Integer.parseInt(m.group("layer")), m.group("proj"),
+                        m.group("lora").equals("lora_A"));
+                groups.computeIfAbsent(g, k -> new TreeMap<>()).put(Integer.parseInt(m.group("expert")), key);
+                perExpertLayers.add(base(g.prefix(), g.layer(), naming));
+            } else if (w.matches()) {
+                String b = base(w.group("prefix"), Integer.parseInt(w.group("layer")), naming);
+                LoraExpertSuffix s = switch (w.group("pw")) {
+                    case "lora_A.weight" -> LoraExpertSuffix.DOWN_B;
+                    case "lora_B.weight" -> LoraExpertSuffix.DOWN_A;
+                    case "base_layer.lora_A.weight" -> LoraExpertSuffix.GATE_AND_UP_B;
+                    default -> LoraExpertSuffix.GATE_AND_UP_A;
+                };
+                wrapped.put(key, b + s.suffix());
+            } else {
+                problems.add(key + ": an expert LoRA key in neither PEFT's per-expert nor its ParamWrapper layout");
+            }
+            inputKeys.add(key);
+        }
+        if (!groups.isEmpty() && expected == LoraInputFormat.PARAM_WRAPPER) {
+            problems.add("--lora-format paramwrapper, but the input holds per-expert LoRA keys such as "
+                    + groups.values().iterator().next().firstEntry().getValue());
+        }
+        if (!wrapped.isEmpty() && expected == LoraInputFormat.PER_EXPERT) {
+            problems.add("--lora-format per-expert, but the input holds ParamWrapper LoRA keys such as "
+                    + wrapped.keySet().iterator().next());
+        }
+        List<TensorSpec> specs = new ArrayList<>();
+        specs.addAll(perExpertSpecs(checkpoint, naming, config, groups, problems));
+        for (Map.Entry<String, String> e : wrapped.entrySet()) {
+            String layerBase = e.getValue().substring(0, e.getValue().lastIndexOf('.') + 1);
+            if (perExpertLayers.contains(layerBase)) {
+                problems.add(e.getKey() + ": this layer has per-expert LoRA keys too; keep one layout per layer");
+                continue;
+            }
+            specs.add(wrappedSpec(e.getKey(), checkpoint.entry(e.getKey()), e.getValue(), config.numExperts(), problems));
+        }
+        String layout = groups.isEmpty() && wrapped.isEmpty() ? "none"
+                : wrapped.isEmpty() ? "per-expert" : groups.isEmpty() ? "paramwrapper" : "mixed";
+        return new LoraPlan(List.copyOf(specs), Set.copyOf(inputKeys), layout, List.copyOf(problems));
+    }
+
+    private static String base(String prefix, int layer, ExpertNaming naming) {
+        return prefix + "layers." + layer + "." + naming.segment() + ".";
+    }
+
+    private static List<TensorSpec> perExpertSpecs(Checkpoint checkpoint, ExpertNaming naming, MoeConfig config,
+                                                   Map<Group, TreeMap<Integer, String>> groups, List<String> problems) {
+        List<TensorSpec> specs = new ArrayList<>();
+        int n = config.numExperts();
+        for (Map.Entry<Group, TreeMap<Integer, String>> g : groups.entrySet()) {
+            Group id = g.getKey();
+            TreeMap<Integer, String> experts = g.getValue();
+            String where = base(id.prefix(), id.layer(), naming) + "*." + id.projection() + (id.isA() ? ".lora_A" : ".lora_B");
+            if (experts.size() != n || experts.lastKey() >= n) {
+                List<Integer> missing = new ArrayList<>();
+                for (int e = 0; e < n; e++) {
+                    if (!experts.containsKey(e)) {
+                        missing.add(e);
+                    }
+                }
+                problems.add(where + ": LoRA weights of experts " + missing + " are missing (the model has " + n + ")");
+                continue;
+            }
+            TensorEntry first = checkpoint.entry(experts.firstEntry().getValue());
+            boolean consistent = true;
+            for (String key : experts.values()) {
+                TensorEntry e = checkpoint.entry(key);
+                if (e.shape().length != 2 || !Arrays.equals(e.shape(), first.shape()) || e.dtype() != first.dtype()) {
+                    problems.add(key + ": " + e.spec() + ", but " + experts.firstEntry().getValue() + " is " + first.spec());
+                    consistent = false;
+                }
+            }
+            if (!consistent) {
+                continue;
+            }
+            long rows = first.shape()[0];
+            long cols = first.shape()[1];
+            String b = base(id.prefix(), id.layer(), naming);
+            boolean gate = id.projection().equals(naming.gate());
+            boolean up = id.projection().equals(naming.up());
+            DType dtype = first.dtype();
+            if (!gate && !up) { // down: A [r, I] -> [E, I, r], B [H, r] -> [E, r, H]
+                LoraExpertSuffix s = id.isA() ? LoraExpertSuffix.DOWN_A : LoraExpertSuffix.DOWN_B;
+                specs.add(new TensorSpec(b + s.suffix(), dtype, new long[] {n, cols, rows}));
+            } else if (id.isA()) { // A [r, H] -> [E, H, r]; gated: gate's and up's are one tensor
+                if (config.gated() && up) {
+                    TreeMap<Integer, String> gateA = groups.get(new Group(id.prefix(), id.layer(), naming.gate(), true));
+                    if (gateA == null) {
+                        problems.add(where + ": up's LoRA A without gate's; the grouped layout needs both");
+                    } else {
+                        problems.addAll(sharedAProblems(checkpoint, gateA, experts));
+                    }
+                    continue;
+                }
+                specs.add(new TensorSpec(b + LoraExpertSuffix.GATE_AND_UP_A.suffix(), dtype, new long[] {n, cols, rows}));
+            } else if (!config.gated()) { // B [I, r] -> [E, r, I]
+                specs.add(new TensorSpec(b + LoraExpertSuffix.GATE_AND_UP_B.suffix(), dtype, new long[] {n, cols, rows}));
+            } else if (gate) { // gate B and up B [I, r] -> [E, r, 2I]
+                TreeMap<Integer, String> upB = groups.get(new Group(id.prefix(), id.layer(), naming.up(), false));
+                if (upB == null || !Arrays.equals(checkpoint.entry(upB.firstEntry().getValue()).shape(), first.shape())) {
+                    problems.add(where + ": gate's LoRA B needs up's LoRA B of the same shape " + Arrays.toString(first.shape()));
+                    continue;
+                }
+                specs.add(new TensorSpec(b + LoraExpertSuffix.GATE_AND_UP_B.suffix(), dtype, new long[] {n, cols, 2 * rows}));
+            } else if (!groups.containsKey(new Group(id.prefix(), id.layer(), naming.gate(), false))) {
+                problems.add(where + ": up's LoRA B without gate's; the grouped layout needs both");
+            }
+        }
+        return specs;
+    }
+
+    // Reads the A tensors: the grouped layout keeps gate's, and may do so only when up's is the same.
+    private static List<String> sharedAProblems(Checkpoint checkpoint, TreeMap<Integer, String> gate,
+                                                TreeMap<Integer, String> up) {
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<Integer, String> e : up.entrySet()) {
+            String gateKey = gate.get(e.getKey());
+            if (gateKey == null) {
+                problems.add(e.getValue() + ": no gate LoRA A of expert " + e.getKey() + " beside it");
+                continue;
+            }
+            MemorySegment a = checkpoint.tensor(gateKey).segment();
+            MemorySegment b = checkpoint.tensor(e.getValue()).segment();
+            if (a.byteSize() != b.byteSize() || a.mismatch(b) >= 0) {
+                problems.add(e.getValue() + ": differs from " + gateKey + "; the grouped layout holds one LoRA A for"
+                        + " gate and up, so converting would lose up's");
+            }
+        }
+        return problems;
+    }
+
+    private static TensorSpec wrappedSpec(String key, TensorEntry e, String grouped, int experts, List<String> problems) {
+        long[] s = e.shape();
+        boolean foldedRows = grouped.endsWith(LoraExpertSuffix.DOWN_B.suffix())
+                || grouped.endsWith(LoraExpertSuffix.GATE_AND_UP_B.suffix());
+        long folded = s.length == 2 ? (foldedRows ? s[0] : s[1]) : -1;
+        if (folded <= 0 || folded % experts != 0) {
+            problems.add(key + ": shape " + Arrays.toString(s) + " has no LoRA dimension that folds " + experts + " experts");
+            return new TensorSpec(grouped, e.dtype(), new long[] {0});
+        }
+        long r = folded / experts;
+        // [r·E, X] -> [E, r, X]; [X, r·E] -> [E, X, r]
+        return new TensorSpec(grouped, e.dtype(), foldedRows ? new long[] {experts, r, s[1]} : new long[] {experts, s[0], r});
+    }
+}

@@ -1,0 +1,11 @@
+package dev.moeshard.convert;
+
+/** The library's version, from its jar's manifest, or "dev" when run from classes; recorded in every manifest. */
+public final class MoeshardVersion {
+    private MoeshardVersion() {}
+
+    public static String current() {
+        String v = MoeshardVersion.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+}

@@ -1,0 +1,60 @@
+package dev.moeshard.convert;
+
+import dev.moeshard.safetensors.ByteSize;
+import dev.moeshard.tensor.Device;
+import dev.moeshard.tensor.copy.CopyEngine;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * How every job that writes a checkpoint directory writes it: the largest shard, whether an existing output may be
+ * replaced, where the copies run and on how many threads. Shared by {@link ToGroupedRequest} and
+ * {@link ToHfRequest}, so that both read them the same way.
+ *
+ * @param maxShardBytes the largest output shard, in tensor bytes
+ * @param replaceExisting whether an existing output directory is replaced (atomically, at the end)
+ * @param device where the expert copies run: null chooses (CUDA when a device is usable, else the CPU)
+ * @param threads copy threads, or 0 for the shared engine's (every processor, or {@code -Dmoeshard.threads})
+ */
+public record OutputOptions(long maxShardBytes, boolean replaceExisting, Device device, int threads) {
+    /** 5 GB shards, no replacing, the device chosen, the default threads. */
+    public static final OutputOptions DEFAULTS = new OutputOptions(ByteSize.parse("5GB"), false, null, 0);
+
+    public OutputOptions {
+        if (maxShardBytes <= 0) {
+            throw new UsageException("--max-shard-size must be positive, got " + maxShardBytes + " bytes");
+        }
+        if (threads < 0) {
+            throw new UsageException("--threads must be at least 1, got " + threads);
+        }
+    }
+
+    public OutputOptions withMaxShardBytes(long bytes) {
+        return new OutputOptions(bytes, replaceExisting, device, threads);
+    }
+
+    public OutputOptions withReplaceExisting(boolean replace) {
+        return new OutputOptions(maxShardBytes, replace, device, threads);
+    }
+
+    /** {@code device} null: CUDA where usable, else the CPU. */
+    public OutputOptions withDevice(Device device) {
+        return new OutputOptions(maxShardBytes, replaceExisting, device, threads);
+    }
+
+    public OutputOptions withThreads(int threads) {
+        return new OutputOptions(maxShardBytes, replaceExisting, device, threads);
+    }
+
+    /** The copy engine these options ask for. */
+    CopyEngine engine() {
+        return CopyEngines.of(threads);
+    }
+
+    /** Refuses an existing {@code output} unless replacing it was allowed, before any work. */
+    void requireWritable(Path output) {
+        if (Files.exists(output) && !replaceExisting) {
+            throw new UsageException(output + " already exists; pass --force to replace it");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+package dev.moeshard.convert;
+
+import dev.moeshard.safetensors.ShardedCheckpointWriter;
+import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.copy.CopyEngine;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.function.Consumer;
+
+/**
+ * Copies into the tensors of an output being written by building the bytes in a buffer a few MB in size, which
+ * stays in cache, and putting each buffer-full into the file with a positional write
+ * ({@link ShardedCheckpointWriter#writeViaFile}), rather than copying through the output's mapping.
+ *
+ * <p>A page of a new file first touched through a mapping is zeroed by the kernel, under the mapping's readahead,
+ * before the copy overwrites it: nearly a third of the samples of a CPU conversion (perf) went there. A page that a write fills whole is
+ * not zeroed, and the bytes are copied into the page cache once, as {@code cp} does. What cannot be staged (a target
+ * that is not a contiguous run of the output, a sub-byte dtype, a slab of grouped experts with a slot filled
+ * beforehand) is copied through the mapping as before.
+ */
+final class StagedWrites implements AutoCloseable {
+    /** A buffer-full: small enough to stay in a core's share of the cache, large enough to amortize a write call. */
+    private static final long CHUNK_BYTES = 4L << 20;
+    /** Rows longer than this are copied through the mapping rather than given a buffer of their own. */
+    private static final long MAX_ROW_BYTES = 64L << 20;
+    /**
+     * The most buffer memory in use at once: fewer threads build batches together where the batches are large
+     * (one expert's slab of a large model is tens of MB).
+     */
+    private static final long BUFFERS_BYTES = 256L << 20;
+
+    private final CopyEngine engine;
+    private final ShardedCheckpointWriter out;
+    private final long chunkBytes;
+    /** Buffers not in use; there are never more than the threads that built batches at once. */
+    private final ConcurrentLinkedDeque<Buffer> free = new ConcurrentLinkedDeque<>();
+
+    /** A buffer in an arena of its own, so that one outgrown can be freed; shared, as the copy threads fill it. */
+    private record Buffer(Arena arena, MemorySegment segment) {}
+
+    StagedWrites(CopyEngine engine, ShardedCheckpointWriter out) {
+        this(engine, out, CHUNK_BYTES);
+    }
+
+    /** With buffer-fulls of about {@code chunkBytes} (a batch or a row may be larger). */
+    StagedWrites(CopyEngine engine, ShardedCheckpointWriter out, long chunkBytes) {
+        this.engine = engine;
+        this.out = out;
+        this.chunkBytes = chunkBytes;
+    }
+
+    /**
+     * Copies {@code sources[i]} into {@code targets[i]}, every target a view of one of {@code groupedOutputs}: the
+     * covered slabs batch by batch ({@link StagedBatches}), the batches shared among the engine's threads, each
+     * built and written by one; the rest through the mapping.
+     */
+    void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs) {
+        StagedBatches.Split split = StagedBatches.split(targets, groupedOutputs, chunkBytes);
+        List<Consumer<CopyEngine>> jobs = new ArrayList<>(split.batches().size());
+        for (StagedBatches.Batch batch : split.batches()) {
+            jobs.add(single -> staged(batch.bytes(), staged -> {
+                List<Tensor> stagedTargets = new ArrayList<>(batch.members().size());
+                List<Tensor> batchSources = new ArrayList<>(batch.members().size());
+                for (int i : batch.members()) {
+                    stagedTargets.add(sameViewIn(staged, targets.get(i), batch));
+                    batchSources.add(sources.get(i));
+                }
+                single.copyAll(stagedTargets, batchSources);
+                out.writeViaFile(batch.grouped().segment().asSlice(batch.start(), batch.bytes()), staged);
+            }));
+        }
+        inParallel(jobs, split.largestBatch());
+        List<Tensor> directTargets = new ArrayList<>(split.direct().size());
+        List<Tensor> directSources = new ArrayList<>(split.direct().size());
+        for (int i : split.direct()) {
+            directTargets.add(targets.get(i));
+            directSources.add(sources.get(i));
+        }
+        engine.copyAll(directTargets, directSources);
+    }
+
+    /** Copies {@code source} into {@code target}, a tensor of the output or a run of whole rows of one. */
+    void copy(Tensor target, Tensor source) {
+        long rows = target.dim() == 0 ? 0 : target.size(0);
+        if (rows == 0 || !target.isContiguous() || !target.dtype().isByteAligned() || !source.dtype().isByteAligned()
+                || !target.storage().isMapped() || !Arrays.equals(target.sizes(), source.sizes())
+                || target.byteSize() / rows > MAX_ROW_BYTES) {
+            engine.copy(target, source);
+            return;
+        }
+        long rowBytes = target.byteSize() / rows;
+        long rowsPerChunk = Math.max(1, chunkBytes / Math.max(1, rowBytes));
+        List<Consumer<CopyEngine>> jobs = new ArrayList<>();
+        for (long r = 0; r < rows; r += rowsPerChunk) {
+            Tensor part = target.narrow(0, r, Math.min(rowsPerChunk, rows - r));
+            Tensor from = source.narrow(0, r, part.size(0));
+            jobs.add(single -> staged(part.byteSize(), staged -> {
+                single.copy(Tensor.wrap(staged, part.dtype(), part.sizes()), from);
+                out.writeViaFile(part.segment(), staged);
+            }));
+        }
+        inParallel(jobs, rowsPerChunk * rowBytes);
+    }
+
+    @Override
+    public void close() {
+        for (Buffer b = free.poll(); b != null; b = free.poll()) {
+            b.arena().close();
+        }
+    }
+
+    /** Runs {@code jobs} on as many of the engine's threads as buffers of {@code largest} bytes fit the budget. */
+    private void inParallel(List<Consumer<CopyEngine>> jobs, long largest) {
+        long fit = Math.max(1, BUFFERS_BYTES / Math.max(1, largest));
+        engine.withThreads((int) Math.min(engine.threads(), fit)).runEach(jobs);
+    }
+
+    /** Hands {@code work} the first {@code bytes} of a buffer not in use, and takes the buffer back after. */
+    private void staged(long bytes, Consumer<MemorySegment> work) {
+        Buffer b = free.poll();
+        if (b == null || b.segment().byteSize() < bytes) {
+            if (b != null) {
+                b.arena().close(); // outgrown (a batch over the chunk size): rare
+            }
+            Arena arena = Arena.ofShared();
+            b = new Buffer(arena, arena.allocate(Math.max(bytes, chunkBytes), 64));
+        }
+        try {
+            work.accept(b.segment().asSlice(0, bytes));
+        } finally {
+            free.push(b);
+        }
+    }
+
+    /** {@code target}, a view of the batch's grouped output, as the same view of the batch's buffer. */
+    private static Tensor sameViewIn(MemorySegment staged, Tensor target, StagedBatches.Batch batch) {
+        long firstElement = batch.grouped().offset() + batch.start() / target.dtype().byteSize();
+        return Tensor.strided(staged, target.dtype(), target.offset() - firstElement, target.sizes(), target.strides());
+    }
+}

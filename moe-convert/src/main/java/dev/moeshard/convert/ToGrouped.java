@@ -1,0 +1,315 @@
+package dev.moeshard.convert;
+
+import dev.moeshard.moe.ExpertNaming;
+import dev.moeshard.moe.FromHfOptions;
+import dev.moeshard.moe.GroupedLayout;
+import dev.moeshard.moe.MoeStateDictAdapter;
+import dev.moeshard.moe.ToHfOptions;
+import dev.moeshard.moe.family.ModelFamily;
+import dev.moeshard.moe.parallel.DeviceMesh;
+import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.moe.quant.Fp8BlockDequantizer;
+import dev.moeshard.safetensors.ShardLayout;
+import dev.moeshard.safetensors.ShardedCheckpointWriter;
+import dev.moeshard.safetensors.TensorSpec;
+import dev.moeshard.tensor.DType;
+import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.copy.CopyEngine;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A per-expert HF checkpoint to the grouped layout, for one rank, every rank, or no expert parallelism at all.
+ *
+ * <p>Plan, then execute. The plan reads headers only and refuses the whole job, listing every problem, before the
+ * output exists. The execution maps each rank's output shards and lets {@link MoeStateDictAdapter#loadInto} copy every
+ * expert straight from the mapped input into the mapped grouped tensors: the adapter decides names and layouts, and no
+ * tensor is ever held whole in memory. Everything is written into a hidden sibling of the output that is renamed into
+ * place at the end.
+ */
+final class ToGrouped {
+    private final ToGroupedRequest request;
+    private final ModelInput in;
+    private final LayerCopies copies;
+    private final CopyEngine engine;
+    /** Each rank's grouped tensors, by rank. */
+    private final Map<Integer, GroupedPlan> plans = new HashMap<>();
+    private ExpertSurvey survey;
+
+    private ToGrouped(ToGroupedRequest request, ModelInput in, LayerCopies copies) {
+        this.request = request;
+        this.in = in;
+        this.copies = copies;
+        this.engine = request.writing().engine();
+    }
+
+    static ConversionReport run(ToGroupedRequest request, ProgressListener listener) {
+        long start = System.nanoTime();
+        request.writing().requireWritable(request.output());
+        LayerCopies copies = LayerCopies.on(request.writing().device());
+        if (GroupedToGrouped.isGroupedInput(request.input())) {
+            return GroupedToGrouped.run(request, listener, start);
+        }
+        try (ModelInput in = ModelInput.open(request.input(), request.model(), request.numExperts())) {
+            ToGrouped job = new ToGrouped(request, in, copies);
+            List<RankUnit> units = job.plan();
+            String layoutName = job.isGptOss() ? "gpt-oss" : request.layout().cliName();
+            List<ConversionReport.WrittenCheckpoint> written = StagedRun.run(request.output(),
+                    request.writing().replaceExisting(), units, null, job::write, listener);
+            List<String> decisions = List.of(
+                    "family " + in.model().family().modelType() + " from " + in.detectedFrom(),
+                    "per-expert input written as " + layoutName,
+                    "expert copies on " + (job.isGptOss() ? "cpu" : copies.where()));
+            return Reports.of(request.output(), written, start, decisions);
+        }
+    }
+
+    private boolean isGptOss() {
+        return in.model().family().layout() == ModelFamily.Layout.GPT_OSS_GROUPED;
+    }
+
+    /** Every rank's unit, or every problem with the input for any of them. */
+    private List<RankUnit> plan() {
+        int experts = in.model().config().numExperts();
+        GroupedLayout layout = request.layout();
+        if (isGptOss()) {
+            if (layout != GroupedLayout.DEEPEP) {
+                throw new InvalidInputException(request.input().toString(), List.of("--layout " + layout.cliName()
+                        + ": GPT-OSS experts are kept in their own interleaved layout; use the default --layout deepep"));
+            }
+            return planGptOss();
+        }
+        Set<String> problems = new LinkedHashSet<>(GroupedPlan.unsupported(in.checkpoint(), in.model().family(),
+                in.model().config()));
+        addIfPresent(problems, request.ranks().tooManyRanks(experts));
+        survey = new ExpertSurvey(in.checkpoint(), in.model());
+        LoraPlan lora = LoraPlan.of(in.checkpoint(), in.model().family().naming(), in.model().config(), request.lora());
+        problems.addAll(lora.problems());
+        if (survey.layers().isEmpty() && lora.specs().isEmpty() && problems.isEmpty()
+                && GroupedPlan.fusedCount(in.checkpoint(), in.model().family().naming()) == 0) {
+            problems.add("no per-expert tensors found under " + in.model().family().naming().segment());
+        }
+        problems.addAll(QuantizationCheck.problems(in.checkpoint()));
+        if (request.keepFp8()) {
+            problems.addAll(KeptFp8Plan.problems(in.checkpoint(), in.model().config()));
+        }
+        if (!problems.isEmpty()) {
+            throw new InvalidInputException(request.input().toString(), new ArrayList<>(problems));
+        }
+        // Every rank is checked before any is planned, so that the list names what all of them lack.
+        List<RankUnit> units = new ArrayList<>();
+        for (int rank : request.ranks().ranks()) {
+            DeviceMesh mesh = request.ranks().mesh(rank);
+            ExpertRange range = ExpertRange.forMesh(mesh, experts);
+            problems.addAll(survey.problems(range, mesh));
+            if (problems.isEmpty()) {
+                GroupedPlan plan = GroupedPlan.of(in.checkpoint(), survey, in.model().family(), in.model().config(),
+                        range, request.dtype(), lora, layout);
+                if (request.keepFp8()) {
+                    plan = KeptFp8Plan.apply(plan, in.checkpoint(), in.model(), range);
+                }
+                plans.put(rank, plan);
+                units.add(new RankUnit(rank, mesh, range, plan.specs(), request.ranks().subdirectory(rank)));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new InvalidInputException(request.input().toString(), new ArrayList<>(problems));
+        }
+        return units;
+    }
+
+    private static void addIfPresent(Set<String> problems, String problem) {
+        if (problem != null) {
+            problems.add(problem);
+        }
+    }
+
+    /** GPT-OSS is grouped on disk already: each rank's tensors are the conversion's renamed, narrowed views. */
+    private List<RankUnit> planGptOss() {
+        int experts = in.model().config().numExperts();
+        Set<String> problems = new LinkedHashSet<>(GptOssLayout.problems(in.checkpoint(), experts));
+        if (request.dtype() != null && !GptOssLayout.hasMxfp4(in.checkpoint())) {
+            problems.add("--dtype " + request.dtypeName() + ": GPT-OSS experts are renamed and cut, not converted; use "
+                    + "--dtype keep (--dtype applies only to MXFP4 experts, which are decoded)");
+        }
+        addIfPresent(problems, request.ranks().tooManyRanks(experts));
+        if (!problems.isEmpty()) {
+            throw new InvalidInputException(request.input().toString(), new ArrayList<>(problems));
+        }
+        List<RankUnit> units = new ArrayList<>();
+        for (int rank : request.ranks().ranks()) {
+            DeviceMesh mesh = request.ranks().mesh(rank);
+            List<TensorSpec> specs = new ArrayList<>();
+            GptOssLayout.grouped(in.checkpoint(), experts, mesh, request.dtype()).forEach((k, v) -> specs.add(v.spec(k)));
+            units.add(new RankUnit(rank, mesh, ExpertRange.forMesh(mesh, experts), specs,
+                    request.ranks().subdirectory(rank)));
+        }
+        return units;
+    }
+
+    private void write(RankUnit unit, Path dir, ByteProgress progress) throws IOException {
+        if (isGptOss()) {
+            writeGptOss(unit, dir, progress);
+        } else {
+            writePerExpert(unit, plans.get(unit.rank()), dir, progress);
+        }
+        if (in.configFile().isPresent()) {
+            Files.copy(in.configFile().get(), dir.resolve("config.json"));
+        }
+        GroupedManifest.of(in.checkpoint().path(), in.model().family().modelType(),
+                isGptOss() ? "gpt-oss" : request.layout().cliName(), in.model().config().numExperts(), unit.mesh(),
+                unit.range(), request.dtype()).writeTo(dir);
+    }
+
+    private ShardedCheckpointWriter open(Path dir, List<TensorSpec> specs) {
+        return ShardedCheckpointWriter.open(dir, ShardLayout.of(specs, request.writing().maxShardBytes()),
+                Map.of("format", "pt"));
+    }
+
+    private void writeGptOss(RankUnit unit, Path dir, ByteProgress progress) {
+        try (ShardedCheckpointWriter out = open(dir, unit.specs())) {
+            String layer = null;
+            for (Map.Entry<String, GptOssSource> e : GptOssLayout.grouped(in.checkpoint(),
+                    in.model().config().numExperts(), unit.mesh(), request.dtype()).entrySet()) {
+                Tensor target = out.tensor(e.getKey());
+                e.getValue().writeInto(target, engine);
+                MappedPages.release(target);
+                progress.add(target.byteSize());
+                if (GptOssLayout.isExpertKey(e.getKey())) {
+                    layer = e.getKey().substring(0, e.getKey().indexOf(".mlp.experts."));
+                } else if (layer != null) {
+                    progress.step("layer " + layer + " (experts [" + unit.range().start() + ", " + unit.range().end()
+                            + "))");
+                    layer = null;
+                }
+            }
+            out.commit();
+        }
+    }
+
+    private void writePerExpert(RankUnit unit, GroupedPlan plan, Path dir, ByteProgress progress) {
+        GroupedLayout layout = request.layout();
+        Set<String> planned = new LinkedHashSet<>();
+        plan.specs().forEach(s -> planned.add(s.name()));
+        try (ShardedCheckpointWriter out = open(dir, plan.specs());
+             StagedWrites staged = new StagedWrites(engine, out)) {
+            // The per-expert slices of the grouped tensors, as views of the mapped output shards: each expert is
+            // copied straight from the mapped input into its slice. Registered as write-through with the adapter, so
+            // that its fromHf below leaves these grouped tensors alone.
+            MoeStateDictAdapter adapter = in.model().adapter(layout);
+            ToHfOptions targetsOptions = ToHfOptions.defaults().withWriteThrough(true).withLocalExperts(unit.range());
+            Map<String, Tensor> targets = new HashMap<>();
+            for (String key : plan.groupedKeys()) {
+                for (Map.Entry<String, Tensor> t : adapter.toHf(key, out.tensor(key), targetsOptions)) {
+                    targets.put(t.getKey(), t.getValue());
+                }
+            }
+            Map<String, Tensor> hf = in.checkpoint().tensors();
+            ExpertNaming naming = in.model().family().naming();
+            DequantizedExperts fp8Experts = new DequantizedExperts(staged);
+            for (ExpertSurvey.Layer layer : survey.layers()) {
+                List<Tensor> groupedOutputs = new ArrayList<>();
+                for (String name : layout.tensorNames(in.model().config().gated())) {
+                    String key = layout.key(naming, layer.prefix(), layer.layer(), name);
+                    if (plan.groupedKeys().contains(key)) {
+                        groupedOutputs.add(out.tensor(key));
+                    }
+                }
+                long bytes = 0;
+                int experts = 0;
+                List<Tensor> layerTargets = new ArrayList<>();
+                List<Tensor> layerSources = new ArrayList<>();
+                List<String> layerKeys = new ArrayList<>();
+                for (String key : survey.keysOf(layer)) {
+                    Tensor target = targets.get(key);
+                    if (target == null) {
+                        continue; // another rank's expert
+                    }
+                    Tensor source = hf.get(key);
+                    Tensor scale = hf.get(key + Fp8BlockDequantizer.SCALE_SUFFIX);
+                    layerKeys.add(key);
+                    bytes += target.byteSize();
+                    experts++;
+                    if (scale != null && source.dtype().isFp8() && !request.keepFp8()) {
+                        if (copies.writesTargetsInPlace()) {
+                            // Dequantized into scratch and written an expert at a time, before the scratch is reused.
+                            fp8Experts.add(naming.parsePerExpert(key).expert(), target, source, scale, key,
+                                    groupedOutputs);
+                            continue;
+                        }
+                        // The device path uploads a layer's sources together, so each expert has its own.
+                        source = Fp8BlockDequantizer.dequantize(source, scale, target.dtype(), key);
+                    }
+                    layerTargets.add(target);
+                    layerSources.add(source);
+                }
+                fp8Experts.flush();
+                copies.copyLayer(layerTargets, layerSources, groupedOutputs, staged);
+                // The layer's grouped tensors are complete: the disk takes them while the next layer is built, and
+                // their pages, like the input's, leave this process.
+                out.startWriteBack(groupedOutputs.stream().map(Tensor::segment).toList());
+                layerKeys.forEach(key -> MappedPages.release(hf.get(key)));
+                groupedOutputs.forEach(MappedPages::release);
+                progress.step("layer " + layer.prefix() + "layers." + layer.layer() + " (" + experts
+                        + " expert tensors)", bytes);
+            }
+            // Everything else, written as the adapter emits it, so that no converted tensor waits in memory.
+            FromHfOptions options = FromHfOptions.defaults().withMesh(unit.mesh()).withOutputDtype(request.dtype())
+                    .withKeepFp8(request.keepFp8());
+            if (!request.keepFp8()) {
+                dequantizeInPlace(hf, out, planned, plan.groupedKeys(), options.dequantizedDtype(), progress);
+            }
+            adapter.fromHf(hf, options, (key, value) -> {
+                if (!planned.contains(key) || plan.groupedKeys().contains(key)) {
+                    throw new IllegalStateException("the adapter produced " + key + ", which the plan did not expect");
+                }
+                Tensor target = out.tensor(key);
+                staged.copy(target, value);
+                MappedPages.release(target);
+                MappedPages.release(value);
+                progress.add(target.byteSize());
+            });
+            if (!adapter.viewLoadedKeys().containsAll(plan.groupedKeys())) {
+                throw new IllegalStateException("the adapter did not fill the planned grouped tensors "
+                        + plan.groupedKeys() + "; it filled " + adapter.viewLoadedKeys());
+            }
+            out.commit();
+        }
+    }
+
+    /**
+     * Dequantizes the FP8 weights outside the routed experts (attention, shared experts, dense MLPs) straight into
+     * their place in the output and takes them and their scales out of {@code hf}, where the output holds them in
+     * the dtype the adapter would dequantize them to: the adapter would give each its own temporary, freed only
+     * when the collector next runs, which over a large checkpoint is gigabytes of memory held for nothing.
+     */
+    private static void dequantizeInPlace(Map<String, Tensor> hf, ShardedCheckpointWriter out, Set<String> planned,
+                                          Set<String> groupedKeys, DType dequantizedDtype, ByteProgress progress) {
+        for (String key : new ArrayList<>(hf.keySet())) {
+            Tensor value = hf.get(key);
+            Tensor scale = hf.get(key + Fp8BlockDequantizer.SCALE_SUFFIX);
+            if (scale == null || !value.dtype().isFp8() || !planned.contains(key) || groupedKeys.contains(key)) {
+                continue;
+            }
+            Tensor target = out.tensor(key);
+            if (target.dtype() != dequantizedDtype || !target.isContiguous()
+                    || !Arrays.equals(target.sizes(), value.sizes())) {
+                continue;
+            }
+            Fp8BlockDequantizer.dequantizeInto(value, scale, target, key);
+            hf.remove(key);
+            hf.remove(key + Fp8BlockDequantizer.SCALE_SUFFIX);
+            MappedPages.release(target);
+            MappedPages.release(value);
+            progress.add(target.byteSize());
+        }
+    }
+}

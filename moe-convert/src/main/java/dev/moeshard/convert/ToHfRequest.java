@@ -1,0 +1,51 @@
+package dev.moeshard.convert;
+
+import dev.moeshard.moe.GroupedLayout;
+import dev.moeshard.moe.ToHfOptions;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Grouped checkpoints (one, or every rank of one expert-parallel run) back to one per-expert HF checkpoint, merged by
+ * global expert id, as {@link MoeConvert#toHf} runs it.
+ *
+ * @param inputs the grouped checkpoints, or one folder holding {@code ep-rank-R/} folders
+ * @param output the directory to create
+ * @param layout the inputs' grouped layout where names, shapes, config.json and moeshard.json leave it ambiguous, or
+ *               null to tell it
+ * @param lora the PEFT layout grouped expert LoRA is written in
+ * @param quantization whether projections are written quantized
+ * @param writing how the output is written
+ */
+public record ToHfRequest(List<Path> inputs, Path output, GroupedLayout layout, ToHfOptions.LoraFormat lora,
+                          Quantization quantization, OutputOptions writing) {
+
+    public ToHfRequest {
+        inputs = List.copyOf(inputs);
+        if (inputs.isEmpty()) {
+            throw new UsageException("to-hf needs at least one grouped input");
+        }
+    }
+
+    /** {@code inputs} to {@code output}: layout told from the inputs, per-expert LoRA, nothing quantized. */
+    public static ToHfRequest of(List<Path> inputs, Path output) {
+        return new ToHfRequest(inputs, output, null, ToHfOptions.LoraFormat.PER_EXPERT, Quantization.NONE,
+                OutputOptions.DEFAULTS);
+    }
+
+    public ToHfRequest withLayout(GroupedLayout layout) {
+        return new ToHfRequest(inputs, output, layout, lora, quantization, writing);
+    }
+
+    public ToHfRequest withLora(ToHfOptions.LoraFormat lora) {
+        return new ToHfRequest(inputs, output, layout, lora, quantization, writing);
+    }
+
+    public ToHfRequest withQuantization(Quantization quantization) {
+        return new ToHfRequest(inputs, output, layout, lora, quantization, writing);
+    }
+
+    public ToHfRequest withWriting(OutputOptions writing) {
+        return new ToHfRequest(inputs, output, layout, lora, quantization, writing);
+    }
+}
