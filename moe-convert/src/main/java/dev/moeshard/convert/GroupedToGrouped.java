@@ -94,33 +94,86 @@ final class GroupedToGrouped {
 
     static ConversionReport run(ToGroupedRequest request, ProgressListener listener, long start) {
         CopyEngine engine = request.writing().engine();
-        try (GroupedRanks ranks = GroupedRanks.open(List.of(request.input()), null, request.inputLayout())) {
+        try (GroupedRanks ranks = open(request)) {
+            GroupedToGrouped job = new GroupedToGrouped(request, ranks);
+            List<ConversionReport.WrittenCheckpoint> written = StagedRun.run(request.output(),
+                    request.writing().replaceExisting(), job.units(), request.layout().cliName(),
+                    (unit, dir, progress) -> job.write(unit, dir, engine, progress), listener);
+            return Reports.of(request.output(), written, start, List.of(
+                    "grouped input in " + ranks.layout().cliName() + " regrouped into " + request.layout().cliName(),
+                    "copies on cpu (regrouping has no device path)"));
+        }
+    }
+
+    /** The plan of regrouping {@code request.input()}, from headers alone. */
+    static ConversionPlan plan(ToGroupedRequest request) {
+        try (GroupedRanks ranks = open(request)) {
+            GroupedToGrouped job = new GroupedToGrouped(request, ranks);
+            List<String> extra = ranks.configFile().isPresent() ? List.of("config.json") : List.of();
+            List<WorkUnit> described = new ArrayList<>();
+            for (RankUnit unit : job.units()) {
+                described.add(unit.describe(job.reads(unit), request.writing().maxShardBytes(), extra));
+            }
+            return new ConversionPlan("to-grouped", request.input().toString(), request.output().toString(),
+                    PlanFingerprint.of(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList(),
+                            request.outputShaping()), described);
+        }
+    }
+
+    /** The source ranks, refused with every problem before anything is planned. */
+    private static GroupedRanks open(ToGroupedRequest request) {
+        GroupedRanks ranks = GroupedRanks.open(List.of(request.input()), null, request.inputLayout());
+        try {
             if (ranks.isGptOss()) {
                 throw new InvalidInputException(request.input().toString(), List.of("GPT-OSS checkpoints are not regrouped"));
             }
             List<String> problems = new ArrayList<>(ranks.problems());
-            MoeConfig config = ranks.model().config();
-            String tooMany = request.ranks().tooManyRanks(config.numExperts());
+            String tooMany = request.ranks().tooManyRanks(ranks.model().config().numExperts());
             if (tooMany != null) {
                 problems.add(tooMany);
             }
             if (!problems.isEmpty()) {
                 throw new InvalidInputException(request.input().toString(), problems);
             }
-            GroupedToGrouped job = new GroupedToGrouped(request, ranks);
-            List<RankUnit> units = new ArrayList<>();
-            for (int rank : request.ranks().ranks()) {
-                DeviceMesh mesh = request.ranks().mesh(rank);
-                ExpertRange range = ExpertRange.forMesh(mesh, config.numExperts());
-                units.add(new RankUnit(rank, mesh, range, job.specs(range), request.ranks().subdirectory(rank)));
-            }
-            List<ConversionReport.WrittenCheckpoint> written = StagedRun.run(request.output(),
-                    request.writing().replaceExisting(), units, request.layout().cliName(),
-                    (unit, dir, progress) -> job.write(unit, dir, engine, progress), listener);
-            return Reports.of(request.output(), written, start, List.of(
-                    "grouped input in " + ranks.layout().cliName() + " regrouped into " + request.layout().cliName(),
-                    "copies on cpu (regrouping has no device path)"));
+            return ranks;
+        } catch (RuntimeException e) {
+            ranks.close();
+            throw e;
         }
+    }
+
+    private List<RankUnit> units() {
+        List<RankUnit> units = new ArrayList<>();
+        int experts = ranks.model().config().numExperts();
+        for (int rank : request.ranks().ranks()) {
+            DeviceMesh mesh = request.ranks().mesh(rank);
+            ExpertRange range = ExpertRange.forMesh(mesh, experts);
+            units.add(new RankUnit(rank, mesh, range, specs(range), request.ranks().subdirectory(rank)));
+        }
+        return units;
+    }
+
+    /** The first source rank's non-expert tensors, and the rows of each source rank's experts that {@code unit} holds. */
+    private List<ByteRange> reads(RankUnit unit) {
+        GroupedLayout from = ranks.layout();
+        ExpertNaming naming = ranks.model().family().naming();
+        List<ByteRange> all = new ArrayList<>();
+        for (GroupedRanks.Rank r : ranks.ranks()) {
+            ReadSet reads = new ReadSet(r.checkpoint());
+            long lo = Math.max(r.range().start(), unit.range().start());
+            long hi = Math.min(r.range().end(), unit.range().end());
+            for (String key : r.checkpoint().keys()) {
+                if (from.parse(naming, key) == null) {
+                    if (r.index() == 0) {
+                        reads.whole(key);
+                    }
+                } else if (lo < hi) {
+                    reads.leadingRows(key, lo - r.range().start(), hi - lo);
+                }
+            }
+            all.addAll(reads.ranges());
+        }
+        return ByteRange.merged(all);
     }
 
     /** The first source rank's keys in order, each grouped layer's tensors replaced by the target layout's. */

@@ -30,6 +30,15 @@ public final class MoeConvert {
         return ToGrouped.run(request, listener);
     }
 
+    /**
+     * The plan {@link #toGrouped} would run for {@code request}, from headers alone: its work units (one per rank
+     * written), the input byte ranges each reads, the files each writes, and the plan's fingerprint. Nothing is
+     * written; every problem with the input is raised as {@link #toGrouped} would raise it.
+     */
+    public static ConversionPlan planToGrouped(ToGroupedRequest request) {
+        return ToGrouped.plan(request);
+    }
+
     /** {@link #toGrouped(ToGroupedRequest, ProgressListener)} with no progress reported. */
     public static ConversionReport toGrouped(ToGroupedRequest request) {
         return toGrouped(request, ProgressListener.NONE);

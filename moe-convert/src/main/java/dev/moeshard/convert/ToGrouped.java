@@ -43,6 +43,7 @@ final class ToGrouped {
     /** Each rank's grouped tensors, by rank. */
     private final Map<Integer, GroupedPlan> plans = new HashMap<>();
     private ExpertSurvey survey;
+    private LoraPlan lora;
 
     private ToGrouped(ToGroupedRequest request, ModelInput in, LayerCopies copies) {
         this.request = request;
@@ -72,6 +73,60 @@ final class ToGrouped {
         }
     }
 
+    /** The plan of {@code request}, from headers alone; nothing is written. */
+    static ConversionPlan plan(ToGroupedRequest request) {
+        if (GroupedToGrouped.isGroupedInput(request.input())) {
+            return GroupedToGrouped.plan(request);
+        }
+        try (ModelInput in = ModelInput.open(request.input(), request.model(), request.numExperts())) {
+            ToGrouped job = new ToGrouped(request, in, LayerCopies.onCpu());
+            return job.describe(job.plan());
+        }
+    }
+
+    private ConversionPlan describe(List<RankUnit> units) {
+        List<String> extra = in.configFile().isPresent() ? List.of("config.json") : List.of();
+        List<WorkUnit> described = new ArrayList<>();
+        for (RankUnit unit : units) {
+            described.add(unit.describe(reads(unit), request.writing().maxShardBytes(), extra));
+        }
+        return new ConversionPlan("to-grouped", request.input().toString(), request.output().toString(),
+                PlanFingerprint.of(List.of(in.checkpoint()), request.outputShaping()), described);
+    }
+
+    /**
+     * The input bytes {@code unit} reads: its experts' tensors (with their scales), its experts' rows of fused and
+     * GPT-OSS expert tensors, and every other tensor whole (LoRA is grouped whole on every rank).
+     */
+    private List<ByteRange> reads(RankUnit unit) {
+        ReadSet reads = new ReadSet(in.checkpoint());
+        ExpertNaming naming = in.model().family().naming();
+        ExpertRange range = unit.range();
+        for (String key : in.checkpoint().keys()) {
+            if (isGptOss()) {
+                if (GptOssLayout.isExpertKey(key)) {
+                    reads.leadingRows(key, range.start(), range.count());
+                } else {
+                    reads.whole(key);
+                }
+                continue;
+            }
+            String weight = key.endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)
+                    ? key.substring(0, key.length() - Fp8BlockDequantizer.SCALE_SUFFIX.length()) : key;
+            ExpertNaming.ExpertKey expert = naming.parsePerExpert(weight);
+            if (expert != null && !lora.inputKeys().contains(key)) {
+                if (range.contains(expert.expert())) {
+                    reads.whole(key);
+                }
+            } else if (GroupedPlan.fusedGroupedKey(key, in.checkpoint().entry(key), naming) != null) {
+                reads.leadingRows(key, range.start(), range.count());
+            } else {
+                reads.whole(key);
+            }
+        }
+        return reads.ranges();
+    }
+
     private boolean isGptOss() {
         return in.model().family().layout() == ModelFamily.Layout.GPT_OSS_GROUPED;
     }
@@ -91,7 +146,7 @@ final class ToGrouped {
                 in.model().config()));
         addIfPresent(problems, request.ranks().tooManyRanks(experts));
         survey = new ExpertSurvey(in.checkpoint(), in.model());
-        LoraPlan lora = LoraPlan.of(in.checkpoint(), in.model().family().naming(), in.model().config(), request.lora());
+        lora = LoraPlan.of(in.checkpoint(), in.model().family().naming(), in.model().config(), request.lora());
         problems.addAll(lora.problems());
         if (survey.layers().isEmpty() && lora.specs().isEmpty() && problems.isEmpty()
                 && GroupedPlan.fusedCount(in.checkpoint(), in.model().family().naming()) == 0) {

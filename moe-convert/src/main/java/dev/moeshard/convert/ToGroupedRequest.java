@@ -89,6 +89,13 @@ public record ToGroupedRequest(Path input, Path output, RankSelection ranks, DTy
                 writing);
     }
 
+    /** The options that decide the output's bytes, for the plan's fingerprint (not paths, threads or device). */
+    String outputShaping() {
+        return "to-grouped ranks=" + ranks + " dtype=" + dtypeName() + " layout=" + layout + " inputLayout="
+                + inputLayout + " model=" + model + " numExperts=" + numExperts + " lora=" + lora + " maxShardBytes="
+                + writing.maxShardBytes();
+    }
+
     /** How the dtype asked for reads in a manifest and in messages: keep, keep-fp8 or a dtype name. */
     String dtypeName() {
         return keepFp8 ? "keep-fp8" : dtype == null ? "keep" : dtype.name().toLowerCase(java.util.Locale.ROOT);

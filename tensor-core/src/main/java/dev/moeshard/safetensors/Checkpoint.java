@@ -203,6 +203,12 @@ public final class Checkpoint implements AutoCloseable {
         return mapping(header).tensor(key);
     }
 
+    /** Where tensor {@code key}'s bytes start in {@link #fileOf its file}: the data section's offset plus its begin. */
+    public long fileOffsetOf(String key) {
+        SafetensorsHeader header = header(key);
+        return header.dataOffset() + header.entry(key).begin();
+    }
+
     /**
      * Every tensor as a view of its file's mapping, in this checkpoint's key order. Mapping reads nothing: only the
      * pages a copy touches are ever loaded. Valid until this checkpoint is closed.
