@@ -30,6 +30,19 @@ final class ByteProgress {
         listener.step(what, done, total);
     }
 
+    /**
+     * {@code bytes} in all are written, finishing {@code what}: a whole unit is done, whatever its steps counted on the
+     * way, so that the count ends at the total. Never goes back.
+     */
+    void reach(long bytes, String what) {
+        done = Math.max(done, bytes);
+        listener.step(what, done, total);
+    }
+
+    long total() {
+        return total;
+    }
+
     long done() {
         return done;
     }

@@ -128,9 +128,8 @@ abstract sealed class LayerCopies {
         /** The view {@code target} is of its grouped output, taken of that output's device twin. */
         private static Tensor sameViewOnDevice(Tensor target, List<Tensor> hosts, List<Tensor> devices) {
             for (int i = 0; i < hosts.size(); i++) {
-                Tensor host = hosts.get(i);
-                if (host.storage().address() == target.storage().address() && host.storage().byteSize() == target.storage().byteSize()) {
-                    return devices.get(i).asStrided(target.offset() - host.offset(), target.sizes(), target.strides());
+                if (target.isViewOf(hosts.get(i))) {
+                    return target.rebase(hosts.get(i), devices.get(i));
                 }
             }
             throw new IllegalStateException("target " + target + " is not a view of the layer's grouped tensors");

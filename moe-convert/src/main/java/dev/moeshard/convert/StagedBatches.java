@@ -98,11 +98,8 @@ final class StagedBatches {
         }
         for (int g = 0; g < groupedOutputs.size(); g++) {
             Tensor grouped = groupedOutputs.get(g);
-            if (grouped.storage().address() == target.storage().address()
-                    && grouped.storage().byteSize() == target.storage().byteSize()
-                    && grouped.dtype() == target.dtype() && grouped.isContiguous()
-                    && target.offset() >= grouped.offset()
-                    && lastElement(target) < grouped.offset() + grouped.numel()) {
+            // Contiguous, so that the span a view lies in is the grouped tensor's bytes with no gaps.
+            if (grouped.isContiguous() && target.isViewOf(grouped)) {
                 return g;
             }
         }
@@ -112,8 +109,8 @@ final class StagedBatches {
     /** The bytes of {@code grouped} from {@code target}'s first element to just past its last. */
     private static Extent extent(int index, Tensor target, Tensor grouped) {
         long width = target.dtype().byteSize();
-        long start = (target.offset() - grouped.offset()) * width;
-        long end = (lastElement(target) - grouped.offset() + 1) * width;
+        long start = target.offsetWithin(grouped) * width;
+        long end = start + (lastElement(target) - target.offset() + 1) * width;
         return new Extent(index, start, end, target.byteSize());
     }
 

@@ -3,14 +3,11 @@ package dev.moeshard.convert;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.channels.FileChannel;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.HexFormat;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -54,7 +51,7 @@ final class StagedDirectory implements AutoCloseable {
     void commit() {
         try {
             if (replace && Files.exists(target)) {
-                deleteRecursively(target);
+                DirectoryDeletion.deleteRecursively(target);
             }
             Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
             syncDirectory(target.getParent());
@@ -71,7 +68,7 @@ final class StagedDirectory implements AutoCloseable {
     public void close() {
         if (!committed) {
             try {
-                deleteRecursively(staging);
+                DirectoryDeletion.deleteRecursively(staging);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot remove the unfinished output " + staging + ": " + e.getMessage(), e);
             }
@@ -85,27 +82,5 @@ final class StagedDirectory implements AutoCloseable {
         } catch (IOException | UnsupportedOperationException e) {
             // Best effort: the files themselves were forced by their writers.
         }
-    }
-
-    static void deleteRecursively(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        Files.walkFileTree(root, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException e) throws IOException {
-                if (e != null) {
-                    throw e;
-                }
-                Files.delete(dir);
-                return FileVisitResult.CONTINUE;
-            }
-        });
     }
 }

@@ -27,11 +27,14 @@ final class StagedRun {
         long total = units.stream().mapToLong(RankUnit::bytes).sum();
         ByteProgress progress = new ByteProgress(listener, total);
         List<ConversionReport.WrittenCheckpoint> written = new ArrayList<>();
+        long finished = 0;
         try (StagedDirectory staged = StagedDirectory.create(output, replace)) {
             for (RankUnit unit : units) {
                 Path dir = unit.subdirectory() == null ? staged.path() : staged.path().resolve(unit.subdirectory());
                 writer.write(unit, dir, progress);
                 Path shown = unit.subdirectory() == null ? output : output.resolve(unit.subdirectory());
+                finished += unit.bytes();
+                progress.reach(finished, "wrote " + shown);
                 listener.message(String.format("wrote %s: experts [%d, %d)%s, %d tensors", shown, unit.range().start(),
                         unit.range().end(), describeLayout == null ? "" : " as " + describeLayout, unit.specs().size()));
                 written.add(new ConversionReport.WrittenCheckpoint(shown, unit.range().start(), unit.range().end(),

@@ -138,7 +138,7 @@ final class StagedWrites implements AutoCloseable {
 
     /** {@code target}, a view of the batch's grouped output, as the same view of the batch's buffer. */
     private static Tensor sameViewIn(MemorySegment staged, Tensor target, StagedBatches.Batch batch) {
-        long firstElement = batch.grouped().offset() + batch.start() / target.dtype().byteSize();
-        return Tensor.strided(staged, target.dtype(), target.offset() - firstElement, target.sizes(), target.strides());
+        long withinBatch = target.offsetWithin(batch.grouped()) - batch.start() / target.dtype().byteSize();
+        return Tensor.strided(staged, target.dtype(), withinBatch, target.sizes(), target.strides());
     }
 }

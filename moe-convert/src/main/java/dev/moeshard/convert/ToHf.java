@@ -102,6 +102,7 @@ final class ToHf {
                     }
                     out.commit();
                 }
+                progress.reach(progress.total(), "wrote " + output);
                 if (ranks.configFile().isPresent()) {
                     Files.copy(ranks.configFile().get(), staged.path().resolve("config.json"));
                 }

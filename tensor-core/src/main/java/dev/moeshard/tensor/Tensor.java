@@ -1,7 +1,5 @@
 package dev.moeshard.tensor;
 
-import dev.moeshard.cuda.CudaCopies;
-import dev.moeshard.cuda.CudaMemory;
 import dev.moeshard.tensor.copy.CopyEngine;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -72,7 +70,8 @@ public final class Tensor {
             return allocate(arena, dtype, sizes);
         }
         long[] checked = Shapes.checkSizes(sizes);
-        MemorySegment memory = CudaMemory.allocate(device, dtype.storageBytes(Shapes.numel(checked)), arena);
+        MemorySegment memory = DeviceCopiesLookup.provider().allocate(device, dtype.storageBytes(Shapes.numel(checked)),
+                arena);
         return new Tensor(memory, dtype, 0, checked, Shapes.contiguousStrides(checked), device);
     }
 
@@ -223,6 +222,79 @@ public final class Tensor {
         long bytes = byteSize();
         // The offset of an empty view is arbitrary (select() on an empty tensor moves it) and may lie past the end.
         return storage.asSlice(bytes == 0 ? 0 : byteOffset(), bytes);
+    }
+
+    // ------------------------------------------------------------------------------------------------ whose view
+
+    /**
+     * True when this tensor and {@code other} lie in the same storage on the same device, whatever their offsets,
+     * shapes and strides: the same segment, from the same first byte to the same last. Tensors wrapped over two
+     * different slices of one mapping do not share storage, even where the slices overlap; two allocations of equal
+     * size never do.
+     */
+    public boolean sharesStorageWith(Tensor other) {
+        // MemorySegment.equals compares where a segment starts (its address, and the array of a heap segment) but
+        // not its length.
+        return device.equals(other.device) && storage.equals(other.storage)
+                && storage.byteSize() == other.storage.byteSize();
+    }
+
+    /**
+     * True when this tensor is a view of {@code base}: it {@linkplain #sharesStorageWith shares base's storage}, has
+     * base's dtype, and every element of it lies between base's first element and base's last. For a base with gaps
+     * (a stepped slice, a narrowed row) that span includes the gaps, so a tensor lying in them counts too; for a
+     * contiguous base it is exactly base's elements. An empty tensor of the same storage and dtype is a view of any
+     * base, wherever its offset: it has no element to lie outside. Every tensor is a view of itself.
+     */
+    public boolean isViewOf(Tensor base) {
+        if (!sharesStorageWith(base) || dtype != base.dtype) {
+            return false;
+        }
+        if (numel() == 0) {
+            return true;
+        }
+        return base.numel() > 0 && offset >= base.offset && lastElement() <= base.lastElement();
+    }
+
+    /**
+     * Where this view lies within {@code base}: the offset of its first element from base's first element, in
+     * elements ({@code offset() - base.offset()}). With strides never negative, a tensor's first element is also the
+     * lowest it reaches, so the result is never negative for a view that has elements.
+     *
+     * @throws IllegalArgumentException naming both tensors when this is not a {@linkplain #isViewOf view of} base
+     */
+    public long offsetWithin(Tensor base) {
+        if (!isViewOf(base)) {
+            throw new IllegalArgumentException(this + " is not a view of " + base + (sharesStorageWith(base)
+                    ? ": it lies outside it or has another dtype" : ": they lie in different storage"));
+        }
+        return offset - base.offset;
+    }
+
+    /**
+     * This view of {@code base}, taken of {@code twin} instead: the same sizes and strides, at the same element offset
+     * from twin's first element as this has from base's, in twin's storage and on twin's device. For a layout built in
+     * one place and used in another, such as a view of a host tensor taken of the device copy it is built in.
+     *
+     * @throws IllegalArgumentException when this is not a view of base, when twin's dtype is not base's, or when the
+     *     view would reach outside twin's storage
+     */
+    public Tensor rebase(Tensor base, Tensor twin) {
+        long within = offsetWithin(base);
+        if (twin.dtype != base.dtype) {
+            throw new IllegalArgumentException("cannot take a view of " + base + " of " + twin
+                    + ": element offsets mean different bytes in another dtype");
+        }
+        return twin.asStrided(twin.offset + within, sizes, strides);
+    }
+
+    /** The offset of the last element this tensor reaches, which is its highest (no stride is negative); numel() > 0. */
+    private long lastElement() {
+        long last = offset;
+        for (int d = 0; d < sizes.length; d++) {
+            last += (sizes[d] - 1) * strides[d];
+        }
+        return last;
     }
 
     // ------------------------------------------------------------------------------------------------ views
@@ -421,7 +493,7 @@ public final class Tensor {
         if (device.isCpu() && src.device.isCpu()) {
             CopyEngine.shared().copy(this, src);
         } else {
-            CudaCopies.copy(this, src);
+            DeviceCopiesLookup.provider().copy(this, src);
         }
         return this;
     }

@@ -1,6 +1,5 @@
 package dev.moeshard.tensor;
 
-import dev.moeshard.cuda.CudaCopies;
 import dev.moeshard.tensor.copy.CopyEngine;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -66,7 +65,7 @@ public final class TensorOps {
         if (allHost) {
             CopyEngine.shared().copyAll(dsts, srcs);
         } else {
-            CudaCopies.copyAll(dsts, srcs);
+            DeviceCopiesLookup.provider().copyAll(dsts, srcs);
         }
     }
 

@@ -1,20 +1,45 @@
-package dev.moeshard.cli;
+package dev.moeshard.convert;
 
+import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * The small per-expert MoE checkpoint the demo makes for itself: Qwen3-MoE key names, BF16, random weights from a
- * fixed seed, the non-expert tensors a real model has beside its experts.
+ * A small per-expert MoE checkpoint made from nothing, for demos and tests: Qwen3-MoE key names, BF16, random weights
+ * from a fixed seed, the non-expert tensors a real model has beside its experts (embeddings, norms, attention, the
+ * router), and its config.json. Each expert's {@code gate_proj} and {@code up_proj} are [I, H], {@code down_proj}
+ * [H, I].
  */
-record DemoCheckpoint(int layers, int experts, int hidden, int intermediate) {
+public record SampleCheckpoint(int layers, int experts, int hidden, int intermediate) {
 
     static final String PREFIX = "model.layers.";
+
+    /**
+     * Writes the checkpoint into {@code directory} (created) as shards of at most {@code maxShardBytes} with their
+     * index, and its config.json; the same {@code seed} gives the same bytes.
+     */
+    public void write(Path directory, long seed, long maxShardBytes) {
+        ShardedCheckpointWriter.write(directory, tensors(seed), maxShardBytes, Map.of("format", "pt"));
+        try {
+            Files.writeString(directory.resolve("config.json"), configJson());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + directory.resolve("config.json") + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The tensors it holds. */
+    public int tensorCount() {
+        return 1 + layers * (3 + 3 * experts) + 2;
+    }
 
     String expertKey(int layer, int expert, String projection) {
         return PREFIX + layer + ".mlp.experts." + expert + "." + projection + ".weight";
@@ -46,11 +71,6 @@ record DemoCheckpoint(int layers, int experts, int hidden, int intermediate) {
         return "{\n  \"model_type\": \"qwen3_moe\",\n  \"num_experts\": " + experts
                 + ",\n  \"hidden_size\": " + hidden + ",\n  \"moe_intermediate_size\": " + intermediate
                 + ",\n  \"num_hidden_layers\": " + layers + ",\n  \"hidden_act\": \"silu\"\n}\n";
-    }
-
-    /** Expert bytes per layer: gate, up and down of every expert. */
-    long expertBytesPerLayer() {
-        return 3L * experts * hidden * intermediate * DType.BF16.byteSize();
     }
 
     private static Tensor random(SplittableRandom random, long... sizes) {
