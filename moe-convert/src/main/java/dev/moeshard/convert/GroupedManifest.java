@@ -3,10 +3,10 @@ package dev.moeshard.convert;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.moeshard.moe.parallel.DeviceMesh;
+import dev.moeshard.safetensors.AtomicReplace;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.tensor.DType;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -32,8 +32,8 @@ record GroupedManifest(String source, String family, String layout, int numExper
                 dtype == null ? "keep" : dtype.name(), "moeshard", MoeshardVersion.current());
     }
 
-    /** Writes it into {@code directory} as {@value #FILE_NAME}. */
+    /** Writes it into {@code directory} as {@value #FILE_NAME}, forced to disk before it is renamed into place. */
     void writeTo(Path directory) throws IOException {
-        Files.write(directory.resolve(FILE_NAME), JSON.writeValueAsBytes(this));
+        AtomicReplace.write(directory.resolve(FILE_NAME), JSON.writeValueAsBytes(this));
     }
 }

@@ -9,6 +9,7 @@ import dev.moeshard.moe.family.FamilyDetection;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.safetensors.AtomicReplace;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.safetensors.ShardLayout;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
@@ -262,7 +263,7 @@ final class GroupedToGrouped {
             out.commit();
         }
         if (ranks.configFile().isPresent()) {
-            Files.copy(ranks.configFile().get(), dir.resolve("config.json"));
+            AtomicReplace.copy(ranks.configFile().get(), dir.resolve("config.json"));
         }
         GroupedManifest.of(first.path(), ranks.model().family().modelType(), layout.cliName(), config.numExperts(),
                 job.mesh(), job.range(), request.dtype()).writeTo(dir);

@@ -1,15 +1,12 @@
 package dev.moeshard.convert;
 
+import dev.moeshard.safetensors.AtomicReplace;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.channels.FileChannel;
-import java.util.HexFormat;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * An output directory that appears whole or not at all: everything is written into a hidden sibling, which is renamed
@@ -31,8 +28,7 @@ final class StagedDirectory implements AutoCloseable {
     /** Creates the staging directory for {@code target}; {@code replace} allows an existing target to be replaced. */
     static StagedDirectory create(Path target, boolean replace) {
         Path absolute = target.toAbsolutePath().normalize();
-        String random = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
-        Path staging = absolute.resolveSibling("." + absolute.getFileName() + ".tmp-" + random);
+        Path staging = AtomicReplace.tempSibling(absolute);
         try {
             Files.createDirectories(absolute.getParent());
             Files.createDirectory(staging);
@@ -54,7 +50,7 @@ final class StagedDirectory implements AutoCloseable {
                 DirectoryDeletion.deleteRecursively(target);
             }
             Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
-            syncDirectory(target.getParent());
+            AtomicReplace.syncDirectory(target.getParent());
             committed = true;
         } catch (AtomicMoveNotSupportedException e) {
             throw new UncheckedIOException(target + ": the file system cannot rename " + staging.getFileName()
@@ -72,15 +68,6 @@ final class StagedDirectory implements AutoCloseable {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot remove the unfinished output " + staging + ": " + e.getMessage(), e);
             }
-        }
-    }
-
-    // Makes the rename durable; opening a directory to force it works on Linux and macOS, elsewhere it is skipped.
-    private static void syncDirectory(Path dir) {
-        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-            channel.force(true);
-        } catch (IOException | UnsupportedOperationException e) {
-            // Best effort: the files themselves were forced by their writers.
         }
     }
 }

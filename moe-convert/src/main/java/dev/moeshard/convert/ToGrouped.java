@@ -4,11 +4,11 @@ import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.FromHfOptions;
 import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.MoeStateDictAdapter;
-import dev.moeshard.moe.ToHfOptions;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
+import dev.moeshard.safetensors.AtomicReplace;
 import dev.moeshard.safetensors.ShardLayout;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.safetensors.TensorSpec;
@@ -16,11 +16,11 @@ import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyEngine;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -217,7 +217,7 @@ final class ToGrouped {
             writePerExpert(unit, plans.get(unit.rank()), dir, progress);
         }
         if (in.configFile().isPresent()) {
-            Files.copy(in.configFile().get(), dir.resolve("config.json"));
+            AtomicReplace.copy(in.configFile().get(), dir.resolve("config.json"));
         }
         GroupedManifest.of(in.checkpoint().path(), in.model().family().modelType(),
                 isGptOss() ? "gpt-oss" : request.layout().cliName(), in.model().config().numExperts(), unit.mesh(),
@@ -260,13 +260,9 @@ final class ToGrouped {
             // copied straight from the mapped input into its slice. Registered as write-through with the adapter, so
             // that its fromHf below leaves these grouped tensors alone.
             MoeStateDictAdapter adapter = in.model().adapter(layout);
-            ToHfOptions targetsOptions = ToHfOptions.defaults().withWriteThrough(true).withLocalExperts(unit.range());
-            Map<String, Tensor> targets = new HashMap<>();
-            for (String key : plan.groupedKeys()) {
-                for (Map.Entry<String, Tensor> t : adapter.toHf(key, out.tensor(key), targetsOptions)) {
-                    targets.put(t.getKey(), t.getValue());
-                }
-            }
+            Map<String, Tensor> grouped = new LinkedHashMap<>();
+            plan.groupedKeys().forEach(key -> grouped.put(key, out.tensor(key)));
+            Map<String, Tensor> targets = adapter.writeThroughTargets(grouped, unit.range());
             Map<String, Tensor> hf = in.checkpoint().tensors();
             ExpertNaming naming = in.model().family().naming();
             DequantizedExperts fp8Experts = new DequantizedExperts(staged);

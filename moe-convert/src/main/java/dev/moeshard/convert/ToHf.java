@@ -2,6 +2,7 @@ package dev.moeshard.convert;
 
 import dev.moeshard.moe.ToHfOptions;
 import dev.moeshard.moe.lora.LoraExpertSuffix;
+import dev.moeshard.safetensors.AtomicReplace;
 import dev.moeshard.safetensors.ShardLayout;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.safetensors.TensorSpec;
@@ -10,7 +11,6 @@ import dev.moeshard.tensor.copy.CopyEngine;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -104,7 +104,7 @@ final class ToHf {
                 }
                 progress.reach(progress.total(), "wrote " + output);
                 if (ranks.configFile().isPresent()) {
-                    Files.copy(ranks.configFile().get(), staged.path().resolve("config.json"));
+                    AtomicReplace.copy(ranks.configFile().get(), staged.path().resolve("config.json"));
                 }
                 staged.commit();
             } catch (IOException e) {

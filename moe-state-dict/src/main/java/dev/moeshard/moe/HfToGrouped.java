@@ -202,16 +202,8 @@ final class HfToGrouped {
 
     /** See {@link MoeStateDictAdapter#loadInto}. */
     Map<String, Tensor> loadInto(Map<String, Tensor> storage, Map<String, Tensor> hf, FromHfOptions options) {
-        ToHfOptions targetsOptions = ToHfOptions.defaults().withWriteThrough(true)
-                .withLocalExperts(ExpertRange.forMesh(options.mesh(), config.numExperts()));
-        Map<String, Tensor> targets = new HashMap<>();
-        for (Map.Entry<String, Tensor> e : storage.entrySet()) {
-            if (layout.parse(naming, e.getKey()) != null) {
-                for (Map.Entry<String, Tensor> t : adapter.toHf(e.getKey(), e.getValue(), targetsOptions)) {
-                    targets.put(t.getKey(), t.getValue());
-                }
-            }
-        }
+        Map<String, Tensor> targets = adapter.writeThroughTargets(storage,
+                ExpertRange.forMesh(options.mesh(), config.numExperts()));
         adapter.validateExpertAvailability(hf.keySet(), options.mesh());
         // Plain copies are gathered into one copyAll, which shares whole experts among the copy threads (an
         // expert is often below the size at which a single copy is split); dequantized ones go one by one, so that

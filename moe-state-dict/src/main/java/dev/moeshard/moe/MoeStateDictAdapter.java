@@ -10,6 +10,7 @@ import dev.moeshard.moe.parallel.ShardedTensor;
 import dev.moeshard.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -236,6 +237,26 @@ public final class MoeStateDictAdapter {
      */
     public Map<String, Tensor> loadInto(Map<String, Tensor> storage, Map<String, Tensor> hf, FromHfOptions options) {
         return hfToGrouped.loadInto(storage, hf, options);
+    }
+
+    /**
+     * The write-through targets of grouped storage holding the experts of {@code range}: for each per-expert HF key,
+     * the strided view of {@code storage}'s grouped tensor it is copied into (in HF orientation, e.g. gate [I, H] as
+     * a transposed slice of {@code gate_and_up_projs} [E, H, 2I]). Each grouped key is registered for write-through,
+     * so that a later {@link #fromHf} leaves it alone. Entries of {@code storage} that are not grouped expert tensors
+     * are ignored. The one mapping {@link #loadInto} and file-to-file conversions both copy through.
+     */
+    public Map<String, Tensor> writeThroughTargets(Map<String, Tensor> storage, ExpertRange range) {
+        ToHfOptions options = ToHfOptions.defaults().withWriteThrough(true).withLocalExperts(range);
+        Map<String, Tensor> targets = new HashMap<>();
+        for (Map.Entry<String, Tensor> e : storage.entrySet()) {
+            if (layout.parse(naming, e.getKey()) != null) {
+                for (Map.Entry<String, Tensor> t : toHf(e.getKey(), e.getValue(), options)) {
+                    targets.put(t.getKey(), t.getValue());
+                }
+            }
+        }
+        return targets;
     }
 
     // ---------------------------------------------------------------------------------------------- shared state

@@ -19,18 +19,18 @@ import java.util.concurrent.ThreadLocalRandom;
  * It is created with {@code CREATE_NEW} under a random name rather than with {@code Files.createTempFile}, which
  * would give a checkpoint owner-only permissions instead of the user's umask.
  */
-final class AtomicReplace {
+public final class AtomicReplace {
     private AtomicReplace() {}
 
     /** A fresh name {@code .<target name>.tmp-<random>} in the target's directory; nothing is created. */
-    static Path tempSibling(Path target) {
+    public static Path tempSibling(Path target) {
         Path absolute = target.toAbsolutePath();
         String random = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
         return absolute.resolveSibling("." + absolute.getFileName() + ".tmp-" + random);
     }
 
     /** Renames {@code temp} to {@code target} in one step, replacing a file already there. */
-    static void moveIntoPlace(Path temp, Path target) throws IOException {
+    public static void moveIntoPlace(Path temp, Path target) throws IOException {
         try {
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
@@ -40,8 +40,11 @@ final class AtomicReplace {
         syncDirectory(target.toAbsolutePath().getParent());
     }
 
-    /** Writes {@code bytes} to {@code target} through a temporary file, so that the target is never partial. */
-    static void write(Path target, byte[] bytes) throws IOException {
+    /**
+     * Writes {@code bytes} to {@code target} through a temporary file, forced to disk before the rename and the
+     * directory after it, so that the target is never partial, also after a power loss.
+     */
+    public static void write(Path target, byte[] bytes) throws IOException {
         Path temp = tempSibling(target);
         try {
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
@@ -57,11 +60,16 @@ final class AtomicReplace {
         }
     }
 
+    /** Copies {@code source} to {@code target} as {@link #write} writes, for the small files beside the tensors. */
+    public static void copy(Path source, Path target) throws IOException {
+        write(target, Files.readAllBytes(source));
+    }
+
     /**
      * Makes the rename itself durable. Opening a directory for reading works on Linux and macOS; elsewhere it fails and
      * the rename is as durable as the platform makes it.
      */
-    private static void syncDirectory(Path directory) {
+    public static void syncDirectory(Path directory) {
         if (directory == null) {
             return;
         }

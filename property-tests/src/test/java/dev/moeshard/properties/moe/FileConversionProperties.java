@@ -49,7 +49,7 @@ class FileConversionProperties {
             ModelDirectory input = ModelDirectory.write(gen, root.resolve("hf"));
             MoeModel model = input.model();
             GroupedLayout layout = gen.oneOf(GroupedLayout.values());
-            int world = ConversionRoundTripProperties.worldSize(gen, model.experts());
+            int world = worldSize(gen, model.experts());
             String where = input + ", " + layout.cliName() + ", W " + world;
             ToGroupedRequest base = ToGroupedRequest.of(input.path(), root.resolve("grouped")).withLayout(layout)
                     .withWriting(writing(gen));
@@ -109,10 +109,10 @@ class FileConversionProperties {
             int experts = model.experts();
             GroupedLayout from = gen.oneOf(GroupedLayout.values());
             GroupedLayout to = gen.oneOf(GroupedLayout.values());
-            int sourceWorld = ConversionRoundTripProperties.worldSize(gen, experts);
+            int sourceWorld = worldSize(gen, experts);
             RankSelection sourceRanks = sourceWorld == 1 && gen.chance(0.5) ? RankSelection.none()
                     : RankSelection.all(sourceWorld);
-            int world = ConversionRoundTripProperties.worldSize(gen, experts);
+            int world = worldSize(gen, experts);
             double how = gen.between(0, 99) / 100.0;
             RankSelection ranks = world == 1 && how < 0.3 ? RankSelection.none()
                     : how < 0.75 ? RankSelection.all(world) : RankSelection.one(world, gen.between(0, world - 1));
@@ -146,6 +146,11 @@ class FileConversionProperties {
             }
             ModelDirectory.delete(root);
         });
+    }
+
+    /** W in [1, max], W = 1 a little more often than its share. */
+    private static int worldSize(Gen gen, int max) {
+        return gen.chance(0.15) ? 1 : gen.between(1, max);
     }
 
     /** Random ways of writing that must not change a byte: shard size, copy threads. */
