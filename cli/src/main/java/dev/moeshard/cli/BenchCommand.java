@@ -5,14 +5,13 @@ import dev.moeshard.convert.UsageException;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.simd.VectorSupport;
 import java.io.PrintWriter;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code moeshard bench}: {@link LayerThroughput} of one layer's merge and split beside a memcpy of the same bytes,
@@ -49,10 +48,10 @@ final class BenchCommand implements Callable<Integer> {
     boolean both;
 
     @Mixin
-    VerboseOption verbose;
+    OutputMode mode;
 
-    @Spec
-    CommandSpec spec;
+    @Mixin
+    VerboseOption verbose;
 
     @Override
     public Integer call() {
@@ -62,14 +61,21 @@ final class BenchCommand implements Callable<Integer> {
             case "f32" -> DType.F32;
             default -> throw new UsageException("--dtype must be bf16, f16 or f32, got '" + dtype + "'");
         };
-        PrintWriter out = spec.commandLine().getOut();
-        out.printf("one layer: E=%d H=%d I=%d %s, %.1f MB of experts; %d thread%s; best of %d after a warm-up%n",
+        PrintWriter out = mode.out();
+        List<LayerThroughput.Result> results = new ArrayList<>();
+        if (!mode.quiet && !mode.json) {
+            out.printf("one layer: E=%d H=%d I=%d %s, %.1f MB of experts; %d thread%s; best of %d after a warm-up%n",
                 experts, hidden, intermediate, type, LayerThroughput.layerBytes(experts, hidden, intermediate, type) / 1e6,
                 threads, threads == 1 ? "" : "s", repetitions);
-        out.printf("SIMD: %s%n", VectorSupport.reason());
+            out.printf("SIMD: %s%n", VectorSupport.reason());
+        }
         for (boolean simd : both ? List.of(false, true) : List.of(!scalar)) {
             LayerThroughput.Result r = LayerThroughput.measure(experts, hidden, intermediate, type, threads, simd,
                     repetitions);
+            results.add(r);
+            if (mode.json) {
+                continue;
+            }
             out.printf("%-8s merge %7.2f GB/s  ratio %.2f   split %7.2f GB/s  ratio %.2f   memcpy %7.2f GB/s%n",
                     r.kernels(), r.mergeGigabytesPerSecond(), r.memcpyNanos() / (double) r.mergeNanos(),
                     r.splitGigabytesPerSecond(), r.memcpyNanos() / (double) r.splitNanos(), r.memcpyGigabytesPerSecond());
@@ -78,6 +84,9 @@ final class BenchCommand implements Callable<Integer> {
                         r.kernels(), r.bytes() / (double) r.libcNanos(), r.libcNanos() / (double) r.mergeNanos(),
                         r.libcNanos() / (double) r.splitNanos());
             }
+        }
+        if (mode.json) {
+            mode.printJson(results);
         }
         out.flush();
         return ExitCode.OK;

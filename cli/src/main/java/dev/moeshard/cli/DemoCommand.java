@@ -14,15 +14,15 @@ import dev.moeshard.tensor.copy.CopyEngine;
 import dev.moeshard.tensor.simd.VectorSupport;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
+import picocli.CommandLine.Mixin;
 
 /**
  * {@code moeshard demo [DIR]}: the main job on a checkpoint it makes itself. A small per-expert checkpoint with its
@@ -41,14 +41,23 @@ final class DemoCommand implements Callable<Integer> {
             description = "Where to write the demo checkpoints (default: a temporary folder, removed afterwards).")
     Path directory;
 
-    @Spec
-    CommandSpec spec;
+    @Mixin
+    OutputMode mode;
+
+    /** What the demo did, for --json. */
+    record Summary(Path directory, boolean kept, ConversionReport toGrouped, VerifyReport verify,
+                   ConversionReport toHf, int tensorsCompared) {}
 
     @Override
     public Integer call() throws IOException {
         Path root = directory != null ? Files.createDirectories(directory) : Files.createTempDirectory("moeshard-demo");
         try {
-            return run(root, spec.commandLine().getOut());
+            PrintWriter out = mode.quiet || mode.json ? new PrintWriter(Writer.nullWriter()) : mode.out();
+            Summary summary = run(root, out);
+            if (mode.json) {
+                mode.printJson(summary);
+            }
+            return ExitCode.OK;
         } finally {
             if (directory == null) {
                 DirectoryDeletion.deleteRecursively(root);
@@ -56,7 +65,7 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private int run(Path root, PrintWriter out) {
+    private Summary run(Path root, PrintWriter out) {
         Path hf = root.resolve("hf");
         Path grouped = root.resolve("grouped");
         Path back = root.resolve("hf-again");
@@ -80,11 +89,12 @@ final class DemoCommand implements Callable<Integer> {
         }
         out.printf("verify: %d tensor comparisons over %d ranks identical, every expert on exactly one rank%n",
                 verify.comparisons(), verify.ranks());
-        MoeConvert.toHf(ToHfRequest.of(List.of(grouped), back));
+        ConversionReport toHf = MoeConvert.toHf(ToHfRequest.of(List.of(grouped), back));
         out.printf("to-hf: both ranks merged back into one per-expert checkpoint -> %s%n", back);
-        out.printf("read it back: all %d tensors of the original byte-identical%n", sameTensors(hf, back));
+        int same = sameTensors(hf, back);
+        out.printf("read it back: all %d tensors of the original byte-identical%n", same);
         out.flush();
-        return ExitCode.OK;
+        return new Summary(root, directory != null, toGrouped, verify, toHf, same);
     }
 
     /** How many tensors {@code a} and {@code b} both hold, after checking they hold the same ones with the same bytes. */

@@ -61,6 +61,14 @@ class ProgressListenerTest {
     }
 
     @Test
+    void gptOssOnThreeRanksStepsUpToTheTotalItWrote(@TempDir Path dir) {
+        Recorded heard = new Recorded();
+        ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(Fixtures.of("gpt_oss"),
+                dir.resolve("grouped")).withRanks(RankSelection.all(3)), heard);
+        heard.assertMonotoneToTotal(report.bytes(), 3);
+    }
+
+    @Test
     void toGroupedWithoutExpertParallelismStepsUpToTheTotal(@TempDir Path dir) {
         Recorded heard = new Recorded();
         ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(Fixtures.of("qwen3_moe"),

@@ -1,5 +1,6 @@
 package dev.moeshard.cuda;
 
+import dev.moeshard.tensor.NativeAccess;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntSupplier;
@@ -41,6 +42,10 @@ public final class Cuda {
 
         private static Probe run() {
             List<String> reasons = new ArrayList<>();
+            if (!NativeAccess.enabled()) {
+                reasons.add(NativeAccess.howToEnable());
+                return unavailable(reasons, 0, 0, "");
+            }
             CudaLibraryLocator.Found found = CudaLibraryLocator.locate(reasons);
             if (found == null) {
                 return unavailable(reasons, 0, 0, "");

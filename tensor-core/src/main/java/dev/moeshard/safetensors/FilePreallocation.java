@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.moeshard.tensor.NativeAccess;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -21,7 +22,7 @@ import java.util.Optional;
  * write to a page faults into the kernel to allocate its block: for a multi-GB checkpoint that is over a million
  * faults, and most of the conversion's time. With the blocks reserved, the faults are cheap. Best effort: where
  * libc or the call is unavailable, or the file system refuses (tmpfs and others may), the file stays sparse and
- * everything still works, only slower.
+ * everything still works, only slower. Skipped quietly where native access was not granted ({@link NativeAccess}).
  */
 final class FilePreallocation {
     private static final int O_WRONLY = 1;
@@ -53,6 +54,9 @@ final class FilePreallocation {
     }
 
     private static Optional<Calls> bind() {
+        if (!NativeAccess.enabled()) {
+            return Optional.empty(); // binding would make the JVM print a warning on the user's terminal
+        }
         try {
             Linker linker = Linker.nativeLinker();
             var libc = linker.defaultLookup();

@@ -8,6 +8,8 @@ import dev.moeshard.convert.OutputOptions;
 import dev.moeshard.convert.RankSelection;
 import dev.moeshard.convert.ToGroupedRequest;
 import dev.moeshard.convert.ToHfRequest;
+import dev.moeshard.convert.VerifyReport;
+import dev.moeshard.convert.VerifyRequest;
 import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.properties.harness.Gen;
@@ -26,7 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The file-to-file conversions of {@link MoeConvert}, over random small models written as checkpoint directories
  * (families told from config.json, gated or not, E, H, I, layers, prefix, input shards), every grouped layout,
- * expert-parallel sizes 1..E, BF16 and F32: to-grouped then to-hf gives back the input checkpoint byte for byte, and
+ * expert-parallel sizes 1..E, BF16 and F32: to-grouped then to-hf gives back the input checkpoint byte for byte (and
+ * verify finds the grouped checkpoints in between identical to the input), and
  * regrouping a grouped checkpoint of layout A (and some EP size) into layout B gives, rank for rank, exactly what
  * grouping the per-expert input into B directly gives.
  */
@@ -44,6 +47,7 @@ class FileConversionProperties {
 
     @Test
     void toGroupedThenToHfGivesBackTheInputCheckpoint() {
+        // verify of the grouped checkpoints against the input is checked on the way: it must find them identical.
         PropertyCheck.forAll("file to-grouped then to-hf", tries(), gen -> {
             Path root = Files.createDirectories(dir.resolve("case-" + caseNumber++));
             ModelDirectory input = ModelDirectory.write(gen, root.resolve("hf"));
@@ -90,6 +94,10 @@ class FileConversionProperties {
                 }
                 inputs.addAll(shuffled(gen, ranks));
                 where += " (one rank a run, given as " + inputs.stream().map(p -> p.getFileName().toString()).toList() + ")";
+            }
+            VerifyReport verified = MoeConvert.verify(VerifyRequest.of(input.path(), inputs));
+            if (!verified.identical()) {
+                throw new AssertionError(where + ": verify of a fresh conversion found " + verified.differences());
             }
             Path back = root.resolve("back");
             MoeConvert.toHf(ToHfRequest.of(inputs, back).withWriting(writing(gen)));

@@ -3,6 +3,7 @@ package dev.moeshard.tensor.copy;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.moeshard.tensor.NativeAccess;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
@@ -48,6 +49,9 @@ public final class LibcMemcpy {
     }
 
     private static Optional<LibcMemcpy> bind() {
+        if (!NativeAccess.enabled()) {
+            return Optional.empty();
+        }
         try {
             Linker linker = Linker.nativeLinker();
             return linker.defaultLookup().find("memcpy").map(address -> new LibcMemcpy(linker.downcallHandle(address,
