@@ -2,12 +2,14 @@ package dev.moeshard.cli;
 
 import dev.moeshard.convert.DeviceMissingException;
 import dev.moeshard.convert.InvalidInputException;
+import dev.moeshard.convert.MoeConvert;
 import dev.moeshard.convert.UsageException;
 import dev.moeshard.moe.MissingExpertWeightsException;
 import dev.moeshard.safetensors.SafetensorsFormatException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.util.Arrays;
 import picocli.AutoComplete;
 import picocli.CommandLine;
 
@@ -17,6 +19,10 @@ public final class Main {
 
     public static void main(String[] args) {
         OutputMode.terminal = System.console() != null && System.console().isTerminal();
+        // SIGINT and SIGTERM run shutdown hooks and exit with 130 and 143: the unfinished output goes with them.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> MoeConvert.abandonUnfinishedOutputs().forEach(p ->
+                System.err.println("moeshard: stopped before the end; removed the unfinished output " + p)),
+                "moeshard-stop"));
         System.exit(run(args));
     }
 
@@ -44,7 +50,17 @@ public final class Main {
             }
             return exitCodeOf(e);
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (OutOfMemoryError | InternalError e) {
+            // Errors pass picocli's handler: still one line and an exit code, the stack trace only when asked.
+            err.println("moeshard: " + describe(e));
+            if (Arrays.asList(args).contains("--verbose")) {
+                e.printStackTrace(err);
+            }
+            err.flush();
+            return ExitCode.IO_FAILURE;
+        }
     }
 
     static int exitCodeOf(Throwable e) {
@@ -64,8 +80,18 @@ public final class Main {
         return ExitCode.IO_FAILURE;
     }
 
+    /**
+     * The error's message, each line with its control characters shown escaped (a tensor name or path from the input
+     * could otherwise move the cursor or forge a line), the lines of a problem list kept apart.
+     */
     private static String describe(Throwable e) {
         String message = e.getMessage();
-        return message == null || message.isBlank() ? e.getClass().getSimpleName() : message;
+        if (message == null || message.isBlank()) {
+            return e.getClass().getSimpleName();
+        }
+        if (e instanceof OutOfMemoryError) {
+            return "out of memory (" + message + "); raise -Xmx through MOESHARD_JAVA_OPTS or use fewer --threads";
+        }
+        return String.join(System.lineSeparator(), message.lines().map(Text::escaped).toList());
     }
 }

@@ -82,7 +82,7 @@ abstract sealed class Progress implements ProgressListener, AutoCloseable {
             }
             bar.maxHint(Math.max(1, total / 1_000_000));
             bar.stepTo(done / 1_000_000);
-            bar.setExtraMessage(Text.escaped(what));
+            bar.setExtraMessage(" " + Text.escaped(what));
         }
 
         @Override
@@ -99,7 +99,7 @@ abstract sealed class Progress implements ProgressListener, AutoCloseable {
         public void close() {
             if (bar != null) {
                 bar.stepTo(bar.getMax()); // a finished job shows 100%
-                bar.setExtraMessage("done");
+                bar.setExtraMessage(" done");
                 bar.close();
             }
             held.forEach(err::println);

@@ -20,7 +20,7 @@ import picocli.CommandLine.Parameters;
         description = "Converts grouped checkpoints (one, or every rank of one expert-parallel run) back to one "
                 + "per-expert HF checkpoint.")
 final class ToHfCommand implements Callable<Integer> {
-    @Parameters(arity = "2..*", paramLabel = "INPUT... OUTPUT",
+    @Parameters(arity = "2..*", paramLabel = "INPUT... OUTPUT", hideParamSyntax = true,
             description = "Grouped checkpoints (or one directory holding ep-rank-R/ folders), then the directory to create.")
     List<Path> paths;
 

@@ -1,5 +1,6 @@
 package dev.moeshard.cli;
 
+import dev.moeshard.convert.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

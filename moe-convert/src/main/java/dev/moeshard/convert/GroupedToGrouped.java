@@ -99,6 +99,7 @@ final class GroupedToGrouped {
             GroupedToGrouped job = new GroupedToGrouped(request, ranks);
             List<ConversionReport.WrittenCheckpoint> written = StagedRun.run(request.output(),
                     request.writing().replaceExisting(), job.units(), request.layout().cliName(),
+                    new InputGuard(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList()),
                     (unit, dir, progress) -> job.write(unit, dir, engine, progress), listener);
             return Reports.of(request.output(), written, start, List.of(
                     "grouped input in " + ranks.layout().cliName() + " regrouped into " + request.layout().cliName(),

@@ -1,5 +1,6 @@
 package dev.moeshard.convert;
 
+import dev.moeshard.moe.ExpertIds;
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.lora.LoraExpertSuffix;
@@ -62,12 +63,12 @@ record LoraPlan(List<TensorSpec> specs, Set<String> inputKeys, String layout, Li
             Matcher m = perExpert.matcher(key);
             Matcher w = wrapper.matcher(key);
             if (m.matches()) {
-                Group g = new Group(m.group("prefix"), Integer.parseInt(m.group("layer")), m.group("proj"),
+                Group g = new Group(m.group("prefix"), ExpertIds.layer(m.group("layer"), key), m.group("proj"),
                         m.group("lora").equals("lora_A"));
-                groups.computeIfAbsent(g, k -> new TreeMap<>()).put(Integer.parseInt(m.group("expert")), key);
+                groups.computeIfAbsent(g, k -> new TreeMap<>()).put(ExpertIds.expert(m.group("expert"), key), key);
                 perExpertLayers.add(base(g.prefix(), g.layer(), naming));
             } else if (w.matches()) {
-                String b = base(w.group("prefix"), Integer.parseInt(w.group("layer")), naming);
+                String b = base(w.group("prefix"), ExpertIds.layer(w.group("layer"), key), naming);
                 LoraExpertSuffix s = switch (w.group("pw")) {
                     case "lora_A.weight" -> LoraExpertSuffix.DOWN_B;
                     case "lora_B.weight" -> LoraExpertSuffix.DOWN_A;

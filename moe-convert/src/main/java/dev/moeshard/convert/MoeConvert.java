@@ -2,6 +2,7 @@ package dev.moeshard.convert;
 
 import dev.moeshard.tensor.Device;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * The checkpoint-directory conversions of Mixture-of-Experts models, file to file with bounded memory: data moves
@@ -62,6 +63,15 @@ public final class MoeConvert {
     /** What {@code input} (a checkpoint directory or one {@code .safetensors} file) holds, from headers only. */
     public static InspectReport inspect(Path input) {
         return Inspect.run(input);
+    }
+
+    /**
+     * Removes the staging directories of every job of this process that has not committed its output, and returns
+     * them: for a process that is being stopped (a shutdown hook on SIGINT or SIGTERM), whose jobs will never finish.
+     * Without it a stopped job leaves its hidden staging directory behind, which a later job reports as stale.
+     */
+    public static List<Path> abandonUnfinishedOutputs() {
+        return StagedDirectory.abandonAll();
     }
 
     /**

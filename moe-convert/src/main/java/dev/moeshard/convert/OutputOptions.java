@@ -4,7 +4,9 @@ import dev.moeshard.safetensors.ByteSize;
 import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.copy.CopyEngine;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * How every job that writes a checkpoint directory writes it: the largest shard, whether an existing output may be
@@ -51,10 +53,17 @@ public record OutputOptions(long maxShardBytes, boolean replaceExisting, Device 
         return CopyEngines.of(threads);
     }
 
-    /** Refuses an existing {@code output} unless replacing it was allowed, before any work. */
-    void requireWritable(Path output) {
-        if (Files.exists(output) && !replaceExisting) {
+    /**
+     * Refuses, before any work, an {@code output} that exists (a dangling link included) unless replacing it was
+     * allowed, and one that is, holds or lies inside one of {@code inputs}: replacing it would delete the input.
+     */
+    void requireWritable(Path output, List<Path> inputs) {
+        OutputPlacement.requireApart(output, inputs);
+        if (Files.exists(output, LinkOption.NOFOLLOW_LINKS) && !replaceExisting) {
             throw new UsageException(output + " already exists; pass --force to replace it");
+        }
+        if (Files.isSymbolicLink(output) && !Files.exists(output)) {
+            throw new UsageException(output + " is a symbolic link to nothing; remove it or name another OUTPUT");
         }
     }
 }

@@ -9,7 +9,8 @@ import java.util.List;
 
 /**
  * Writes the units of one conversion into one staged output directory and commits it: each unit into its folder,
- * in order, one progress count over all of them, one line per finished checkpoint. The one loop every job that writes
+ * in order, one progress count over all of them, one line per finished checkpoint, the input checked unchanged around
+ * each unit ({@link InputGuard}). The one loop every job that writes
  * grouped checkpoints runs, whatever its units hold.
  */
 final class StagedRun {
@@ -22,16 +23,16 @@ final class StagedRun {
 
     /** Writes {@code units} with {@code writer} into {@code output}, which appears whole at the end or not at all. */
     static List<ConversionReport.WrittenCheckpoint> run(Path output, boolean replace, List<RankUnit> units,
-                                                        String describeLayout, UnitWriter writer,
+                                                        String describeLayout, InputGuard guard, UnitWriter writer,
                                                         ProgressListener listener) {
         long total = units.stream().mapToLong(RankUnit::bytes).sum();
         ByteProgress progress = new ByteProgress(listener, total);
         List<ConversionReport.WrittenCheckpoint> written = new ArrayList<>();
         long finished = 0;
-        try (StagedDirectory staged = StagedDirectory.create(output, replace)) {
+        try (StagedDirectory staged = StagedDirectory.create(output, replace, listener)) {
             for (RankUnit unit : units) {
                 Path dir = unit.subdirectory() == null ? staged.path() : staged.path().resolve(unit.subdirectory());
-                writer.write(unit, dir, progress);
+                guard.around(() -> writer.write(unit, dir, progress));
                 Path shown = unit.subdirectory() == null ? output : output.resolve(unit.subdirectory());
                 finished += unit.bytes();
                 progress.reach(finished, "wrote " + shown);

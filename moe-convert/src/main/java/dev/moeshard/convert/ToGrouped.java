@@ -54,7 +54,7 @@ final class ToGrouped {
 
     static ConversionReport run(ToGroupedRequest request, ProgressListener listener) {
         long start = System.nanoTime();
-        request.writing().requireWritable(request.output());
+        request.writing().requireWritable(request.output(), List.of(request.input()));
         LayerCopies copies = LayerCopies.on(request.writing().device());
         if (GroupedToGrouped.isGroupedInput(request.input())) {
             return GroupedToGrouped.run(request, listener, start);
@@ -64,7 +64,8 @@ final class ToGrouped {
             List<RankUnit> units = job.plan();
             String layoutName = job.isGptOss() ? "gpt-oss" : request.layout().cliName();
             List<ConversionReport.WrittenCheckpoint> written = StagedRun.run(request.output(),
-                    request.writing().replaceExisting(), units, null, job::write, listener);
+                    request.writing().replaceExisting(), units, null, new InputGuard(List.of(in.checkpoint())), job::write,
+                    listener);
             List<String> decisions = List.of(
                     "family " + in.model().family().modelType() + " from " + in.detectedFrom(),
                     "per-expert input written as " + layoutName,

@@ -46,7 +46,7 @@ final class ToHf {
         Requantization requantization = new Requantization(request.quantization() == Quantization.FP8_BLOCK128);
         LayerCopies.requireUsable(request.writing().device());
         CopyEngine engine = request.writing().engine();
-        request.writing().requireWritable(output);
+        request.writing().requireWritable(output, inputs);
         try (GroupedRanks ranks = GroupedRanks.open(inputs, null, request.layout())) {
             List<String> problems = ranks.problems();
             if (!problems.isEmpty()) {
@@ -65,43 +65,9 @@ final class ToHf {
                 }
             }
             ByteProgress progress = new ByteProgress(listener, specs.stream().mapToLong(TensorSpec::byteSize).sum());
-            try (StagedDirectory staged = StagedDirectory.create(output, request.writing().replaceExisting())) {
-                try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(staged.path(),
-                        ShardLayout.of(specs, request.writing().maxShardBytes()), Map.of("format", "pt"));
-                     StagedWrites writes = new StagedWrites(engine, out)) {
-                    for (Map.Entry<String, List<Source>> group : plan.entrySet()) {
-                        long groupBytes = 0;
-                        List<MemorySegment> written = new ArrayList<>();
-                        for (Source s : group.getValue()) {
-                            // The output view is a slice of the shard, the source a view of the mapped input; the
-                            // engine lays the transposed source out contiguously on the way into the shard.
-                            Tensor target = out.tensor(s.name());
-                            if (s.at() >= 0) {
-                                target = target.narrow(0, s.at(), s.view().size(0));
-                            }
-                            if (!requantization.write(s.name(), s.view(), out)) {
-                                writes.copy(target, s.view());
-                            }
-                            // Done with these pages; they stay in the page cache but leave the resident set.
-                            MappedPages.release(target);
-                            written.add(target.segment());
-                            groupBytes += s.view().byteSize();
-                        }
-                        progress.add(groupBytes);
-                        if (group.getValue().size() > 1) { // a grouped tensor's experts: to disk while the next is split
-                            out.startWriteBack(written);
-                        }
-                        if (ranks.isGroupedExpertKey(group.getKey()) || ranks.isGptOssExpertKey(group.getKey())) {
-                            for (GroupedRanks.Rank r : ranks.ranks()) {
-                                if (r.checkpoint().contains(group.getKey())) {
-                                    MappedPages.release(r.checkpoint().tensor(group.getKey()));
-                                }
-                            }
-                            progress.step("split " + group.getKey() + " (" + group.getValue().size() + " tensors)");
-                        }
-                    }
-                    out.commit();
-                }
+            InputGuard guard = new InputGuard(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList());
+            try (StagedDirectory staged = StagedDirectory.create(output, request.writing().replaceExisting(), listener)) {
+                guard.around(() -> write(plan, specs, staged, request, requantization, engine, ranks, progress));
                 progress.reach(progress.total(), "wrote " + output);
                 if (ranks.configFile().isPresent()) {
                     AtomicReplace.copy(ranks.configFile().get(), staged.path().resolve("config.json"));
@@ -110,6 +76,7 @@ final class ToHf {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + output + ": " + e.getMessage(), e);
             }
+
             long bytes = progress.done();
             ConversionReport.WrittenCheckpoint written = new ConversionReport.WrittenCheckpoint(output, 0,
                     ranks.model().config().numExperts(), specs.size(), bytes);
@@ -121,6 +88,48 @@ final class ToHf {
         }
     }
 
+
+    /** Every output tensor of {@code plan} into {@code staged}'s shards, group by group. */
+    private static void write(Map<String, List<Source>> plan, List<TensorSpec> specs, StagedDirectory staged,
+                              ToHfRequest request, Requantization requantization, CopyEngine engine,
+                              GroupedRanks ranks, ByteProgress progress) {
+        try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(staged.path(),
+                ShardLayout.of(specs, request.writing().maxShardBytes()), Map.of("format", "pt"));
+             StagedWrites writes = new StagedWrites(engine, out)) {
+            for (Map.Entry<String, List<Source>> group : plan.entrySet()) {
+                long groupBytes = 0;
+                List<MemorySegment> written = new ArrayList<>();
+                for (Source s : group.getValue()) {
+                    // The output view is a slice of the shard, the source a view of the mapped input; the
+                    // engine lays the transposed source out contiguously on the way into the shard.
+                    Tensor target = out.tensor(s.name());
+                    if (s.at() >= 0) {
+                        target = target.narrow(0, s.at(), s.view().size(0));
+                    }
+                    if (!requantization.write(s.name(), s.view(), out)) {
+                        writes.copy(target, s.view());
+                    }
+                    // Done with these pages; they stay in the page cache but leave the resident set.
+                    MappedPages.release(target);
+                    written.add(target.segment());
+                    groupBytes += s.view().byteSize();
+                }
+                progress.add(groupBytes);
+                if (group.getValue().size() > 1) { // a grouped tensor's experts: to disk while the next is split
+                    out.startWriteBack(written);
+                }
+                if (ranks.isGroupedExpertKey(group.getKey()) || ranks.isGptOssExpertKey(group.getKey())) {
+                    for (GroupedRanks.Rank r : ranks.ranks()) {
+                        if (r.checkpoint().contains(group.getKey())) {
+                            MappedPages.release(r.checkpoint().tensor(group.getKey()));
+                        }
+                    }
+                    progress.step("split " + group.getKey() + " (" + group.getValue().size() + " tensors)");
+                }
+            }
+            out.commit();
+        }
+    }
 
     /** The output tensors in order: rank 0's key order, each grouped key expanded over all ranks by expert id. */
     private static Map<String, List<Source>> plan(GroupedRanks ranks, ToHfOptions.LoraFormat lora) {

@@ -62,7 +62,7 @@ public record ExpertNaming(String segment, String gate, String up, String down) 
         }
         String proj = m.group(4);
         Projection projection = proj.equals(gate) ? Projection.GATE : proj.equals(up) ? Projection.UP : Projection.DOWN;
-        return new ExpertKey(m.group(1), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3)), projection);
+        return new ExpertKey(m.group(1), ExpertIds.layer(m.group(2), key), ExpertIds.expert(m.group(3), key), projection);
     }
 
     /** The grouped key {@code key} broken into prefix, layer and projection, or null when it is not one. */
@@ -73,7 +73,7 @@ public record ExpertNaming(String segment, String gate, String up, String down) 
         }
         GroupedProjection g = m.group(3).equals(GroupedProjection.DOWN_PROJS.keySuffix())
                 ? GroupedProjection.DOWN_PROJS : GroupedProjection.GATE_AND_UP_PROJS;
-        return new GroupedKey(m.group(1), Integer.parseInt(m.group(2)), g);
+        return new GroupedKey(m.group(1), ExpertIds.layer(m.group(2), key), g);
     }
 
     private Pattern perExpertPattern() {

@@ -189,7 +189,7 @@ public enum GroupedLayout {
         Matcher m = PATTERNS.computeIfAbsent(naming.segment() + "\n" + name(), s -> Pattern.compile(
                 "(.*?)layers\\.(\\d+)\\." + Pattern.quote(naming.segment()) + "\\.("
                         + String.join("|", allTensorNames().stream().map(Pattern::quote).toList()) + ")")).matcher(key);
-        return m.matches() ? new Key(m.group(1), Integer.parseInt(m.group(2)), m.group(3)) : null;
+        return m.matches() ? new Key(m.group(1), ExpertIds.layer(m.group(2), key), m.group(3)) : null;
     }
 
     // Compiled once per segment and layout; an enum constant cannot hold a map keyed by naming itself.

@@ -3,6 +3,7 @@ package dev.moeshard.safetensors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,11 +23,27 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class AtomicReplace {
     private AtomicReplace() {}
 
+    /** The longest file name most file systems take, in bytes. */
+    private static final int MAX_NAME_BYTES = 255;
+
     /** A fresh name {@code .<target name>.tmp-<random>} in the target's directory; nothing is created. */
     public static Path tempSibling(Path target) {
         Path absolute = target.toAbsolutePath();
         String random = HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong());
-        return absolute.resolveSibling("." + absolute.getFileName() + ".tmp-" + random);
+        return absolute.resolveSibling(tempPrefix(absolute) + random);
+    }
+
+    /**
+     * What every temporary sibling of {@code target} starts with: {@code .<name>.tmp-}, the name cut short (at a
+     * character boundary) where the whole would pass the 255 bytes a file name may have.
+     */
+    public static String tempPrefix(Path target) {
+        String name = target.toAbsolutePath().getFileName().toString();
+        int room = MAX_NAME_BYTES - ".".length() - ".tmp-".length() - 16;
+        while (name.getBytes(StandardCharsets.UTF_8).length > room) {
+            name = name.substring(0, name.offsetByCodePoints(name.length(), -1));
+        }
+        return "." + name + ".tmp-";
     }
 
     /** Renames {@code temp} to {@code target} in one step, replacing a file already there. */

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -38,6 +39,8 @@ public final class Checkpoint implements AutoCloseable {
     private final Map<String, SafetensorsHeader> byKey;
     private final List<String> keys;
     private final Map<Path, SafetensorsFile> mapped = new HashMap<>();
+    /** Each file's modification time when its header was read, to tell a file changed under the conversion. */
+    private final Map<Path, FileTime> modified = new HashMap<>();
     private boolean closed;
 
     private Checkpoint(Path path, SafetensorsIndex index, List<SafetensorsHeader> headers,
@@ -47,6 +50,42 @@ public final class Checkpoint implements AutoCloseable {
         this.headers = List.copyOf(headers);
         this.byKey = Collections.unmodifiableMap(byKey);
         this.keys = List.copyOf(byKey.keySet());
+        for (SafetensorsHeader header : headers) {
+            modified.put(header.path(), lastModified(header.path()));
+        }
+    }
+
+    private static FileTime lastModified(Path file) {
+        try {
+            return Files.getLastModifiedTime(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ": cannot read its attributes: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Checks that every file is still as its header was read: same size, same modification time. A file truncated or
+     * rewritten while it is mapped would hand out other bytes, or fault on access.
+     *
+     * @throws UncheckedIOException naming the first file that changed and how
+     */
+    public void requireUnchanged() {
+        for (SafetensorsHeader header : headers) {
+            Path file = header.path();
+            long size;
+            FileTime time;
+            try {
+                size = Files.size(file);
+                time = Files.getLastModifiedTime(file);
+            } catch (IOException e) {
+                throw new UncheckedIOException(file + ": changed while it was read: " + e.getMessage(), e);
+            }
+            if (size != header.fileSize() || !time.equals(modified.get(file))) {
+                throw new UncheckedIOException(new IOException(file + ": changed while it was read: it had "
+                        + header.fileSize() + " bytes (modified " + modified.get(file) + "), now " + size
+                        + " bytes (modified " + time + "); nothing was written"));
+            }
+        }
     }
 
     /**
@@ -62,7 +101,7 @@ public final class Checkpoint implements AutoCloseable {
         }
         Path indexFile = path.resolve(SafetensorsIndex.FILE_NAME);
         Checkpoint checkpoint;
-        if (Files.isRegularFile(indexFile)) {
+        if (InputFile.exists(indexFile)) {
             checkpoint = openIndexed(path, SafetensorsIndex.read(indexFile));
         } else {
             List<SafetensorsHeader> headers = listed(path);
@@ -80,7 +119,7 @@ public final class Checkpoint implements AutoCloseable {
         Map<String, SafetensorsHeader> byName = new HashMap<>();
         for (String name : names) {
             Path shard = dir.resolve(name);
-            if (!Files.isRegularFile(shard)) {
+            if (!InputFile.exists(shard)) {
                 throw new SafetensorsFormatException(indexFile, index.keysOf(name).getFirst(), "mapped to shard '" + name
                         + "', which does not exist in " + dir);
             }
@@ -118,8 +157,10 @@ public final class Checkpoint implements AutoCloseable {
         try (Stream<Path> entries = Files.list(dir)) {
             files = entries.filter(p -> {
                 String name = p.getFileName().toString();
-                // Hidden files include the writer's unfinished ".name.tmp-*" outputs.
-                return name.endsWith(".safetensors") && !name.startsWith(".") && Files.isRegularFile(p);
+                // Hidden files include the writer's unfinished ".name.tmp-*" outputs. Anything else by that name is
+                // read, and refused by the header reader if it is not a regular file: a shard skipped would be a
+                // layer missing from the output.
+                return name.endsWith(".safetensors") && !name.startsWith(".");
             }).sorted().toList();
         } catch (IOException e) {
             throw new UncheckedIOException(dir + ": cannot list directory: " + e.getMessage(), e);

@@ -75,6 +75,7 @@ public final class SafetensorsHeader {
      * @throws UncheckedIOException if the file cannot be read
      */
     public static SafetensorsHeader read(Path file) {
+        InputFile.requireRegular(file, "safetensors file");
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
             return read(file, channel);
         } catch (IOException e) {

@@ -57,12 +57,7 @@ public final class SafetensorsIndex {
      * @throws UncheckedIOException if it cannot be read
      */
     public static SafetensorsIndex read(Path file) {
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (IOException e) {
-            throw new UncheckedIOException(file + ": cannot read index: " + e.getMessage(), e);
-        }
+        byte[] bytes = InputFile.readJson(file, "index");
         JsonNode root = StrictJson.parse(file, StrictJson.decodeUtf8(file, bytes, "index"), "index");
         if (!root.isObject()) {
             throw new SafetensorsFormatException(file, "index must be a JSON object, found " + root.getNodeType());

@@ -1,15 +1,17 @@
 package dev.moeshard.moe.family;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.moeshard.moe.ExpertIds;
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.ExpertNaming.ExpertKey;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.Projection;
+import dev.moeshard.safetensors.InputFile;
 import dev.moeshard.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -26,13 +28,27 @@ public final class FamilyDetection {
 
     private FamilyDetection() {}
 
-    /** Reads {@code config.json} at {@code path}. */
+    /** The largest hidden or intermediate size accepted from a config. */
+    public static final long MAX_SIZE = 1 << 24;
+
+    /**
+     * Reads {@code config.json} at {@code path}: a regular file of at most {@link InputFile#MAX_JSON_BYTES}, valid
+     * JSON; anything else is refused with {@link IllegalArgumentException} naming it.
+     */
     public static DetectedModel fromConfigFile(Path path) {
+        byte[] bytes = InputFile.readJson(path, "config.json");
+        JsonNode config;
         try {
-            return fromConfig(JSON.readTree(Files.readString(path)), path.toString());
+            config = JSON.readTree(bytes);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(path + ": config.json is not valid JSON: " + e.getOriginalMessage(), e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + path + ": " + e.getMessage(), e);
         }
+        if (config == null || !config.isObject()) {
+            throw new IllegalArgumentException(path + ": config.json must hold a JSON object");
+        }
+        return fromConfig(config, path.toString());
     }
 
     /** Reads a parsed config.json; {@code source} names it in messages. */
@@ -41,20 +57,29 @@ public final class FamilyDetection {
         ModelFamily family = ModelFamily.ofModelType(modelType).orElseThrow(() -> new IllegalArgumentException(
                 source + ": model_type '" + modelType + "' is not a known MoE family (known: " + ModelFamily.modelTypes()
                         + "); pass a MoeConfig and an ExpertNaming explicitly"));
-        int experts = (int) firstLong(config, source, "n_routed_experts", "num_experts", "num_local_experts");
-        long inter = firstLong(config, source, "moe_intermediate_size", "intermediate_size");
-        long hidden = firstLong(config, source, "hidden_size");
+        int experts = (int) firstLong(config, source, ExpertIds.MAX_EXPERTS - 1, "n_routed_experts", "num_experts", "num_local_experts");
+        long inter = firstLong(config, source, MAX_SIZE, "moe_intermediate_size", "intermediate_size");
+        long hidden = firstLong(config, source, MAX_SIZE, "hidden_size");
         String act = config.has("mlp_hidden_act") ? config.path("mlp_hidden_act").asText() : config.path("hidden_act").asText("");
         boolean gated = act.isEmpty() ? family.gatedByDefault() : !act.startsWith("relu");
         return new DetectedModel(family, new MoeConfig(experts, hidden, inter, gated));
     }
 
-    private static long firstLong(JsonNode config, String source, String... names) {
+    /**
+     * The first of {@code names} that is present, as a whole number in [1, max]; one present with any other value
+     * (8.9, "8", a number past {@code max} or past a long) is an error naming it, never rounded or wrapped.
+     */
+    private static long firstLong(JsonNode config, String source, long max, String... names) {
         for (String name : names) {
             JsonNode n = config.get(name);
-            if (n != null && n.canConvertToLong() && n.asLong() > 0) {
-                return n.asLong();
+            if (n == null || n.isNull()) {
+                continue;
             }
+            if (!n.isIntegralNumber() || !n.canConvertToLong() || n.asLong() < 1 || n.asLong() > max) {
+                throw new IllegalArgumentException(source + ": " + name + " must be a whole number from 1 to " + max
+                        + ", got " + n);
+            }
+            return n.asLong();
         }
         throw new IllegalArgumentException(source + ": none of " + Arrays.toString(names) + " is a positive integer");
     }

@@ -1,5 +1,6 @@
 package dev.moeshard.moe.lora;
 
+import dev.moeshard.moe.ExpertIds;
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.Projection;
@@ -87,8 +88,8 @@ public final class LoraPerExpertFormat {
             }
             String proj = m.group("proj");
             Projection p = proj.equals(naming.gate()) ? Projection.GATE : proj.equals(naming.up()) ? Projection.UP : Projection.DOWN;
-            GroupId id = new GroupId(m.group("prefix"), Integer.parseInt(m.group("layer")), p, m.group("lora").equals("lora_A"));
-            groups.computeIfAbsent(id, k -> new TreeMap<>()).put(Integer.parseInt(m.group("expert")), e.getValue());
+            GroupId id = new GroupId(m.group("prefix"), ExpertIds.layer(m.group("layer"), e.getKey()), p, m.group("lora").equals("lora_A"));
+            groups.computeIfAbsent(id, k -> new TreeMap<>()).put(ExpertIds.expert(m.group("expert"), e.getKey()), e.getValue());
         }
         int n = config.numExperts();
         for (Map.Entry<GroupId, TreeMap<Integer, Tensor>> g : groups.entrySet()) {

@@ -1,5 +1,6 @@
 package dev.moeshard.properties.moe;
 
+import dev.moeshard.convert.DirectoryDeletion;
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.properties.harness.Gen;
@@ -8,11 +9,8 @@ import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.List;
 import java.util.Map;
 
@@ -99,28 +97,10 @@ record ModelDirectory(MoeModel model, String modelType, Path path, int inputShar
 
     /** Deletes {@code root} and everything under it, so that a long run of cases keeps the disk small. */
     static void delete(Path root) {
-        if (!Files.exists(root)) {
-            return;
-        }
         try {
-            Files.walkFileTree(root, new SimpleFileVisitor<>() {
-                @Override
-                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                    Files.delete(file);
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
-                    if (e != null) {
-                        throw e;
-                    }
-                    Files.delete(d);
-                    return FileVisitResult.CONTINUE;
-                }
-            });
+            DirectoryDeletion.deleteRecursively(root);
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException("cannot delete " + root + ": " + e.getMessage(), e);
         }
     }
 }
