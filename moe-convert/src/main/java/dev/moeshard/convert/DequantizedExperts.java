@@ -1,6 +1,8 @@
 package dev.moeshard.convert;
 
+import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -16,6 +18,8 @@ import java.util.List;
 final class DequantizedExperts {
     private final StagedWrites staged;
     private final List<ReusedScratch> scratch = new ArrayList<>();
+    /** The FP8 weights and their scales as read from the input, before they are dequantized into {@link #scratch}. */
+    private final List<ReusedScratch> read = new ArrayList<>();
     private final List<Tensor> targets = new ArrayList<>();
     private final List<Tensor> sources = new ArrayList<>();
     private List<Tensor> groupedOutputs = List.of();
@@ -34,8 +38,13 @@ final class DequantizedExperts {
         this.groupedOutputs = groupedOutputs;
         if (scratch.size() == targets.size()) {
             scratch.add(new ReusedScratch());
+            read.add(new ReusedScratch());
         }
-        sources.add(scratch.get(targets.size()).dequantized(weight, scale, target.dtype(), key));
+        int slot = targets.size();
+        List<Tensor> inputs = List.of(weight, scale);
+        MemorySegment bytes = read.get(slot).tensor(DType.U8, Math.max(1, SourceReads.bytes(inputs))).segment();
+        List<Tensor> readInputs = SourceReads.read(inputs, bytes);
+        sources.add(scratch.get(slot).dequantized(readInputs.get(0), readInputs.get(1), target.dtype(), key));
         targets.add(target);
     }
 

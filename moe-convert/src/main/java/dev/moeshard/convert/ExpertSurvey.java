@@ -2,14 +2,12 @@ package dev.moeshard.convert;
 
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.ExpertNaming.ExpertKey;
-import dev.moeshard.moe.FromHfOptions;
 import dev.moeshard.moe.MissingExpertWeightsException;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.Projection;
 import dev.moeshard.moe.family.DetectedModel;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
-import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.safetensors.TensorEntry;
 import dev.moeshard.tensor.DType;
@@ -118,22 +116,6 @@ final class ExpertSurvey {
             }
         }
         return problems;
-    }
-
-    /**
-     * The dtype a layer's grouped tensor for {@code projection} gets when it keeps its input's: FP8 weights with a
-     * block scale come out dequantized, in the adapter's default dtype.
-     */
-    DType outputDtypeOf(Layer layer, Projection projection, ExpertRange range) {
-        for (ExpertKey k : expertsByLayer.get(layer)) {
-            if (k.projection() == projection && range.contains(k.expert())) {
-                String key = model.family().naming().perExpertKey(k.prefix(), k.layer(), k.expert(), projection);
-                DType stored = checkpoint.entry(key).dtype();
-                return stored.isFp8() && checkpoint.contains(key + Fp8BlockDequantizer.SCALE_SUFFIX)
-                        ? FromHfOptions.defaults().dequantizedDtype() : stored;
-            }
-        }
-        throw new IllegalStateException("layer " + layer + " has no " + projection + " expert in " + range);
     }
 
     /** Experts of {@code layer} with no tensor at all, among the model's E. */

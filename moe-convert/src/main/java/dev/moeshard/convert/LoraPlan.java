@@ -6,8 +6,6 @@ import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.lora.LoraExpertSuffix;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.safetensors.TensorEntry;
-import dev.moeshard.safetensors.TensorSpec;
-import dev.moeshard.tensor.DType;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,24 +19,25 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The grouped LoRA tensors the adapter will make of an input's expert LoRA keys, worked out from headers so that
- * they can be laid out in the output shards before a byte moves, with every reason the conversion would be wrong.
+ * What is wrong with an input's expert LoRA keys, worked out before a byte moves: every reason the conversion would
+ * be wrong or would fail. The grouped tensors they become are the adapter's to plan
+ * ({@link dev.moeshard.moe.MoeStateDictAdapter#planFromHf}), as it regroups them.
  *
  * <p>Two input layouts are recognised by their names, which cannot be confused: PEFT's per-expert keys
  * ({@code {p}layers.L.{seg}.E.gate_proj.lora_A.weight}, transformers v4) and PEFT's ParamWrapper keys for fused v5
  * experts ({@code {p}layers.L.{seg}.lora_A.weight}, {@code {seg}.base_layer.lora_B.weight}, the expert axis folded
  * into the LoRA rank). Either becomes, per layer, {@code lora_gate_and_up_A} [E, H, r], {@code lora_gate_and_up_B}
  * [E, r, 2I], {@code lora_down_A} [E, I, r] and {@code lora_down_B} [E, r, H]. The adapter keeps these whole on every
- * rank (they are r/H the size of the experts), so the plan does too.
+ * rank (they are r/H the size of the experts).
  *
  * <p>The grouped layout holds one A for gate and up. PEFT trains two; when they differ, converting would silently
  * drop up's, so the plan reads the (small) A tensors and refuses then.
  *
- * @param specs the grouped LoRA tensors
- * @param inputKeys the input keys they are made of, which the plan must not pass through
+ * @param inputKeys the input's expert LoRA keys, which the adapter regroups rather than passes through
  * @param layout the layout found: "per-expert", "paramwrapper", or "none"
+ * @param problems every reason the input's expert LoRA cannot be converted
  */
-record LoraPlan(List<TensorSpec> specs, Set<String> inputKeys, String layout, List<String> problems) {
+record LoraPlan(Set<String> inputKeys, String layout, List<String> problems) {
 
     /** What {@code --lora-format} asks of an input: whichever layout it holds, or exactly one. */
     private record Group(String prefix, int layer, String projection, boolean isA) {}
@@ -89,28 +88,26 @@ record LoraPlan(List<TensorSpec> specs, Set<String> inputKeys, String layout, Li
             problems.add("--lora-format per-expert, but the input holds ParamWrapper LoRA keys such as "
                     + wrapped.keySet().iterator().next());
         }
-        List<TensorSpec> specs = new ArrayList<>();
-        specs.addAll(perExpertSpecs(checkpoint, naming, config, groups, problems));
+        perExpertProblems(checkpoint, naming, config, groups, problems);
         for (Map.Entry<String, String> e : wrapped.entrySet()) {
             String layerBase = e.getValue().substring(0, e.getValue().lastIndexOf('.') + 1);
             if (perExpertLayers.contains(layerBase)) {
                 problems.add(e.getKey() + ": this layer has per-expert LoRA keys too; keep one layout per layer");
                 continue;
             }
-            specs.add(wrappedSpec(e.getKey(), checkpoint.entry(e.getKey()), e.getValue(), config.numExperts(), problems));
+            wrappedProblems(e.getKey(), checkpoint.entry(e.getKey()), e.getValue(), config.numExperts(), problems);
         }
         String layout = groups.isEmpty() && wrapped.isEmpty() ? "none"
                 : wrapped.isEmpty() ? "per-expert" : groups.isEmpty() ? "paramwrapper" : "mixed";
-        return new LoraPlan(List.copyOf(specs), Set.copyOf(inputKeys), layout, List.copyOf(problems));
+        return new LoraPlan(Set.copyOf(inputKeys), layout, List.copyOf(problems));
     }
 
     private static String base(String prefix, int layer, ExpertNaming naming) {
         return prefix + "layers." + layer + "." + naming.segment() + ".";
     }
 
-    private static List<TensorSpec> perExpertSpecs(Checkpoint checkpoint, ExpertNaming naming, MoeConfig config,
-                                                   Map<Group, TreeMap<Integer, String>> groups, List<String> problems) {
-        List<TensorSpec> specs = new ArrayList<>();
+    private static void perExpertProblems(Checkpoint checkpoint, ExpertNaming naming, MoeConfig config,
+                                          Map<Group, TreeMap<Integer, String>> groups, List<String> problems) {
         int n = config.numExperts();
         for (Map.Entry<Group, TreeMap<Integer, String>> g : groups.entrySet()) {
             Group id = g.getKey();
@@ -138,40 +135,25 @@ record LoraPlan(List<TensorSpec> specs, Set<String> inputKeys, String layout, Li
             if (!consistent) {
                 continue;
             }
-            long rows = first.shape()[0];
-            long cols = first.shape()[1];
-            String b = base(id.prefix(), id.layer(), naming);
             boolean gate = id.projection().equals(naming.gate());
             boolean up = id.projection().equals(naming.up());
-            DType dtype = first.dtype();
-            if (!gate && !up) { // down: A [r, I] -> [E, I, r], B [H, r] -> [E, r, H]
-                LoraExpertSuffix s = id.isA() ? LoraExpertSuffix.DOWN_A : LoraExpertSuffix.DOWN_B;
-                specs.add(new TensorSpec(b + s.suffix(), dtype, new long[] {n, cols, rows}));
-            } else if (id.isA()) { // A [r, H] -> [E, H, r]; gated: gate's and up's are one tensor
-                if (config.gated() && up) {
-                    TreeMap<Integer, String> gateA = groups.get(new Group(id.prefix(), id.layer(), naming.gate(), true));
-                    if (gateA == null) {
-                        problems.add(where + ": up's LoRA A without gate's; the grouped layout needs both");
-                    } else {
-                        problems.addAll(sharedAProblems(checkpoint, gateA, experts));
-                    }
-                    continue;
+            if (id.isA() && config.gated() && up) { // gated: gate's and up's A are one grouped tensor
+                TreeMap<Integer, String> gateA = groups.get(new Group(id.prefix(), id.layer(), naming.gate(), true));
+                if (gateA == null) {
+                    problems.add(where + ": up's LoRA A without gate's; the grouped layout needs both");
+                } else {
+                    problems.addAll(sharedAProblems(checkpoint, gateA, experts));
                 }
-                specs.add(new TensorSpec(b + LoraExpertSuffix.GATE_AND_UP_A.suffix(), dtype, new long[] {n, cols, rows}));
-            } else if (!config.gated()) { // B [I, r] -> [E, r, I]
-                specs.add(new TensorSpec(b + LoraExpertSuffix.GATE_AND_UP_B.suffix(), dtype, new long[] {n, cols, rows}));
-            } else if (gate) { // gate B and up B [I, r] -> [E, r, 2I]
+            } else if (!id.isA() && config.gated() && gate) { // gate B and up B [I, r] -> [E, r, 2I]
                 TreeMap<Integer, String> upB = groups.get(new Group(id.prefix(), id.layer(), naming.up(), false));
                 if (upB == null || !Arrays.equals(checkpoint.entry(upB.firstEntry().getValue()).shape(), first.shape())) {
                     problems.add(where + ": gate's LoRA B needs up's LoRA B of the same shape " + Arrays.toString(first.shape()));
-                    continue;
                 }
-                specs.add(new TensorSpec(b + LoraExpertSuffix.GATE_AND_UP_B.suffix(), dtype, new long[] {n, cols, 2 * rows}));
-            } else if (!groups.containsKey(new Group(id.prefix(), id.layer(), naming.gate(), false))) {
+            } else if (!id.isA() && config.gated() && up
+                    && !groups.containsKey(new Group(id.prefix(), id.layer(), naming.gate(), false))) {
                 problems.add(where + ": up's LoRA B without gate's; the grouped layout needs both");
             }
         }
-        return specs;
     }
 
     // Reads the A tensors: the grouped layout keeps gate's, and may do so only when up's is the same.
@@ -194,17 +176,14 @@ record LoraPlan(List<TensorSpec> specs, Set<String> inputKeys, String layout, Li
         return problems;
     }
 
-    private static TensorSpec wrappedSpec(String key, TensorEntry e, String grouped, int experts, List<String> problems) {
+    // B of down and of gate/up are folded [r·E, X], their A [X, r·E]: the folded dimension must hold E ranks of r > 0.
+    private static void wrappedProblems(String key, TensorEntry e, String grouped, int experts, List<String> problems) {
         long[] s = e.shape();
         boolean foldedRows = grouped.endsWith(LoraExpertSuffix.DOWN_B.suffix())
                 || grouped.endsWith(LoraExpertSuffix.GATE_AND_UP_B.suffix());
         long folded = s.length == 2 ? (foldedRows ? s[0] : s[1]) : -1;
         if (folded <= 0 || folded % experts != 0) {
             problems.add(key + ": shape " + Arrays.toString(s) + " has no LoRA dimension that folds " + experts + " experts");
-            return new TensorSpec(grouped, e.dtype(), new long[] {0});
         }
-        long r = folded / experts;
-        // [r·E, X] -> [E, r, X]; [X, r·E] -> [E, X, r]
-        return new TensorSpec(grouped, e.dtype(), foldedRows ? new long[] {experts, r, s[1]} : new long[] {experts, s[0], r});
     }
 }

@@ -21,6 +21,10 @@ import java.util.function.Consumer;
  * not zeroed, and the bytes are copied into the page cache once, as {@code cp} does. What cannot be staged (a target
  * that is not a contiguous run of the output, a sub-byte dtype, a slab of grouped experts with a slot filled
  * beforehand) is copied through the mapping as before.
+ *
+ * <p>Sources that are views of a mapped input file are read into the same buffer with positional reads first
+ * ({@link SourceReads}), never through the input's mapping: a truncated input then fails the job with the file named
+ * instead of faulting in a vectorized copy, and its pages cost no page fault and no resident memory.
  */
 final class StagedWrites implements AutoCloseable {
     /** A buffer-full: small enough to stay in a core's share of the cache, large enough to amortize a write call. */
@@ -62,18 +66,21 @@ final class StagedWrites implements AutoCloseable {
         StagedBatches.Split split = StagedBatches.split(targets, groupedOutputs, chunkBytes);
         List<Consumer<CopyEngine>> jobs = new ArrayList<>(split.batches().size());
         for (StagedBatches.Batch batch : split.batches()) {
-            jobs.add(single -> staged(batch.bytes(), staged -> {
+            List<Tensor> batchSources = new ArrayList<>(batch.members().size());
+            batch.members().forEach(i -> batchSources.add(sources.get(i)));
+            long readsAt = SourceReads.aligned(batch.bytes());
+            jobs.add(single -> staged(readsAt + SourceReads.bytes(batchSources), buffer -> {
+                MemorySegment staged = buffer.asSlice(0, batch.bytes());
+                List<Tensor> read = SourceReads.read(batchSources, buffer.asSlice(readsAt));
                 List<Tensor> stagedTargets = new ArrayList<>(batch.members().size());
-                List<Tensor> batchSources = new ArrayList<>(batch.members().size());
                 for (int i : batch.members()) {
                     stagedTargets.add(sameViewIn(staged, targets.get(i), batch));
-                    batchSources.add(sources.get(i));
                 }
-                single.copyAll(stagedTargets, batchSources);
+                single.copyAll(stagedTargets, read);
                 out.writeViaFile(batch.grouped().segment().asSlice(batch.start(), batch.bytes()), staged);
             }));
         }
-        inParallel(jobs, split.largestBatch());
+        inParallel(jobs, 2 * split.largestBatch()); // each buffer holds a batch and the sources it is built from
         List<Tensor> directTargets = new ArrayList<>(split.direct().size());
         List<Tensor> directSources = new ArrayList<>(split.direct().size());
         for (int i : split.direct()) {
@@ -97,13 +104,16 @@ final class StagedWrites implements AutoCloseable {
         List<Consumer<CopyEngine>> jobs = new ArrayList<>();
         for (long r = 0; r < rows; r += rowsPerChunk) {
             Tensor part = target.narrow(0, r, Math.min(rowsPerChunk, rows - r));
-            Tensor from = source.narrow(0, r, part.size(0));
-            jobs.add(single -> staged(part.byteSize(), staged -> {
-                single.copy(Tensor.wrap(staged, part.dtype(), part.sizes()), from);
+            List<Tensor> from = List.of(source.narrow(0, r, part.size(0)));
+            long readsAt = SourceReads.aligned(part.byteSize());
+            jobs.add(single -> staged(readsAt + SourceReads.bytes(from), buffer -> {
+                MemorySegment staged = buffer.asSlice(0, part.byteSize());
+                List<Tensor> read = SourceReads.read(from, buffer.asSlice(readsAt));
+                single.copy(Tensor.wrap(staged, part.dtype(), part.sizes()), read.getFirst());
                 out.writeViaFile(part.segment(), staged);
             }));
         }
-        inParallel(jobs, rowsPerChunk * rowBytes);
+        inParallel(jobs, 2 * rowsPerChunk * rowBytes);
     }
 
     @Override
@@ -127,7 +137,7 @@ final class StagedWrites implements AutoCloseable {
                 b.arena().close(); // outgrown (a batch over the chunk size): rare
             }
             Arena arena = Arena.ofShared();
-            b = new Buffer(arena, arena.allocate(Math.max(bytes, chunkBytes), 64));
+            b = new Buffer(arena, arena.allocate(Math.max(bytes, 2 * chunkBytes), 64));
         }
         try {
             work.accept(b.segment().asSlice(0, bytes));

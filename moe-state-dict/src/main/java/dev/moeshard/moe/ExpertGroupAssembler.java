@@ -3,7 +3,6 @@ package dev.moeshard.moe;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.tensor.DType;
-import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.TensorOps;
 import java.lang.foreign.Arena;
@@ -14,7 +13,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.function.Supplier;
 
 /**
  * Collects one rank's per-expert HF tensors by grouped key and builds each grouped tensor the moment its last
@@ -25,11 +23,8 @@ final class ExpertGroupAssembler {
     private final GroupedLayout layout;
     private final boolean gated;
     private final ExpertRange range;
-    private final DType outputDtype;
-    private final DType dequantizedDtype;
-    private final Device device;
-    /** The arena each grouped tensor is allocated in ({@link FromHfOptions#allocationArena}). */
-    private final Supplier<Arena> arenas;
+    /** The output dtype, the dequantized dtype, the device and the arena the grouped tensors are built with. */
+    private final FromHfOptions options;
     private final Map<String, Group> open = new LinkedHashMap<>();
 
     /** One grouped tensor being collected: its key suffix and, per expert, the projections seen so far. */
@@ -38,15 +33,11 @@ final class ExpertGroupAssembler {
     /** One expert's projection as read: its HF key, its tensor, and its block scales if it is block-quantized. */
     private record Part(String hfKey, Tensor value, Tensor scale) {}
 
-    ExpertGroupAssembler(GroupedLayout layout, boolean gated, ExpertRange range, DType outputDtype,
-                         DType dequantizedDtype, Device device, Supplier<Arena> arenas) {
+    ExpertGroupAssembler(GroupedLayout layout, boolean gated, ExpertRange range, FromHfOptions options) {
         this.layout = layout;
         this.gated = gated;
         this.range = range;
-        this.outputDtype = outputDtype;
-        this.dequantizedDtype = dequantizedDtype;
-        this.device = device;
-        this.arenas = arenas;
+        this.options = options;
     }
 
     /**
@@ -60,10 +51,7 @@ final class ExpertGroupAssembler {
         if (projection == Projection.GATE && !gated) {
             return null;
         }
-        if (value.dim() != 2) {
-            throw new IllegalArgumentException(hfKey + ": an expert projection must be 2-d, got shape "
-                    + Arrays.toString(value.sizes()));
-        }
+        requireMatrix(hfKey, value.sizes());
         Group group = open.computeIfAbsent(groupedKey, k -> new Group(name, new TreeMap<>()));
         group.experts().computeIfAbsent(expert, k -> new EnumMap<>(Projection.class))
                 .put(projection, new Part(hfKey, value, scale));
@@ -74,6 +62,30 @@ final class ExpertGroupAssembler {
         }
         open.remove(groupedKey);
         return build(groupedKey, group, needed);
+    }
+
+    /** Refuses an expert projection that is not a matrix: a grouped tensor stacks [I, H] or [H, I] ones. */
+    static void requireMatrix(String hfKey, long[] shape) {
+        if (shape.length != 2) {
+            throw new IllegalArgumentException(hfKey + ": an expert projection must be 2-d, got shape "
+                    + Arrays.toString(shape));
+        }
+    }
+
+    /**
+     * The shape of grouped tensor {@code name} (a key suffix of {@code layout}) of {@code experts} experts, whose
+     * first projection ({@code layout.projectionsIn(name, gated).get(0)}) has shape {@code firstShape} per expert:
+     * H and I are read off that projection, [I, H] for gate and up, [H, I] for down.
+     */
+    static long[] groupedShape(GroupedLayout layout, String name, long experts, Projection first, long[] firstShape,
+                               boolean gated) {
+        long[] hi = hiddenAndIntermediate(first, firstShape);
+        return layout.shape(name, experts, hi[0], hi[1], gated);
+    }
+
+    /** H and I read off one expert's {@code projection} of {@code shape}: [I, H] for gate and up, [H, I] for down. */
+    static long[] hiddenAndIntermediate(Projection projection, long[] shape) {
+        return projection == Projection.DOWN ? new long[] {shape[0], shape[1]} : new long[] {shape[1], shape[0]};
     }
 
     /** Grouped keys whose experts did not all arrive, with the experts that did. */
@@ -89,12 +101,12 @@ final class ExpertGroupAssembler {
     // it per layer would pile up until it ran.
     private Tensor build(String key, Group group, List<Projection> needed) {
         Part first = group.experts().firstEntry().getValue().get(needed.get(0));
-        boolean down = needed.get(0) == Projection.DOWN;
-        long hidden = down ? first.value().size(0) : first.value().size(1);
-        long inter = down ? first.value().size(1) : first.value().size(0);
-        DType read = first.scale() != null ? dequantizedDtype : first.value().dtype();
-        Tensor out = Tensor.allocate(arenas.get(), device, outputDtype != null ? outputDtype : read,
-                layout.shape(group.name(), group.experts().size(), hidden, inter, gated));
+        long[] hi = hiddenAndIntermediate(needed.get(0), first.value().sizes());
+        long hidden = hi[0];
+        long inter = hi[1];
+        DType read = HfToGrouped.readDtype(first.value().dtype(), first.scale() != null, options);
+        Tensor out = Tensor.allocate(options.allocationArena(), options.device(), HfToGrouped.groupedDtype(options, read),
+                groupedShape(layout, group.name(), group.experts().size(), needed.get(0), first.value().sizes(), gated));
         try (Arena dequantized = Arena.ofShared()) {
             List<Tensor> dsts = new ArrayList<>();
             List<Tensor> srcs = new ArrayList<>();
@@ -103,8 +115,7 @@ final class ExpertGroupAssembler {
                 int i = 0;
                 for (Map.Entry<Integer, Map<Projection, Part>> e : group.experts().entrySet()) {
                     Part part = e.getValue().get(p);
-                    requireShape(key, e.getKey(), p, part.value(), p == Projection.DOWN ? hidden : inter,
-                            p == Projection.DOWN ? inter : hidden);
+                    requireShape(key, e.getKey(), p, part.value().sizes(), hidden, inter);
                     dsts.add(view.select(0, i++));
                     srcs.add(part.scale() == null ? part.value() : dequantize(part, dequantized));
                 }
@@ -115,15 +126,21 @@ final class ExpertGroupAssembler {
     }
 
     private Tensor dequantize(Part part, Arena arena) {
-        Tensor result = Tensor.allocate(arena, dequantizedDtype, part.value().sizes());
+        Tensor result = Tensor.allocate(arena, options.dequantizedDtype(), part.value().sizes());
         Fp8BlockDequantizer.dequantizeInto(part.value(), part.scale(), result, part.hfKey());
         return result;
     }
 
-    private static void requireShape(String key, int expert, Projection p, Tensor t, long rows, long cols) {
-        if (t.size(0) != rows || t.size(1) != cols) {
+    /**
+     * Refuses expert {@code expert}'s projection {@code p} of grouped tensor {@code key} unless it is [I, H] (gate,
+     * up) or [H, I] (down) for the group's H and I.
+     */
+    static void requireShape(String key, int expert, Projection p, long[] shape, long hidden, long inter) {
+        long rows = p == Projection.DOWN ? hidden : inter;
+        long cols = p == Projection.DOWN ? inter : hidden;
+        if (shape[0] != rows || shape[1] != cols) {
             throw new IllegalArgumentException(key + ": expert " + expert + " " + p.name().toLowerCase()
-                    + " projection has shape " + Arrays.toString(t.sizes()) + ", the other experts of the group have ["
+                    + " projection has shape " + Arrays.toString(shape) + ", the other experts of the group have ["
                     + rows + ", " + cols + "]");
         }
     }

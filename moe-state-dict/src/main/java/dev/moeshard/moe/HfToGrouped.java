@@ -6,6 +6,7 @@ import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.moe.quant.Fp8GroupedScales;
 import dev.moeshard.moe.quant.Fp8ScaleGrouper;
+import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.TensorOps;
 import java.util.ArrayList;
@@ -46,8 +47,7 @@ final class HfToGrouped {
         DeviceMesh mesh = options.mesh();
         adapter.validateExpertAvailability(hf.keySet(), mesh);
         ExpertRange range = ExpertRange.forMesh(mesh, config.numExperts());
-        ExpertGroupAssembler assembler = new ExpertGroupAssembler(layout, config.gated(), range, options.outputDtype(),
-                options.dequantizedDtype(), options.device(), options::allocationArena);
+        ExpertGroupAssembler assembler = new ExpertGroupAssembler(layout, config.gated(), range, options);
         Map<String, Tensor> scales = new HashMap<>();
         for (Map.Entry<String, Tensor> e : hf.entrySet()) {
             if (e.getKey().endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {
@@ -74,10 +74,8 @@ final class HfToGrouped {
             // (loadInto, to-grouped), would otherwise be dequantized into a temporary only to be dropped.
             ExpertKey expert = naming.parsePerExpert(key);
             if (expert == null) {
-                if (keptScales == null) {
-                    value = dequantizeIfBlockQuantized(key, value, scales, options);
-                }
-                if (isLoraExpertKey(key)) {
+                value = dequantizeIfBlockQuantized(key, value, scales, options);
+                if (isLoraExpertKey(naming, key)) {
                     lora.put(key, value);
                 } else if (!fusedExpertsToGrouped(key, value, range, options, sink)) {
                     sink.accept(key, value);
@@ -94,8 +92,10 @@ final class HfToGrouped {
             }
             // A block-quantized expert goes in with its scales: the assembler dequantizes a group's experts when it
             // builds the group, into memory it frees right after.
-            Tensor scale = keptScales == null && value.dtype().isFp8()
-                    ? scales.get(key + Fp8BlockDequantizer.SCALE_SUFFIX) : null;
+            Tensor scale = scales.get(key + Fp8BlockDequantizer.SCALE_SUFFIX);
+            if (!isDequantized(value.dtype(), scale != null, options)) {
+                scale = null;
+            }
             Tensor grouped = assembler.add(groupedKey, layout.tensorOf(expert.projection()), expert.expert(),
                     expert.projection(), key, value, scale);
             if (grouped != null) {
@@ -120,24 +120,17 @@ final class HfToGrouped {
 
     /** The grouper of kept FP8 expert scales, after checking that gate and up blocks line up. */
     private Fp8ScaleGrouper keptFp8Scales(ExpertRange range, Map<String, Tensor> scales) {
-        String refusal = Fp8GroupedScales.refusal(config);
-        if (refusal != null && !scales.isEmpty()) {
-            throw new IllegalArgumentException("cannot keep FP8 experts as FP8: " + refusal);
-        }
+        requireKeepableFp8(config, layout, !scales.isEmpty());
         return new Fp8ScaleGrouper(config, naming, range);
     }
 
     private static Tensor dequantizeIfBlockQuantized(String key, Tensor value, Map<String, Tensor> scales,
                                                      FromHfOptions options) {
         Tensor scale = scales.get(key + Fp8BlockDequantizer.SCALE_SUFFIX);
-        if (scale == null || !value.dtype().isFp8()) {
+        if (!isDequantized(value.dtype(), scale != null, options)) {
             return value;
         }
         return Fp8BlockDequantizer.dequantize(value, scale, options.dequantizedDtype(), key);
-    }
-
-    private boolean isLoraExpertKey(String key) {
-        return key.contains("." + naming.segment() + ".") && (key.contains(".lora_A.") || key.contains(".lora_B."));
     }
 
     /**
@@ -147,35 +140,63 @@ final class HfToGrouped {
      */
     private boolean fusedExpertsToGrouped(String key, Tensor value, ExpertRange range, FromHfOptions options,
                                           BiConsumer<String, Tensor> sink) {
-        String gateUpSuffix = "." + naming.segment() + ".gate_up_proj";
-        String downSuffix = "." + naming.segment() + ".down_proj";
-        boolean gateUp = key.endsWith(gateUpSuffix);
-        if ((!gateUp && !key.endsWith(downSuffix)) || value.dim() != 3 || !key.contains("layers.")) {
+        FusedExperts fused = FusedExperts.parse(naming, key, value.dim());
+        if (fused == null) {
             return false;
         }
-        long[] expected = gateUp
-                ? new long[] {config.numExperts(), config.gateUpWidth(), config.hidden()}
-                : new long[] {config.numExperts(), config.hidden(), config.intermediate()};
-        if (!Arrays.equals(value.sizes(), expected)) {
-            throw new IllegalArgumentException(key + ": a transformers-v5 fused expert tensor of this model must have"
-                    + " shape " + Arrays.toString(expected) + ", got " + Arrays.toString(value.sizes()));
-        }
-        String base = key.substring(0, key.length() - (gateUp ? gateUpSuffix : downSuffix).length());
+        requireFusedShape(fused, key, value.sizes(), config);
         Tensor local = value.narrow(0, range.start(), range.count());
-        String source = GroupedLayout.HF_V5.tensorOf(gateUp ? Projection.UP : Projection.DOWN);
-        for (String name : layout.tensorNames(config.gated())) {
-            List<Projection> held = layout.projectionsIn(name, config.gated());
-            if (!GroupedLayout.HF_V5.tensorOf(held.get(0)).equals(source)) {
-                continue; // fed by the other fused tensor
-            }
-            Tensor out = Tensor.allocate(options.allocationArena(),
-                    options.outputDtype() != null ? options.outputDtype() : value.dtype(),
+        for (String name : fused.targets(layout, config.gated())) {
+            Tensor out = Tensor.allocate(options.allocationArena(), groupedDtype(options, value.dtype()),
                     layout.shape(name, range.count(), config));
-            LayoutConversion.copy(GroupedLayout.HF_V5, Map.of(source, local), 0, layout, Map.of(name, out), 0,
-                    range.count(), config, held);
-            sink.accept(base + "." + naming.segment() + "." + name, out);
+            LayoutConversion.copy(GroupedLayout.HF_V5, Map.of(fused.sourceName(), local), 0, layout, Map.of(name, out),
+                    0, range.count(), config, layout.projectionsIn(name, config.gated()));
+            sink.accept(fused.targetKey(naming, name), out);
         }
         return true;
+    }
+
+    /** Refuses a fused expert tensor of another shape than {@code config}'s: its experts could not be cut out. */
+    static void requireFusedShape(FusedExperts fused, String key, long[] shape, MoeConfig config) {
+        long[] expected = fused.expectedShape(config);
+        if (!Arrays.equals(shape, expected)) {
+            throw new IllegalArgumentException(key + ": a transformers-v5 fused expert tensor of this model must have"
+                    + " shape " + Arrays.toString(expected) + ", got " + Arrays.toString(shape));
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------- shared rules
+    // The rules below decide names and dtypes of what fromHf emits; HfToGroupedPlan applies the same ones to headers.
+
+    /**
+     * The dtype a tensor stored as {@code stored} is read as: FP8 with block scales is dequantized to
+     * {@link FromHfOptions#dequantizedDtype()}, unless {@link FromHfOptions#keepFp8()} keeps it.
+     */
+    static DType readDtype(DType stored, boolean hasScales, FromHfOptions options) {
+        return isDequantized(stored, hasScales, options) ? options.dequantizedDtype() : stored;
+    }
+
+    /** Whether a tensor stored as {@code stored} is dequantized when read: FP8 with block scales, not kept. */
+    static boolean isDequantized(DType stored, boolean hasScales, FromHfOptions options) {
+        return hasScales && stored.isFp8() && !options.keepFp8();
+    }
+
+    /** The dtype of a grouped tensor built from experts read as {@code read}: the options' output dtype, if any. */
+    static DType groupedDtype(FromHfOptions options, DType read) {
+        return options.outputDtype() != null ? options.outputDtype() : read;
+    }
+
+    /** Whether {@code key} is an expert LoRA tensor (per-expert or ParamWrapper), regrouped after everything else. */
+    static boolean isLoraExpertKey(ExpertNaming naming, String key) {
+        return key.contains("." + naming.segment() + ".") && (key.contains(".lora_A.") || key.contains(".lora_B."));
+    }
+
+    /** Refuses to keep FP8 experts as FP8 where their scales cannot be grouped ({@link Fp8GroupedScales#refusal}). */
+    static void requireKeepableFp8(MoeConfig config, GroupedLayout layout, boolean hasScales) {
+        String refusal = Fp8GroupedScales.refusal(config, layout);
+        if (refusal != null && hasScales) {
+            throw new IllegalArgumentException("cannot keep FP8 experts as FP8: " + refusal);
+        }
     }
 
     /** See {@link MoeStateDictAdapter#concatenateExperts}. */

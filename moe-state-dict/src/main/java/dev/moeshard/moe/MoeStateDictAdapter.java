@@ -7,6 +7,7 @@ import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.moe.parallel.ExpertSplit;
 import dev.moeshard.moe.parallel.ExpertSplitter;
 import dev.moeshard.moe.parallel.ShardedTensor;
+import dev.moeshard.safetensors.TensorSpec;
 import dev.moeshard.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -44,6 +45,7 @@ public final class MoeStateDictAdapter {
     private Set<String> viewLoadedKeys = new LinkedHashSet<>();
 
     private final HfToGrouped hfToGrouped;
+    private final HfToGroupedPlan hfToGroupedPlan;
     private final GroupedToHf groupedToHf;
 
     /** An adapter to and from the {@link GroupedLayout#DEEPEP} layout. */
@@ -60,6 +62,7 @@ public final class MoeStateDictAdapter {
         this.loraParamWrapper = new LoraParamWrapperFormat(config.numExperts(), naming.segment());
         // Last: both read the configuration above.
         this.hfToGrouped = new HfToGrouped(this);
+        this.hfToGroupedPlan = new HfToGroupedPlan(this);
         this.groupedToHf = new GroupedToHf(this);
     }
 
@@ -193,6 +196,30 @@ public final class MoeStateDictAdapter {
      */
     public void fromHf(Map<String, Tensor> hf, FromHfOptions options, BiConsumer<String, Tensor> sink) {
         hfToGrouped.fromHf(hf, options, sink);
+    }
+
+    /**
+     * What {@link #fromHf(Map, FromHfOptions)} makes of a state dict with these headers (key → name, dtype, shape), from
+     * the headers alone: the name, dtype and shape of every tensor it emits for {@code options}' mesh, dtypes and
+     * {@code keepFp8}, by the same rules. Non-expert tensors pass through (block-quantized FP8 ones as
+     * {@link FromHfOptions#dequantizedDtype()}, or followed by their scales when kept); each layer's per-expert tensors
+     * become the layout's grouped tensors of this rank's experts, e.g. {@code gate_and_up_projs} [E_local, H, 2I] and
+     * {@code down_projs} [E_local, I, H] (none for a rank with no experts), each followed under {@code keepFp8} by its
+     * grouped scales; transformers-v5 fused tensors become the layout's tensors they feed; expert LoRA is regrouped
+     * whole, e.g. {@code lora_gate_and_up_A} [E, H, r].
+     *
+     * <p>The list is in the order a file-to-file conversion lays its output out: input order, each layer's grouped
+     * tensors where its first per-expert key stands, LoRA last ({@code fromHf} emits the same tensors in the order
+     * they are complete). It is what a fresh adapter emits: grouped keys registered for write-through are listed too,
+     * as the tensors a write-through load fills. Nothing is read or converted, and this adapter's state is unchanged.
+     *
+     * @throws MissingExpertWeightsException when an expert this rank needs is missing, as {@code fromHf} does
+     * @throws IllegalArgumentException for what {@code fromHf} would refuse that the headers show: fused expert
+     *     tensors of the wrong shape, expert projections of other shapes than their group's, scales that do not fit
+     *     their FP8 weight, FP8 kept where it cannot be, LoRA tensors that cannot be regrouped
+     */
+    public List<TensorSpec> planFromHf(Map<String, TensorSpec> hf, FromHfOptions options) {
+        return hfToGroupedPlan.plan(hf, options);
     }
 
     // ---------------------------------------------------------------------------------------------- grouped -> grouped

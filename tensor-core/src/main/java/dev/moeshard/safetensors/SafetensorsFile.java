@@ -1,15 +1,19 @@
 package dev.moeshard.safetensors;
 
 import dev.moeshard.tensor.Tensor;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentSkipListMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,14 +28,62 @@ import org.slf4j.LoggerFactory;
 public final class SafetensorsFile implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SafetensorsFile.class);
 
+    /** Every open file by the address its mapping starts at, so that a view can be traced back to its file. */
+    private static final ConcurrentSkipListMap<Long, SafetensorsFile> BY_ADDRESS = new ConcurrentSkipListMap<>();
+
     private final SafetensorsHeader header;
     private final Arena arena;
+    private final MemorySegment mapping;
     private final MemorySegment data;
+    /** Kept open for positional reads ({@link #read}), which a truncated file answers with a short count. */
+    private final FileChannel channel;
 
-    private SafetensorsFile(SafetensorsHeader header, Arena arena, MemorySegment mapping) {
+    private SafetensorsFile(SafetensorsHeader header, Arena arena, MemorySegment mapping, FileChannel channel) {
         this.header = header;
         this.arena = arena;
+        this.mapping = mapping;
         this.data = mapping.asSlice(header.dataOffset(), header.dataSize());
+        this.channel = channel;
+        BY_ADDRESS.put(mapping.address(), this);
+    }
+
+    /** The open file whose mapping holds all of {@code segment}, if any. */
+    public static Optional<SafetensorsFile> holding(MemorySegment segment) {
+        Map.Entry<Long, SafetensorsFile> e = BY_ADDRESS.floorEntry(segment.address());
+        if (e == null || !segment.isNative()) {
+            return Optional.empty();
+        }
+        MemorySegment m = e.getValue().mapping;
+        boolean inside = segment.address() + segment.byteSize() <= m.address() + m.byteSize();
+        return inside && e.getValue().arena.scope().isAlive() ? Optional.of(e.getValue()) : Optional.empty();
+    }
+
+    /**
+     * Reads {@code into.byteSize()} bytes of the file, from where {@code address} lies in its mapping, with positional
+     * reads rather than through the mapping: a page of a mapping whose file was truncated faults, and a fault in
+     * vectorized code stops the JVM, where a read of a truncated file just comes back short.
+     *
+     * @throws UncheckedIOException naming the file when it ends before the bytes asked for
+     */
+    public void read(long address, MemorySegment into) {
+        long position = address - mapping.address();
+        try {
+            for (long done = 0; done < into.byteSize(); ) {
+                // A byte buffer holds at most 2 GiB.
+                ByteBuffer buffer = into.asSlice(done, Math.min(into.byteSize() - done, 1L << 30)).asByteBuffer();
+                while (buffer.hasRemaining()) {
+                    if (channel.read(buffer, position + done + buffer.position()) < 0) {
+                        throw new UncheckedIOException(new EOFException(header.path() + ": ends at "
+                                + channel.size() + " bytes, before the " + into.byteSize() + " bytes at " + position
+                                + " that were to be read: it was truncated while it was read (its header says "
+                                + header.fileSize() + ")"));
+                    }
+                }
+                done += buffer.capacity();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(header.path() + ": cannot read: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -41,24 +93,27 @@ public final class SafetensorsFile implements AutoCloseable {
      * @throws UncheckedIOException if it cannot be read or mapped
      */
     public static SafetensorsFile open(Path file) {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            return map(SafetensorsHeader.read(file, channel), channel);
-        } catch (IOException e) {
-            throw new UncheckedIOException(file + ": cannot open safetensors file: " + e.getMessage(), e);
-        }
+        return open(SafetensorsHeader.read(file));
     }
 
     /** Maps the file of a header read earlier, checking that the file has not changed size since. */
     static SafetensorsFile open(SafetensorsHeader header) {
         Path file = header.path();
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+        InputFile.requireRegular(file, "safetensors file");
+        FileChannel channel = null;
+        try {
+            channel = FileChannel.open(file, StandardOpenOption.READ);
             if (channel.size() != header.fileSize()) {
                 throw new SafetensorsFormatException(file, "file changed since its header was read: it had "
                         + header.fileSize() + " bytes, now " + channel.size());
             }
             return map(header, channel);
-        } catch (IOException e) {
-            throw new UncheckedIOException(file + ": cannot open safetensors file: " + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(channel);
+            if (e instanceof IOException io) {
+                throw new UncheckedIOException(file + ": cannot open safetensors file: " + io.getMessage(), io);
+            }
+            throw (RuntimeException) e;
         }
     }
 
@@ -68,7 +123,7 @@ public final class SafetensorsFile implements AutoCloseable {
             // The mapping outlives the channel: it belongs to the arena.
             MemorySegment mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, header.fileSize(), arena);
             LOG.debug("mapped {} ({} tensors, {} bytes)", header.path(), header.keys().size(), header.fileSize());
-            return new SafetensorsFile(header, arena, mapping);
+            return new SafetensorsFile(header, arena, mapping, channel);
         } catch (IOException | RuntimeException e) {
             arena.close();
             throw e;
@@ -128,7 +183,19 @@ public final class SafetensorsFile implements AutoCloseable {
     @Override
     public synchronized void close() {
         if (arena.scope().isAlive()) {
+            BY_ADDRESS.remove(mapping.address(), this);
             arena.close();
+            closeQuietly(channel);
+        }
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        try {
+            if (channel != null) {
+                channel.close();
+            }
+        } catch (IOException e) {
+            // read-only: nothing is lost
         }
     }
 

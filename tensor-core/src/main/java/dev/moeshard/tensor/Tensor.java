@@ -288,6 +288,15 @@ public final class Tensor {
         return twin.asStrided(twin.offset + within, sizes, strides);
     }
 
+    /**
+     * The bytes from this tensor's first element to just past its last, gaps included: the run of its storage that a
+     * copy of it touches, starting at {@link #byteOffset()}. 0 for an empty tensor.
+     */
+    public long byteSpan() {
+        requireByteAligned(dtype, "a byte span");
+        return numel() == 0 ? 0 : (lastElement() - offset + 1) * dtype.byteSize();
+    }
+
     /** The offset of the last element this tensor reaches, which is its highest (no stride is negative); numel() > 0. */
     private long lastElement() {
         long last = offset;

@@ -1,7 +1,12 @@
 package dev.moeshard.moe.lora;
 
+import dev.moeshard.safetensors.TensorSpec;
 import dev.moeshard.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -43,27 +48,89 @@ public final class LoraParamWrapperFormat {
      * {@code nativeSegment}; the prefix of each key is kept. Kept keys first, converted ones after them.
      */
     public Map<String, Tensor> toGrouped(Map<String, Tensor> stateDict, String nativeSegment) {
+        Map<String, Tensor> result = new LinkedHashMap<>();
+        for (Output o : outputs(stateDict.keySet(), nativeSegment)) {
+            Tensor t = stateDict.get(o.input());
+            result.put(o.key(), switch (o.kind()) {
+                case KEPT -> t;
+                case ROWS -> t.reshape(unfoldedRows(t.sizes(), o.input())).contiguous();
+                case COLUMNS -> unfoldColumns(t, o.input());
+            });
+        }
+        return result;
+    }
+
+    /**
+     * What {@link #toGrouped} makes of tensors of these headers, from the headers alone: the same keys in the same
+     * order, each with the dtype and shape it comes out with.
+     */
+    public Map<String, TensorSpec> plan(Map<String, TensorSpec> stateDict, String nativeSegment) {
+        Map<String, TensorSpec> result = new LinkedHashMap<>();
+        for (Output o : outputs(stateDict.keySet(), nativeSegment)) {
+            TensorSpec s = stateDict.get(o.input());
+            result.put(o.key(), new TensorSpec(o.key(), s.dtype(), switch (o.kind()) {
+                case KEPT -> s.shape();
+                case ROWS -> unfoldedRows(s.shape(), o.input());
+                case COLUMNS -> unfoldedColumns(s.shape(), o.input());
+            }));
+        }
+        return result;
+    }
+
+    /** How an entry of {@link #toGrouped}'s result is made of its input. */
+    private enum Kind {
+        /** as it is */
+        KEPT,
+        /** [r·E, X] → [E, r, X] */
+        ROWS,
+        /** [X, r·E] → [E, X, r] */
+        COLUMNS
+    }
+
+    /** One entry of {@link #toGrouped}'s result before any data moves: its key and the input key it is made of. */
+    private record Output(String key, Kind kind, String input) {}
+
+    /** The entries {@link #toGrouped} makes of a state dict with {@code keys}, in its order: the one naming rule. */
+    private List<Output> outputs(Collection<String> keys, String nativeSegment) {
         Pattern pattern = Pattern.compile("(?<prefix>.*)layers\\.(?<layer>\\d+)\\." + Pattern.quote(segment)
                 + "\\.(?<pw>(?:base_layer\\.)?lora_[AB]\\.weight)");
-        Map<String, Tensor> result = new LinkedHashMap<>();
-        Map<String, Tensor> converted = new LinkedHashMap<>();
-        for (Map.Entry<String, Tensor> e : stateDict.entrySet()) {
-            Matcher m = pattern.matcher(e.getKey());
+        List<Output> result = new ArrayList<>();
+        List<Output> converted = new ArrayList<>();
+        for (String key : keys) {
+            Matcher m = pattern.matcher(key);
             if (!m.matches()) {
-                result.put(e.getKey(), e.getValue());
+                result.add(new Output(key, Kind.KEPT, key));
                 continue;
             }
-            Tensor t = e.getValue();
             String base = m.group("prefix") + "layers." + m.group("layer") + "." + nativeSegment + ".";
-            switch (m.group("pw")) {
-                case "lora_A.weight" -> converted.put(base + LoraExpertSuffix.DOWN_B.suffix(), unfoldRows(t, e.getKey()));
-                case "lora_B.weight" -> converted.put(base + LoraExpertSuffix.DOWN_A.suffix(), unfoldColumns(t, e.getKey()));
-                case "base_layer.lora_A.weight" -> converted.put(base + LoraExpertSuffix.GATE_AND_UP_B.suffix(), unfoldRows(t, e.getKey()));
-                default -> converted.put(base + LoraExpertSuffix.GATE_AND_UP_A.suffix(), unfoldColumns(t, e.getKey()));
-            }
+            converted.add(switch (m.group("pw")) {
+                case "lora_A.weight" -> new Output(base + LoraExpertSuffix.DOWN_B.suffix(), Kind.ROWS, key);
+                case "lora_B.weight" -> new Output(base + LoraExpertSuffix.DOWN_A.suffix(), Kind.COLUMNS, key);
+                case "base_layer.lora_A.weight" -> new Output(base + LoraExpertSuffix.GATE_AND_UP_B.suffix(), Kind.ROWS, key);
+                default -> new Output(base + LoraExpertSuffix.GATE_AND_UP_A.suffix(), Kind.COLUMNS, key);
+            });
         }
-        result.putAll(converted);
+        result.addAll(converted);
         return result;
+    }
+
+    /** [r·E, X] → [E, r, X]. */
+    private long[] unfoldedRows(long[] folded, String key) {
+        requireMatrix(folded, key);
+        return new long[] {numExperts, rank(folded[0], key), folded[1]};
+    }
+
+    /** [X, r·E] → [E, X, r]. */
+    private long[] unfoldedColumns(long[] folded, String key) {
+        requireMatrix(folded, key);
+        return new long[] {numExperts, folded[0], rank(folded[1], key)};
+    }
+
+    private static void requireMatrix(long[] shape, String key) {
+        if (shape.length != 2) {
+            throw new IllegalArgumentException(key + ": a ParamWrapper LoRA weight must be 2-d, got "
+                    + Arrays.toString(shape));
+        }
     }
 
     // [E, X, r] -> permute(1, 2, 0) -> [X, r, E] -> [X, r·E]
@@ -71,16 +138,10 @@ public final class LoraParamWrapperFormat {
         return grouped.permute(1, 2, 0).contiguousCopy().reshape(grouped.size(1), -1);
     }
 
-    // [r·E, X] -> [E, r, X]
-    private Tensor unfoldRows(Tensor t, String key) {
-        long r = rank(t.size(0), key);
-        return t.reshape(numExperts, r, t.size(1)).contiguous();
-    }
-
     // [X, r·E] -> [X, r, E] -> permute(2, 0, 1) -> [E, X, r]
     private Tensor unfoldColumns(Tensor t, String key) {
-        long r = rank(t.size(1), key);
-        return t.reshape(t.size(0), r, numExperts).permute(2, 0, 1).contiguousCopy();
+        long[] out = unfoldedColumns(t.sizes(), key);
+        return t.reshape(out[1], out[2], numExperts).permute(2, 0, 1).contiguousCopy();
     }
 
     private long rank(long folded, String key) {

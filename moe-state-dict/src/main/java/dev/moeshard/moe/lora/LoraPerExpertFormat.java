@@ -5,9 +5,12 @@ import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.Projection;
 import dev.moeshard.moe.parallel.ExpertSplit;
+import dev.moeshard.safetensors.TensorSpec;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.TensorOps;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -75,32 +78,86 @@ public final class LoraPerExpertFormat {
      * are. Kept keys come first in their order, grouped tensors after them.
      */
     public Map<String, Tensor> toGrouped(Map<String, Tensor> stateDict) {
+        Map<String, Tensor> result = new LinkedHashMap<>();
+        for (Output o : outputs(stateDict.keySet())) {
+            Tensor first = stateDict.get(o.inputs().get(0));
+            result.put(o.key(), switch (o.kind()) {
+                case KEPT -> first;
+                case STACKED -> stackTransposed(o.inputs().stream().map(stateDict::get).toList());
+                case GATE_UP_B -> gateUpB(o.inputs().stream().map(stateDict::get).toList());
+            });
+        }
+        return result;
+    }
+
+    /**
+     * What {@link #toGrouped} makes of tensors of these headers, from the headers alone: the same keys in the same
+     * order, each with the dtype and shape it comes out with.
+     */
+    public Map<String, TensorSpec> plan(Map<String, TensorSpec> stateDict) {
+        Map<String, TensorSpec> result = new LinkedHashMap<>();
+        for (Output o : outputs(stateDict.keySet())) {
+            TensorSpec first = stateDict.get(o.inputs().get(0));
+            for (String input : o.inputs()) {
+                TensorSpec s = stateDict.get(input);
+                // As the conversion refuses them: stacks need one shape and dtype, gate beside up one shape.
+                if (!Arrays.equals(s.shape(), first.shape()) || (o.kind() == Kind.STACKED && s.dtype() != first.dtype())) {
+                    throw new IllegalArgumentException(input + ": " + s.dtype() + Arrays.toString(s.shape()) + ", but "
+                            + o.inputs().get(0) + " of the same grouped LoRA tensor " + o.key() + " is "
+                            + first.dtype() + Arrays.toString(first.shape()));
+                }
+            }
+            result.put(o.key(), new TensorSpec(o.key(), first.dtype(), switch (o.kind()) {
+                case KEPT -> first.shape();
+                case STACKED -> stackedShape(o.inputs().size(), first.shape());
+                case GATE_UP_B -> gateUpBShape(o.inputs().size() / 2, first.shape());
+            }));
+        }
+        return result;
+    }
+
+    /** How an entry of {@link #toGrouped}'s result is made of its inputs. */
+    private enum Kind {
+        /** the one input, as it is */
+        KEPT,
+        /** the inputs' transposes, stacked in expert order */
+        STACKED,
+        /** gate's Bᵀ beside up's Bᵀ per expert: the inputs are gate's, then up's, in expert order */
+        GATE_UP_B
+    }
+
+    /** One entry of {@link #toGrouped}'s result before any data moves: its key and the input keys it is made of. */
+    private record Output(String key, Kind kind, List<String> inputs) {}
+
+    /** The entries {@link #toGrouped} makes of a state dict with {@code keys}, in its order: the one grouping rule. */
+    private List<Output> outputs(Collection<String> keys) {
         Pattern pattern = Pattern.compile("(?<prefix>.*)layers\\.(?<layer>\\d+)\\." + Pattern.quote(naming.segment())
                 + "\\.(?<expert>\\d+)\\.(?<proj>" + Pattern.quote(naming.gate()) + "|" + Pattern.quote(naming.up()) + "|"
                 + Pattern.quote(naming.down()) + ")\\.(?<lora>lora_[AB])\\.weight");
-        Map<GroupId, TreeMap<Integer, Tensor>> groups = new LinkedHashMap<>();
-        Map<String, Tensor> result = new LinkedHashMap<>();
-        for (Map.Entry<String, Tensor> e : stateDict.entrySet()) {
-            Matcher m = pattern.matcher(e.getKey());
+        Map<GroupId, TreeMap<Integer, String>> groups = new LinkedHashMap<>();
+        List<Output> result = new ArrayList<>();
+        for (String key : keys) {
+            Matcher m = pattern.matcher(key);
             if (!m.matches()) {
-                result.put(e.getKey(), e.getValue());
+                result.add(new Output(key, Kind.KEPT, List.of(key)));
                 continue;
             }
             String proj = m.group("proj");
             Projection p = proj.equals(naming.gate()) ? Projection.GATE : proj.equals(naming.up()) ? Projection.UP : Projection.DOWN;
-            GroupId id = new GroupId(m.group("prefix"), ExpertIds.layer(m.group("layer"), e.getKey()), p, m.group("lora").equals("lora_A"));
-            groups.computeIfAbsent(id, k -> new TreeMap<>()).put(ExpertIds.expert(m.group("expert"), e.getKey()), e.getValue());
+            GroupId id = new GroupId(m.group("prefix"), ExpertIds.layer(m.group("layer"), key), p, m.group("lora").equals("lora_A"));
+            groups.computeIfAbsent(id, k -> new TreeMap<>()).put(ExpertIds.expert(m.group("expert"), key), key);
         }
         int n = config.numExperts();
-        for (Map.Entry<GroupId, TreeMap<Integer, Tensor>> g : groups.entrySet()) {
+        for (Map.Entry<GroupId, TreeMap<Integer, String>> g : groups.entrySet()) {
             GroupId id = g.getKey();
-            TreeMap<Integer, Tensor> experts = g.getValue();
+            TreeMap<Integer, String> experts = g.getValue();
             String base = id.prefix + "layers." + id.layer + "." + naming.segment() + ".";
+            List<String> inputs = List.copyOf(experts.values());
             boolean complete = experts.size() == n;
             if (id.projection == Projection.DOWN) {
                 if (complete) {
                     String suffix = id.isA ? LoraExpertSuffix.DOWN_A.suffix() : LoraExpertSuffix.DOWN_B.suffix();
-                    result.put(base + suffix, stackTransposed(experts));
+                    result.add(new Output(base + suffix, Kind.STACKED, inputs));
                 } else {
                     passThrough(result, id, experts);
                 }
@@ -116,7 +173,7 @@ public final class LoraPerExpertFormat {
                     continue;
                 }
                 if (complete) {
-                    result.put(base + LoraExpertSuffix.GATE_AND_UP_A.suffix(), stackTransposed(experts));
+                    result.add(new Output(base + LoraExpertSuffix.GATE_AND_UP_A.suffix(), Kind.STACKED, inputs));
                 } else {
                     passThrough(result, id, experts);
                 }
@@ -124,7 +181,7 @@ public final class LoraPerExpertFormat {
             }
             if (!config.gated()) {
                 if (complete) {
-                    result.put(base + LoraExpertSuffix.GATE_AND_UP_B.suffix(), stackTransposed(experts));
+                    result.add(new Output(base + LoraExpertSuffix.GATE_AND_UP_B.suffix(), Kind.STACKED, inputs));
                 } else {
                     passThrough(result, id, experts);
                 }
@@ -132,44 +189,64 @@ public final class LoraPerExpertFormat {
             }
             GroupId gateId = new GroupId(id.prefix, id.layer, Projection.GATE, false);
             GroupId upId = new GroupId(id.prefix, id.layer, Projection.UP, false);
-            TreeMap<Integer, Tensor> gate = groups.get(gateId);
-            TreeMap<Integer, Tensor> up = groups.get(upId);
+            TreeMap<Integer, String> gate = groups.get(gateId);
+            TreeMap<Integer, String> up = groups.get(upId);
             boolean both = gate != null && up != null && gate.size() == n && up.size() == n;
             if (!both) {
                 passThrough(result, id, experts);
             } else if (id.projection == Projection.GATE) {
-                result.put(base + LoraExpertSuffix.GATE_AND_UP_B.suffix(), gateUpB(gate, up));
+                List<String> gateThenUp = new ArrayList<>(gate.values());
+                gateThenUp.addAll(up.values());
+                result.add(new Output(base + LoraExpertSuffix.GATE_AND_UP_B.suffix(), Kind.GATE_UP_B, gateThenUp));
             }
         }
         return result;
     }
 
-    private void passThrough(Map<String, Tensor> result, GroupId id, TreeMap<Integer, Tensor> experts) {
-        for (Map.Entry<Integer, Tensor> e : experts.entrySet()) {
-            result.put(id.prefix + "layers." + id.layer + "." + naming.segment() + "." + e.getKey() + "."
-                    + naming.name(id.projection) + "." + (id.isA ? "lora_A" : "lora_B") + ".weight", e.getValue());
+    private void passThrough(List<Output> result, GroupId id, TreeMap<Integer, String> experts) {
+        for (Map.Entry<Integer, String> e : experts.entrySet()) {
+            result.add(new Output(id.prefix + "layers." + id.layer + "." + naming.segment() + "." + e.getKey() + "."
+                    + naming.name(id.projection) + "." + (id.isA ? "lora_A" : "lora_B") + ".weight", Kind.KEPT,
+                    List.of(e.getValue())));
         }
     }
 
-    private static Tensor stackTransposed(TreeMap<Integer, Tensor> experts) {
+    /** E matrices [R, C] stacked transposed: [E, C, R]. */
+    private static long[] stackedShape(int experts, long[] first) {
+        requireMatrix(first);
+        return new long[] {experts, first[1], first[0]};
+    }
+
+    /** E gate and E up B [I, r] side by side transposed: [E, r, 2I]. */
+    private static long[] gateUpBShape(int experts, long[] gateB) {
+        requireMatrix(gateB);
+        return new long[] {experts, gateB[1], 2 * gateB[0]};
+    }
+
+    private static void requireMatrix(long[] shape) {
+        if (shape.length != 2) {
+            throw new IllegalArgumentException("a per-expert LoRA weight must be 2-d, got " + Arrays.toString(shape));
+        }
+    }
+
+    private static Tensor stackTransposed(List<Tensor> experts) {
         List<Tensor> ts = new ArrayList<>(experts.size());
-        for (Tensor t : experts.values()) {
+        for (Tensor t : experts) {
             ts.add(t.t());
         }
         return TensorOps.stack(ts, 0);
     }
 
-    // [E, r, 2I]: gate Bᵀ into columns [0, I), up Bᵀ into [I, 2I), written straight into one allocation.
-    private static Tensor gateUpB(TreeMap<Integer, Tensor> gate, TreeMap<Integer, Tensor> up) {
-        Tensor g0 = gate.firstEntry().getValue();
+    // [E, r, 2I]: gate Bᵀ into columns [0, I), up Bᵀ into [I, 2I), written straight into one allocation. The first
+    // half of gateThenUp is gate's B of each expert, the second half up's.
+    private static Tensor gateUpB(List<Tensor> gateThenUp) {
+        int n = gateThenUp.size() / 2;
+        Tensor g0 = gateThenUp.get(0);
         long inter = g0.size(0);
-        long rank = g0.size(1);
-        Tensor out = Tensor.allocate(g0.dtype(), gate.size(), rank, 2 * inter);
-        int i = 0;
-        for (Integer id : gate.keySet()) {
-            out.select(0, i).narrow(1, 0, inter).copyFrom(gate.get(id).t());
-            out.select(0, i).narrow(1, inter, inter).copyFrom(up.get(id).t());
-            i++;
+        Tensor out = Tensor.allocate(g0.dtype(), gateUpBShape(n, g0.sizes()));
+        for (int i = 0; i < n; i++) {
+            out.select(0, i).narrow(1, 0, inter).copyFrom(gateThenUp.get(i).t());
+            out.select(0, i).narrow(1, inter, inter).copyFrom(gateThenUp.get(n + i).t());
         }
         return out;
     }

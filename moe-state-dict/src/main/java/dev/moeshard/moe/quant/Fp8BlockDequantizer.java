@@ -76,15 +76,25 @@ public final class Fp8BlockDequantizer {
 
     /** Checks the weight and the shape of its scales; returns that shape. */
     private static long[] checkWeightAndScales(Tensor weight, Tensor scaleInv, String name) {
-        if (!weight.dtype().isFp8() || !weight.dtype().isConvertible() || weight.dim() != 2) {
+        return requireDequantizable(weight.dtype(), weight.sizes(), scaleInv.sizes(), name);
+    }
+
+    /**
+     * Checks, from headers alone, that a weight of {@code dtype} and {@code shape} with scales of {@code scaleShape}
+     * can be block-dequantized, as {@link #dequantize} will check it; returns the scale shape.
+     *
+     * @throws IllegalArgumentException when the weight is not a 2-d FP8 tensor or the scales do not fit it
+     */
+    public static long[] requireDequantizable(DType dtype, long[] shape, long[] scaleShape, String name) {
+        if (!dtype.isFp8() || !dtype.isConvertible() || shape.length != 2) {
             throw new IllegalArgumentException(name + ": block dequantization needs a 2-d F8_E4M3 or F8_E5M2 weight, got "
-                    + weight.dtype() + Arrays.toString(weight.sizes()));
+                    + dtype + Arrays.toString(shape));
         }
-        long rows = weight.size(0);
-        long cols = weight.size(1);
+        long rows = shape[0];
+        long cols = shape[1];
         long[] expected = scaleShape(rows, cols);
-        if (!Arrays.equals(scaleInv.sizes(), expected)) {
-            throw new IllegalArgumentException(name + ": scale_inv has shape " + Arrays.toString(scaleInv.sizes())
+        if (!Arrays.equals(scaleShape, expected)) {
+            throw new IllegalArgumentException(name + ": scale_inv has shape " + Arrays.toString(scaleShape)
                     + ", a weight of shape [" + rows + ", " + cols + "] needs " + Arrays.toString(expected)
                     + " (one scale per " + BLOCK + "x" + BLOCK + " block)");
         }

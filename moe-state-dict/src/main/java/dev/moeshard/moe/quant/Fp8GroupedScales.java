@@ -2,10 +2,12 @@ package dev.moeshard.moe.quant;
 
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.ExpertNaming.GroupedKey;
+import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.GroupedProjection;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.Projection;
 import dev.moeshard.tensor.Tensor;
+import java.util.List;
 
 /**
  * Block scales of FP8 experts grouped without dequantizing ({@code --dtype keep-fp8}). A per-expert weight [R, C]
@@ -31,6 +33,28 @@ public final class Fp8GroupedScales {
         return groupedKey + Fp8BlockDequantizer.SCALE_SUFFIX;
     }
 
+    /**
+     * The key of the grouped scales that hold those of {@code projection} of layer {@code layer}:
+     * {@code {prefix}layers.{layer}.{seg}.gate_and_up_projs_scale_inv} for gate and up, {@code down_projs_scale_inv}
+     * for down.
+     */
+    public static String keyOf(ExpertNaming naming, String prefix, int layer, Projection projection) {
+        return keyOf(naming.groupedKey(prefix, layer, groupOf(projection)));
+    }
+
+    /** The grouped tensor that holds {@code projection}: {@code down_projs} for down, else {@code gate_and_up_projs}. */
+    public static GroupedProjection groupOf(Projection projection) {
+        return projection == Projection.DOWN ? GroupedProjection.DOWN_PROJS : GroupedProjection.GATE_AND_UP_PROJS;
+    }
+
+    /** The projections whose scales the grouped scales of {@code projection} hold: gate only when gated. */
+    public static List<Projection> parts(GroupedProjection projection, MoeConfig config) {
+        if (projection == GroupedProjection.DOWN_PROJS) {
+            return List.of(Projection.DOWN);
+        }
+        return config.gated() ? List.of(Projection.GATE, Projection.UP) : List.of(Projection.UP);
+    }
+
     /** The grouped tensor {@code key} holds the scales of, parsed; null when it is no grouped scale key. */
     public static GroupedKey parse(ExpertNaming naming, String key) {
         if (!key.endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)) {
@@ -39,8 +63,17 @@ public final class Fp8GroupedScales {
         return naming.parseGrouped(key.substring(0, key.length() - Fp8BlockDequantizer.SCALE_SUFFIX.length()));
     }
 
-    /** Why {@code config}'s experts cannot be grouped as FP8, or null when they can. */
-    public static String refusal(MoeConfig config) {
+    /**
+     * Why {@code config}'s experts cannot be grouped as FP8 in {@code layout}, or null when they can. The grouped scales
+     * are the transposed block grid of DeepEP's {@code gate_and_up_projs} [E, H, 2I] and {@code down_projs} [E, I, H]
+     * and named after them, so no other layout can hold them.
+     */
+    public static String refusal(MoeConfig config, GroupedLayout layout) {
+        if (layout != GroupedLayout.DEEPEP) {
+            return "FP8 experts are kept only in the " + GroupedLayout.DEEPEP.cliName() + " layout, whose grouped"
+                    + " scales are the transposed block grid of gate_and_up_projs and down_projs; write --layout "
+                    + GroupedLayout.DEEPEP.cliName() + ", or dequantize (--dtype keep or bf16)";
+        }
         if (config.gated() && config.intermediate() % BLOCK != 0) {
             return "the expert intermediate size " + config.intermediate() + " is not a multiple of the FP8 block size "
                     + BLOCK + ", so gate and up blocks cannot line up at the seam of gate_and_up_projs; dequantize "

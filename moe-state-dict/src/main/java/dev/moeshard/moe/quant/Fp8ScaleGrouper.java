@@ -46,9 +46,8 @@ public final class Fp8ScaleGrouper {
         if (!range.contains(k.expert()) || (k.projection() == Projection.GATE && !config.gated())) {
             return null;
         }
-        GroupedProjection g = k.projection() == Projection.DOWN
-                ? GroupedProjection.DOWN_PROJS : GroupedProjection.GATE_AND_UP_PROJS;
-        String groupedKey = Fp8GroupedScales.keyOf(naming.groupedKey(k.prefix(), k.layer(), g));
+        GroupedProjection g = Fp8GroupedScales.groupOf(k.projection());
+        String groupedKey = Fp8GroupedScales.keyOf(naming, k.prefix(), k.layer(), k.projection());
         Tensor grouped = open.computeIfAbsent(groupedKey,
                 x -> Tensor.allocate(DType.F32, Fp8GroupedScales.shape(g, range.count(), config)));
         Tensor slot = Fp8GroupedScales.slot(grouped, k.expert() - range.start(), k.projection(), config);
@@ -57,7 +56,7 @@ public final class Fp8ScaleGrouper {
                     + ", expected " + Arrays.toString(slot.t().sizes()) + " (one per 128x128 block)");
         }
         slot.copyFrom(scales.t());
-        int parts = g == GroupedProjection.GATE_AND_UP_PROJS && config.gated() ? 2 : 1;
+        int parts = Fp8GroupedScales.parts(g, config).size();
         int left = missing.merge(groupedKey, range.count() * parts, (a, b) -> a) - 1;
         missing.put(groupedKey, left);
         if (left > 0) {
