@@ -16,6 +16,7 @@ import dev.moeshard.moe.family.FamilyDetection;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.safetensors.Checkpoint;
+import dev.moeshard.safetensors.InputFile;
 import dev.moeshard.safetensors.TensorEntry;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
@@ -81,10 +82,11 @@ final class GroupedRanks implements AutoCloseable {
                     throw new IllegalArgumentException(p + ": no such file or directory");
                 }
                 opened.add(Checkpoint.open(p));
+                opened.getLast().tensors(); // maps every file now, so that one that cannot be mapped fails the plan
                 manifests.add(readManifest(p));
             }
             Path dir0 = directoryOf(paths.get(0));
-            Optional<Path> config = Optional.of(dir0.resolve("config.json")).filter(Files::isRegularFile);
+            Optional<Path> config = Optional.of(dir0.resolve("config.json")).filter(InputFile::exists);
             DetectedModel known = model != null ? model
                     : config.isPresent() ? FamilyDetection.fromConfigFile(config.get()) : null;
             DetectedModel detected = known;
@@ -113,6 +115,12 @@ final class GroupedRanks implements AutoCloseable {
             List<Rank> ranks = new ArrayList<>();
             for (int i = 0; i < paths.size(); i++) {
                 Optional<GroupedManifest> m = manifests.get(i);
+                if (m.isPresent() && (m.get().expertStart() < 0 || m.get().expertEnd() < m.get().expertStart()
+                        || m.get().expertEnd() > experts)) {
+                    throw new InvalidInputException(directoryOf(paths.get(i)).resolve(GroupedManifest.FILE_NAME)
+                            .toString(), List.of("expertStart " + m.get().expertStart() + " and expertEnd "
+                            + m.get().expertEnd() + " are not a range of the model's " + experts + " experts"));
+                }
                 ExpertRange range = m.isPresent() ? new ExpertRange(m.get().expertStart(), m.get().expertEnd())
                         : ExpertRange.forRank(i, paths.size(), experts);
                 ranks.add(new Rank(i, paths.get(i), opened.get(i), range, m));

@@ -219,6 +219,7 @@ final class GroupedToGrouped {
                 ShardLayout.of(job.specs(), request.writing().maxShardBytes()), Map.of("format", "pt"));
              StagedWrites writes = new StagedWrites(engine, out)) {
             Set<String> layers = new LinkedHashSet<>();
+            Map<String, ReusedScratch> scratch = new HashMap<>();
             for (String key : first.checkpoint().keys()) {
                 GroupedLayout.Key g = from.parse(naming, key);
                 if (g == null) {
@@ -249,9 +250,19 @@ final class GroupedToGrouped {
                         }
                         sources.put(name, r.checkpoint().tensor(sourceKey));
                     }
-                    LayoutConversion.copy(from, sources, lo - r.range().start(), layout, targets,
-                            lo - job.range().start(), hi - lo, config, LayoutConversion.projections(config));
-                    sources.values().forEach(MappedPages::release);
+                    // Expert by expert, each source expert's rows read from the file into scratch first, never
+                    // through the mapping: see SourceReads.
+                    for (long e = lo; e < hi; e++) {
+                        Map<String, Tensor> read = new LinkedHashMap<>();
+                        for (Map.Entry<String, Tensor> source : sources.entrySet()) {
+                            List<Tensor> one = List.of(source.getValue().narrow(0, e - r.range().start(), 1));
+                            ReusedScratch bytes = scratch.computeIfAbsent(source.getKey(), k -> new ReusedScratch());
+                            read.put(source.getKey(), SourceReads.read(one,
+                                    bytes.tensor(DType.U8, Math.max(1, SourceReads.bytes(one))).segment()).getFirst());
+                        }
+                        LayoutConversion.copy(from, read, 0, layout, targets, e - job.range().start(), 1, config,
+                                LayoutConversion.projections(config));
+                    }
                 }
                 long bytes = 0;
                 for (Tensor t : targets.values()) {

@@ -17,13 +17,19 @@ public final class InvalidInputException extends RuntimeException {
         this.problems = List.copyOf(problems);
     }
 
-    // One problem fits the one line an error gets; several are listed below it, one a line, so that all are seen.
+    /** The most problems the message lists; {@link #problems()} has them all. */
+    static final int LISTED = 50;
+
+    // One problem fits the one line an error gets; several are listed below it, one a line, so that all are seen,
+    // up to LISTED: a hostile input can have problems by the million, and a terminal needs the first few.
     private static String describe(String what, List<String> problems) {
         if (problems.size() == 1) {
             return what + ": nothing written: " + problems.getFirst();
         }
-        return what + ": " + problems.size() + " problems, nothing written:" + System.lineSeparator() + "  "
-                + String.join(System.lineSeparator() + "  ", problems);
+        String listed = String.join(System.lineSeparator() + "  ", problems.subList(0, Math.min(LISTED, problems.size())));
+        String more = problems.size() > LISTED
+                ? System.lineSeparator() + "  ... and " + (problems.size() - LISTED) + " more" : "";
+        return what + ": " + problems.size() + " problems, nothing written:" + System.lineSeparator() + "  " + listed + more;
     }
 
     /** The file or directory the problems were found in (several, comma-separated, for the ranks of one run). */

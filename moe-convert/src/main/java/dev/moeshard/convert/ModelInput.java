@@ -5,6 +5,7 @@ import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.family.FamilyDetection;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.safetensors.Checkpoint;
+import dev.moeshard.safetensors.InputFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -53,9 +54,10 @@ record ModelInput(Checkpoint checkpoint, DetectedModel model, Optional<Path> con
         }
         Checkpoint checkpoint = Checkpoint.open(path);
         try {
+            checkpoint.tensors(); // maps every file now, so that one that cannot be mapped fails the plan
             Path dir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
             Path config = dir.resolve("config.json");
-            if (Files.isRegularFile(config)) {
+            if (InputFile.exists(config)) { // anything by that name: a FIFO or a dangling link is refused, not ignored
                 return new ModelInput(checkpoint, FamilyDetection.fromConfigFile(config), Optional.of(config), "config.json");
             }
             return new ModelInput(checkpoint, FamilyDetection.fromTensors(checkpoint.tensors()), Optional.empty(),

@@ -92,6 +92,9 @@ final class StagedWrites implements AutoCloseable {
 
     /** Copies {@code source} into {@code target}, a tensor of the output or a run of whole rows of one. */
     void copy(Tensor target, Tensor source) {
+        if (target.numel() == 0) {
+            return; // an empty tensor of a huge shape ([2^62, 0]) has nothing to write, and no rows to loop over
+        }
         long rows = target.dim() == 0 ? 0 : target.size(0);
         if (rows == 0 || !target.isContiguous() || !target.dtype().isByteAligned() || !source.dtype().isByteAligned()
                 || !target.storage().isMapped() || !Arrays.equals(target.sizes(), source.sizes())

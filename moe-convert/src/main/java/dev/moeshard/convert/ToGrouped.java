@@ -149,13 +149,13 @@ final class ToGrouped {
         survey = new ExpertSurvey(in.checkpoint(), in.model());
         lora = LoraPlan.of(in.checkpoint(), in.model().family().naming(), in.model().config(), request.lora());
         problems.addAll(lora.problems());
-        if (survey.layers().isEmpty() && lora.specs().isEmpty() && problems.isEmpty()
+        if (survey.layers().isEmpty() && lora.inputKeys().isEmpty() && problems.isEmpty()
                 && GroupedPlan.fusedCount(in.checkpoint(), in.model().family().naming()) == 0) {
             problems.add("no per-expert tensors found under " + in.model().family().naming().segment());
         }
         problems.addAll(QuantizationCheck.problems(in.checkpoint()));
         if (request.keepFp8()) {
-            problems.addAll(KeptFp8Plan.problems(in.checkpoint(), in.model().config()));
+            problems.addAll(KeptFp8Plan.problems(in.checkpoint(), in.model().config(), layout));
         }
         if (!problems.isEmpty()) {
             throw new InvalidInputException(request.input().toString(), new ArrayList<>(problems));
@@ -167,11 +167,8 @@ final class ToGrouped {
             ExpertRange range = ExpertRange.forMesh(mesh, experts);
             problems.addAll(survey.problems(range, mesh));
             if (problems.isEmpty()) {
-                GroupedPlan plan = GroupedPlan.of(in.checkpoint(), survey, in.model().family(), in.model().config(),
-                        range, request.dtype(), lora, layout);
-                if (request.keepFp8()) {
-                    plan = KeptFp8Plan.apply(plan, in.checkpoint(), in.model(), range);
-                }
+                GroupedPlan plan = GroupedPlan.of(in.checkpoint(), survey, in.model().adapter(layout),
+                        GroupedPlan.options(request, mesh));
                 plans.put(rank, plan);
                 units.add(new RankUnit(rank, mesh, range, plan.specs(), request.ranks().subdirectory(rank)));
             }

@@ -30,7 +30,8 @@ import java.util.function.BiConsumer;
  * were loaded in place through strided views; one adapter serves one model on one rank, not several threads.
  *
  * <p>This class holds what both directions share; the conversions themselves are in {@code HfToGrouped} and
- * {@code GroupedToHf}, the check that a checkpoint has every needed expert in {@code ExpertAvailability}.
+ * {@code GroupedToHf}, the headers-only plan of {@code fromHf} in {@code HfToGroupedPlan} (on the same rules), the
+ * check that a checkpoint has every needed expert in {@code ExpertAvailability}.
  */
 public final class MoeStateDictAdapter {
     private final MoeConfig config;

@@ -104,8 +104,8 @@ public final class SafetensorsFile implements AutoCloseable {
         try {
             channel = FileChannel.open(file, StandardOpenOption.READ);
             if (channel.size() != header.fileSize()) {
-                throw new SafetensorsFormatException(file, "file changed since its header was read: it had "
-                        + header.fileSize() + " bytes, now " + channel.size());
+                throw new UncheckedIOException(new IOException(file + ": changed since its header was read: it had "
+                        + header.fileSize() + " bytes, now " + channel.size()));
             }
             return map(header, channel);
         } catch (IOException | RuntimeException e) {

@@ -1,0 +1,100 @@
+package dev.moeshard.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.moeshard.convert.SampleCheckpoint;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A running conversion stopped from outside, as a user or a scheduler stops it: SIGTERM and SIGINT exit with 143 and
+ * 130 and leave neither the output nor its staging; SIGKILL leaves the staging, which the next run reports with how
+ * to remove it, and then completes. Each signal is sent once the staging directory exists, so it lands mid-run.
+ */
+class SignalTest {
+    private static final SampleCheckpoint MODEL = new SampleCheckpoint(8, 16, 512, 256);
+
+    private static Process start(Path in, Path out, Path log) throws IOException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        return new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-cp", classPath, Main.class.getName(), "to-grouped", in.toString(), out.toString(),
+                "--ep-size", "2", "--all-ranks")
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    private static List<Path> staging(Path out) throws IOException {
+        try (Stream<Path> siblings = Files.list(out.getParent())) {
+            return siblings.filter(p -> p.getFileName().toString().startsWith("." + out.getFileName() + ".tmp-")).toList();
+        }
+    }
+
+    /**
+     * Waits until the run has created its staging directory and recorded itself in it (it is then converting), or
+     * fails after 60 s.
+     */
+    private static void awaitStaging(Process p, Path out) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (staging(out).isEmpty() || !Files.exists(staging(out).getFirst().resolve(".moeshard-owner"))) {
+            assertTrue(p.isAlive(), "the run ended before it staged anything");
+            assertTrue(System.nanoTime() < deadline, "no staging directory appeared");
+            Thread.sleep(5);
+        }
+    }
+
+    private static void signal(Process p, String name) throws Exception {
+        assertEquals(0, new ProcessBuilder("kill", "-" + name, Long.toString(p.pid())).start().waitFor());
+    }
+
+    private void stopsCleanly(Path dir, String signal, int expectedExit) throws Exception {
+        Path in = dir.resolve("in");
+        MODEL.write(in, 11, 20_000_000);
+        Path out = dir.resolve("out");
+        Process p = start(in, out, dir.resolve("log"));
+        awaitStaging(p, out);
+        signal(p, signal);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the run did not stop");
+        String log = Files.readString(dir.resolve("log"));
+        assertEquals(expectedExit, p.exitValue(), log);
+        assertFalse(Files.exists(out), "no output after a " + signal + ": " + log);
+        assertEquals(List.of(), staging(out), "no staging after a " + signal + ": " + log);
+        assertTrue(log.contains("removed the unfinished output"), log);
+    }
+
+    @Test
+    void sigtermStopsTheRunAndRemovesItsStaging(@TempDir Path dir) throws Exception {
+        stopsCleanly(dir, "TERM", 143);
+    }
+
+    @Test
+    void sigintStopsTheRunAndRemovesItsStaging(@TempDir Path dir) throws Exception {
+        stopsCleanly(dir, "INT", 130);
+    }
+
+    @Test
+    void afterSigkillTheNextRunReportsTheStaleStagingAndCompletes(@TempDir Path dir) throws Exception {
+        Path in = dir.resolve("in");
+        MODEL.write(in, 12, 20_000_000);
+        Path out = dir.resolve("out");
+        Process p = start(in, out, dir.resolve("log"));
+        awaitStaging(p, out);
+        p.destroyForcibly();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        List<Path> left = staging(out);
+        assertEquals(1, left.size(), "a killed run leaves its staging");
+        assertFalse(Files.exists(out));
+
+        CliRun again = CliRun.of("to-grouped", in.toString(), out.toString(), "--ep-size", "2", "--all-ranks");
+        assertEquals(ExitCode.OK, again.code(), again.toString());
+        assertTrue(again.err().contains(left.getFirst().toString()) && again.err().contains("rm -rf"), again.toString());
+        assertTrue(Files.isDirectory(out.resolve("ep-rank-1")));
+    }
+}
