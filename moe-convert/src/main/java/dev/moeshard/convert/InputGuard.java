@@ -25,8 +25,9 @@ final class InputGuard {
             work.run();
         } catch (InternalError e) {
             requireUnchanged();
-            throw new UncheckedIOException(new IOException("an input file could not be read where it is mapped ("
-                    + e.getMessage() + "); was it truncated or replaced during the run?", e));
+            String message = "an input file could not be read where it is mapped (" + e.getMessage()
+                    + "); was it truncated or replaced during the run?";
+            throw new UncheckedIOException(message, new IOException(message, e));
         }
         requireUnchanged();
     }

@@ -26,6 +26,7 @@ final class StagedRun {
                                                         String describeLayout, InputGuard guard, UnitWriter writer,
                                                         ProgressListener listener) {
         long total = units.stream().mapToLong(RankUnit::bytes).sum();
+        FreeSpace.require(output, total);
         ByteProgress progress = new ByteProgress(listener, total);
         List<ConversionReport.WrittenCheckpoint> written = new ArrayList<>();
         long finished = 0;

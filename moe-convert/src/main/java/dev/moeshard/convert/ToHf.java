@@ -65,6 +65,7 @@ final class ToHf {
                 }
             }
             ByteProgress progress = new ByteProgress(listener, specs.stream().mapToLong(TensorSpec::byteSize).sum());
+            FreeSpace.require(output, progress.total());
             InputGuard guard = new InputGuard(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList());
             try (StagedDirectory staged = StagedDirectory.create(output, request.writing().replaceExisting(), listener)) {
                 guard.around(() -> write(plan, specs, staged, request, requantization, engine, ranks, progress));

@@ -81,9 +81,10 @@ public final class Checkpoint implements AutoCloseable {
                 throw new UncheckedIOException(file + ": changed while it was read: " + e.getMessage(), e);
             }
             if (size != header.fileSize() || !time.equals(modified.get(file))) {
-                throw new UncheckedIOException(new IOException(file + ": changed while it was read: it had "
-                        + header.fileSize() + " bytes (modified " + modified.get(file) + "), now " + size
-                        + " bytes (modified " + time + "); nothing was written"));
+                String message = file + ": changed while it was read: it had " + header.fileSize()
+                        + " bytes (modified " + modified.get(file) + "), now " + size + " bytes (modified " + time
+                        + "); nothing was written";
+                throw new UncheckedIOException(message, new IOException(message));
             }
         }
     }

@@ -73,10 +73,10 @@ public final class SafetensorsFile implements AutoCloseable {
                 ByteBuffer buffer = into.asSlice(done, Math.min(into.byteSize() - done, 1L << 30)).asByteBuffer();
                 while (buffer.hasRemaining()) {
                     if (channel.read(buffer, position + done + buffer.position()) < 0) {
-                        throw new UncheckedIOException(new EOFException(header.path() + ": ends at "
-                                + channel.size() + " bytes, before the " + into.byteSize() + " bytes at " + position
-                                + " that were to be read: it was truncated while it was read (its header says "
-                                + header.fileSize() + ")"));
+                        String message = header.path() + ": ends at " + channel.size() + " bytes, before the "
+                                + into.byteSize() + " bytes at " + position + " that were to be read: it was truncated "
+                                + "while it was read (its header says " + header.fileSize() + ")";
+                        throw new UncheckedIOException(message, new EOFException(message));
                     }
                 }
                 done += buffer.capacity();
@@ -104,8 +104,9 @@ public final class SafetensorsFile implements AutoCloseable {
         try {
             channel = FileChannel.open(file, StandardOpenOption.READ);
             if (channel.size() != header.fileSize()) {
-                throw new UncheckedIOException(new IOException(file + ": changed since its header was read: it had "
-                        + header.fileSize() + " bytes, now " + channel.size()));
+                String message = file + ": changed since its header was read: it had " + header.fileSize()
+                        + " bytes, now " + channel.size();
+                throw new UncheckedIOException(message, new IOException(message));
             }
             return map(header, channel);
         } catch (IOException | RuntimeException e) {

@@ -1,6 +1,5 @@
 package dev.moeshard.safetensors;
 
-import dev.moeshard.tensor.ElementAccess;
 import dev.moeshard.tensor.Shapes;
 import dev.moeshard.tensor.Tensor;
 import java.io.IOException;
@@ -8,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -207,9 +207,14 @@ public final class SafetensorsWriter implements AutoCloseable {
             // One byte at the end sizes the file; reserving its blocks spares a fault per page while it is written.
             channel.write(ByteBuffer.wrap(new byte[1]), plan.fileSize() - 1);
             FilePreallocation.reserve(temp, plan.fileSize());
+            // The header goes in with a positional write, not through the mapping: on a full disk a write fails with
+            // an IOException, where a store to a mapped page the file system cannot back faults.
+            ByteBuffer head = ByteBuffer.allocate(8 + plan.header().length).order(ByteOrder.LITTLE_ENDIAN);
+            head.putLong(plan.headerLength()).put(plan.header()).flip();
+            while (head.hasRemaining()) {
+                channel.write(head, head.position());
+            }
             MemorySegment mapping = channel.map(FileChannel.MapMode.READ_WRITE, 0, plan.fileSize(), arena);
-            mapping.set(ElementAccess.LONG, 0, plan.headerLength());
-            MemorySegment.copy(MemorySegment.ofArray(plan.header()), 0, mapping, 8, plan.headerLength());
             LOG.debug("writing {} ({} tensors, {} bytes) through {}", path, plan.entries.size(), plan.fileSize(), temp);
             return new SafetensorsWriter(path, temp, plan, arena, channel, mapping);
         } catch (IOException | RuntimeException e) {
