@@ -40,23 +40,28 @@ final class InspectCommand implements Callable<Integer> {
     }
 
     private static void printText(InspectReport r, PrintWriter out) {
-        out.printf("input:       %s (%d file%s)%n", r.input(), r.files().size(), r.files().size() == 1 ? "" : "s");
-        out.printf("family:      %s (from %s)%n", r.family(), r.detectedFrom());
-        out.printf("layout:      %s%n", r.layout());
-        out.printf("experts:     %d per layer, %s, H=%d I=%d%n", r.numExperts(), r.gated() ? "gated" : "not gated",
+        line(out, "input:       %s (%d file%s)", r.input(), r.files().size(), r.files().size() == 1 ? "" : "s");
+        line(out, "family:      %s (from %s)", r.family(), r.detectedFrom());
+        line(out, "layout:      %s", r.layout());
+        line(out, "experts:     %d per layer, %s, H=%d I=%d", r.numExperts(), r.gated() ? "gated" : "not gated",
                 r.hidden(), r.intermediate());
-        out.printf("layers:      %d with experts %s%n", r.expertLayers().size(), r.expertLayers());
-        out.printf("projections: %s%n", String.join(", ", r.projections()));
-        out.printf("dtypes:      %s%n", r.dtypes());
-        out.printf("tensors:     %d (%d per-expert), %d bytes%n", r.tensors(), r.expertTensors(), r.totalBytes());
-        r.missingExperts().forEach((layer, ids) -> out.printf("missing:     %s experts %s%n", layer, ids));
-        r.quantization().forEach(q -> out.printf("quantized:   %s: %s, blocks of %s, %d tensors, %d bytes%n", q.group(),
+        line(out, "layers:      %d with experts %s", r.expertLayers().size(), r.expertLayers());
+        line(out, "projections: %s", String.join(", ", r.projections()));
+        line(out, "dtypes:      %s", r.dtypes());
+        line(out, "tensors:     %d (%d per-expert), %d bytes", r.tensors(), r.expertTensors(), r.totalBytes());
+        r.missingExperts().forEach((layer, ids) -> line(out, "missing:     %s experts %s", layer, ids));
+        r.quantization().forEach(q -> line(out, "quantized:   %s: %s, blocks of %s, %d tensors, %d bytes", q.group(),
                 q.format(), q.blockSize(), q.tensors(), q.bytes()));
         if (r.valid()) {
-            out.println("problems:    none");
+            line(out, "problems:    none");
         } else {
-            out.printf("problems:    %d%n", r.problems().size());
-            r.problems().forEach(p -> out.println("  " + Text.escaped(p)));
+            line(out, "problems:    %d", r.problems().size());
+            r.problems().forEach(p -> line(out, "  %s", p));
         }
+    }
+
+    /** One line of the report, with the control characters of names and paths from the input shown escaped. */
+    private static void line(PrintWriter out, String format, Object... args) {
+        out.println(Text.escaped(String.format(format, args)));
     }
 }

@@ -60,8 +60,13 @@ record ModelInput(Checkpoint checkpoint, DetectedModel model, Optional<Path> con
             if (InputFile.exists(config)) { // anything by that name: a FIFO or a dangling link is refused, not ignored
                 return new ModelInput(checkpoint, FamilyDetection.fromConfigFile(config), Optional.of(config), "config.json");
             }
-            return new ModelInput(checkpoint, FamilyDetection.fromTensors(checkpoint.tensors()), Optional.empty(),
-                    "tensor names and shapes");
+            try {
+                return new ModelInput(checkpoint, FamilyDetection.fromTensors(checkpoint.tensors()), Optional.empty(),
+                        "tensor names and shapes");
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(path + ": no config.json, and the tensors do not tell the model: "
+                        + e.getMessage(), e);
+            }
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;

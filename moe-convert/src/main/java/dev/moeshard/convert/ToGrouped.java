@@ -154,6 +154,7 @@ final class ToGrouped {
             problems.add("no per-expert tensors found under " + in.model().family().naming().segment());
         }
         problems.addAll(QuantizationCheck.problems(in.checkpoint()));
+        problems.addAll(unconvertible());
         if (request.keepFp8()) {
             problems.addAll(KeptFp8Plan.problems(in.checkpoint(), in.model().config(), layout));
         }
@@ -177,6 +178,29 @@ final class ToGrouped {
             throw new InvalidInputException(request.input().toString(), new ArrayList<>(problems));
         }
         return units;
+    }
+
+    /**
+     * The expert tensors that {@code --dtype} asks to convert but whose dtype has no arithmetic conversion (integers,
+     * booleans): refused while planning, not found when the first of them is copied.
+     */
+    private List<String> unconvertible() {
+        List<String> problems = new ArrayList<>();
+        DType to = request.dtype();
+        if (to == null) {
+            return problems;
+        }
+        ExpertNaming naming = in.model().family().naming();
+        for (String key : in.checkpoint().keys()) {
+            DType from = in.checkpoint().entry(key).dtype();
+            boolean expert = naming.parsePerExpert(key) != null
+                    || GroupedPlan.fusedGroupedKey(key, in.checkpoint().entry(key), naming) != null;
+            if (expert && from != to && !from.isConvertible()) {
+                problems.add(key + ": dtype " + from + " has no conversion to " + to + " (--dtype " + request.dtypeName()
+                        + "); only floating-point dtypes convert: use --dtype keep");
+            }
+        }
+        return problems;
     }
 
     private static void addIfPresent(Set<String> problems, String problem) {

@@ -208,4 +208,24 @@ class HostileInputTest {
         MoeConvert.toGrouped(ToGroupedRequest.of(Fixtures.of("qwen3_moe"), out));
         assertTrue(Files.exists(out.resolve("model.safetensors")));
     }
+
+    @Test
+    void expertsOfADtypeThatCannotBeConvertedAreInvalidInputBeforeAnythingIsWritten(@TempDir Path dir) throws Exception {
+        Path in = Fixtures.copy("qwen3_moe", dir);
+        try (Checkpoint c = Checkpoint.open(in)) {
+            Map<String, Tensor> all = new LinkedHashMap<>();
+            for (String k : c.keys()) {
+                Tensor t = c.tensor(k).contiguousCopy();
+                all.put(k, k.contains(".experts.") ? Tensor.allocate(DType.I32, t.sizes()) : t);
+            }
+            Files.delete(in.resolve("model.safetensors"));
+            ShardedCheckpointWriter.write(in, all, Long.MAX_VALUE, Map.of("format", "pt"));
+        }
+        Path out = dir.resolve("out");
+        RuntimeException e = assertThrows(RuntimeException.class,
+                () -> MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withDtype(DType.BF16)));
+        assertTrue(e instanceof InvalidInputException || e instanceof IllegalArgumentException, e.toString());
+        assertTrue(e.getMessage().contains("I32"), e.getMessage());
+        assertFalse(Files.exists(out));
+    }
 }
