@@ -5,6 +5,7 @@ import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyEngine;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Byte-exact comparison of two tensors of one dtype and shape, streamed: contiguous tensors are compared where they
@@ -18,6 +19,7 @@ final class TensorComparison {
     private final CopyEngine engine;
     /** Reused from comparison to comparison: a fresh chunk each time would stay allocated until the collector ran. */
     private final ReusedScratch expectedScratch = new ReusedScratch();
+    private final ReusedScratch readScratch = new ReusedScratch();
     private final ReusedScratch actualScratch = new ReusedScratch();
 
     TensorComparison(CopyEngine engine) {
@@ -62,8 +64,13 @@ final class TensorComparison {
         if (scratch == null) {
             return part.segment();
         }
+        // A strided view of a mapped input is read from its file first, so that the vectorized copy never reads the
+        // mapping (see SourceReads).
+        List<Tensor> one = List.of(part);
+        Tensor read = SourceReads.read(one, readScratch.tensor(DType.U8, Math.max(1, SourceReads.bytes(one))).segment())
+                .getFirst();
         Tensor target = scratch.narrow(0, 0, rows);
-        engine.copy(target, part);
+        engine.copy(target, read);
         return target.segment();
     }
 

@@ -366,6 +366,7 @@ final class ToGrouped {
      */
     private static void dequantizeInPlace(Map<String, Tensor> hf, ShardedCheckpointWriter out, Set<String> planned,
                                           Set<String> groupedKeys, DType dequantizedDtype, ByteProgress progress) {
+        ReusedScratch raw = new ReusedScratch(); // each weight and its scales, read from the file (SourceReads)
         for (String key : new ArrayList<>(hf.keySet())) {
             Tensor value = hf.get(key);
             Tensor scale = hf.get(key + Fp8BlockDequantizer.SCALE_SUFFIX);
@@ -377,7 +378,10 @@ final class ToGrouped {
                     || !Arrays.equals(target.sizes(), value.sizes())) {
                 continue;
             }
-            Fp8BlockDequantizer.dequantizeInto(value, scale, target, key);
+            List<Tensor> inputs = List.of(value, scale);
+            List<Tensor> read = SourceReads.read(inputs, raw.tensor(DType.U8, Math.max(1, SourceReads.bytes(inputs)))
+                    .segment());
+            Fp8BlockDequantizer.dequantizeInto(read.get(0), read.get(1), target, key);
             hf.remove(key);
             hf.remove(key + Fp8BlockDequantizer.SCALE_SUFFIX);
             MappedPages.release(target);
