@@ -5,8 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moeshard.convert.Fixtures;
+import dev.moeshard.safetensors.Checkpoint;
+import dev.moeshard.safetensors.ShardedCheckpointWriter;
+import dev.moeshard.tensor.Tensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -50,10 +55,16 @@ class HostileExitCodesTest {
 
     @Test
     void controlCharactersFromTheInputAreShownEscaped(@TempDir Path dir) throws Exception {
-        Path in = Fixtures.copy("qwen3_moe", dir);
-        Files.writeString(in.resolve("config.json"), "{\"model_type\": \"evil\\u001b[2Kdone\"}");
-        CliRun run = CliRun.of("to-grouped", in.toString(), dir.resolve("out").toString());
-        assertOneLine(run, ExitCode.INVALID_INPUT, "\\x1b[2Kdone");
-        assertFalse(run.err().contains("\u001b"), "no raw escape character: " + run);
+        Path in = Files.createDirectories(dir.resolve("evil"));
+        try (Checkpoint c = Checkpoint.open(Fixtures.of("qwen3_moe"))) {
+            Map<String, Tensor> renamed = new LinkedHashMap<>();
+            c.keys().forEach(k -> renamed.put("\u001b[2Kdone " + k, c.tensor(k).contiguousCopy()));
+            ShardedCheckpointWriter.write(in, renamed, Long.MAX_VALUE, Map.of("format", "pt"));
+        }
+        Files.copy(Fixtures.of("qwen3_moe").resolve("config.json"), in.resolve("config.json"));
+        CliRun run = CliRun.of("inspect", in.toString());
+        assertEquals(ExitCode.OK, run.code(), run.toString());
+        assertTrue(run.out().contains("\\x1b[2Kdone model.layers.0"), run.toString());
+        assertFalse(run.out().contains("\u001b"), "no raw escape character: " + run);
     }
 }

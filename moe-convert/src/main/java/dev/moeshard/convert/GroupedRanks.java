@@ -88,7 +88,7 @@ final class GroupedRanks implements AutoCloseable {
             Path dir0 = directoryOf(paths.get(0));
             Optional<Path> config = Optional.of(dir0.resolve("config.json")).filter(InputFile::exists);
             DetectedModel known = model != null ? model
-                    : config.isPresent() ? FamilyDetection.fromConfigFile(config.get()) : null;
+                    : config.isPresent() ? knownFamily(config.get()) : null;
             DetectedModel detected = known;
             GroupedLayout chosen = GroupedLayout.DEEPEP;
             if (known == null || known.family().layout() != ModelFamily.Layout.GPT_OSS_GROUPED) {
@@ -332,6 +332,13 @@ final class GroupedRanks implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             return null;
         }
+    }
+
+    /** The model config.json describes, or null where its model_type is not in the family table (then: shapes). */
+    private static DetectedModel knownFamily(Path config) {
+        var json = FamilyDetection.readConfig(config);
+        return ModelFamily.ofModelType(FamilyDetection.modelType(json))
+                .map(f -> new DetectedModel(f, FamilyDetection.sizes(json, config.toString(), f))).orElse(null);
     }
 
     private static boolean hasLayoutKeys(Checkpoint c, ModelFamily family, GroupedLayout layout) {

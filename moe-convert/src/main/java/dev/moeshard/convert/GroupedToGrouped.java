@@ -60,8 +60,9 @@ final class GroupedToGrouped {
         }
         Path dir = Files.isDirectory(input) ? input : input.toAbsolutePath().getParent();
         Path config = dir.resolve("config.json");
-        if (Files.isRegularFile(config) && FamilyDetection.fromConfigFile(config).family().layout()
-                == ModelFamily.Layout.GPT_OSS_GROUPED) {
+        if (Files.isRegularFile(config) && ModelFamily.ofModelType(FamilyDetection.modelType(
+                FamilyDetection.readConfig(config))).map(f -> f.layout() == ModelFamily.Layout.GPT_OSS_GROUPED)
+                .orElse(false)) {
             return false;
         }
         if (Files.isDirectory(input)) {

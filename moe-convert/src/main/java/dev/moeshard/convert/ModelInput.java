@@ -1,5 +1,6 @@
 package dev.moeshard.convert;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.moeshard.moe.family.DetectedModel;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.family.FamilyDetection;
@@ -36,19 +37,24 @@ record ModelInput(Checkpoint checkpoint, DetectedModel model, Optional<Path> con
         if (numExperts != null && numExperts < 1) {
             throw new UsageException("--num-experts must be at least 1, got " + numExperts);
         }
-        ModelInput detected = open0(path);
-        if (family == null && numExperts == null) {
+        ModelInput detected = open0(path, family);
+        if (numExperts == null) {
             return detected;
         }
         MoeConfig c = detected.model().config();
-        DetectedModel chosen = new DetectedModel(family != null ? family : detected.model().family(),
-                new MoeConfig(numExperts != null ? numExperts : c.numExperts(), c.hidden(), c.intermediate(), c.gated()));
-        String from = detected.detectedFrom() + (family != null ? ", family from --model" : "")
-                + (numExperts != null ? ", experts from --num-experts" : "");
-        return new ModelInput(detected.checkpoint(), chosen, detected.configFile(), from);
+        DetectedModel chosen = new DetectedModel(detected.model().family(),
+                new MoeConfig(numExperts, c.hidden(), c.intermediate(), c.gated()));
+        return new ModelInput(detected.checkpoint(), chosen, detected.configFile(),
+                detected.detectedFrom() + ", experts from --num-experts");
     }
 
-    private static ModelInput open0(Path path) {
+    /**
+     * The model: the family {@code named} (--model) or, without one, config.json's model_type from the family table;
+     * the sizes from config.json. A model_type the table does not know is no dead end when the tensors use a known
+     * naming: that naming is applied, and {@link #detectedFrom} says so. Without config.json everything comes from
+     * the tensors.
+     */
+    private static ModelInput open0(Path path, ModelFamily named) {
         if (!Files.exists(path)) {
             throw new IllegalArgumentException(path + ": no such file or directory");
         }
@@ -57,19 +63,37 @@ record ModelInput(Checkpoint checkpoint, DetectedModel model, Optional<Path> con
             checkpoint.tensors(); // maps every file now, so that one that cannot be mapped fails the plan
             Path dir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
             Path config = dir.resolve("config.json");
-            if (InputFile.exists(config)) { // anything by that name: a FIFO or a dangling link is refused, not ignored
-                return new ModelInput(checkpoint, FamilyDetection.fromConfigFile(config), Optional.of(config), "config.json");
+            if (!InputFile.exists(config)) { // anything by that name: a FIFO or a dangling link is refused, not ignored
+                DetectedModel fromTensors = fromTensors(path, checkpoint);
+                return named == null
+                        ? new ModelInput(checkpoint, fromTensors, Optional.empty(), "tensor names and shapes")
+                        : new ModelInput(checkpoint, new DetectedModel(named, fromTensors.config()), Optional.empty(),
+                                "family from --model, sizes from tensor names and shapes");
             }
-            try {
-                return new ModelInput(checkpoint, FamilyDetection.fromTensors(checkpoint.tensors()), Optional.empty(),
-                        "tensor names and shapes");
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(path + ": no config.json, and the tensors do not tell the model: "
-                        + e.getMessage(), e);
+            JsonNode json = FamilyDetection.readConfig(config);
+            String modelType = FamilyDetection.modelType(json);
+            ModelFamily family = named != null ? named : ModelFamily.ofModelType(modelType).orElse(null);
+            String from = named != null ? "family from --model, sizes from config.json" : "config.json";
+            if (family == null) {
+                family = fromTensors(path, checkpoint).family();
+                from = "config.json for the sizes; its model_type '" + modelType + "' is not in the family table, so "
+                        + "the naming the tensors use (" + family.modelType() + "'s, "
+                        + family.naming().segment() + ") was applied";
             }
+            MoeConfig sizes = FamilyDetection.sizes(json, config.toString(), family);
+            return new ModelInput(checkpoint, new DetectedModel(family, sizes), Optional.of(config), from);
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;
+        }
+    }
+
+    private static DetectedModel fromTensors(Path path, Checkpoint checkpoint) {
+        try {
+            return FamilyDetection.fromTensors(checkpoint.tensors());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(path + ": no config.json (or a model_type it does not know), and the "
+                    + "tensors do not tell the model: " + e.getMessage(), e);
         }
     }
 

@@ -36,6 +36,14 @@ public final class FamilyDetection {
      * JSON; anything else is refused with {@link IllegalArgumentException} naming it.
      */
     public static DetectedModel fromConfigFile(Path path) {
+        return fromConfig(readConfig(path), path.toString());
+    }
+
+    /**
+     * config.json at {@code path} as parsed JSON: a regular file of at most {@link InputFile#MAX_JSON_BYTES} holding
+     * one JSON object; anything else is refused with {@link IllegalArgumentException} naming it.
+     */
+    public static JsonNode readConfig(Path path) {
         byte[] bytes = InputFile.readJson(path, "config.json");
         JsonNode config;
         try {
@@ -48,7 +56,7 @@ public final class FamilyDetection {
         if (config == null || !config.isObject()) {
             throw new IllegalArgumentException(path + ": config.json must hold a JSON object");
         }
-        return fromConfig(config, path.toString());
+        return config;
     }
 
     /** Reads a parsed config.json; {@code source} names it in messages. */
@@ -56,13 +64,49 @@ public final class FamilyDetection {
         String modelType = config.path("model_type").asText("");
         ModelFamily family = ModelFamily.ofModelType(modelType).orElseThrow(() -> new IllegalArgumentException(
                 source + ": model_type '" + modelType + "' is not a known MoE family (known: " + ModelFamily.modelTypes()
-                        + "); pass a MoeConfig and an ExpertNaming explicitly"));
-        int experts = (int) firstLong(config, source, ExpertIds.MAX_EXPERTS - 1, "n_routed_experts", "num_experts", "num_local_experts");
-        long inter = firstLong(config, source, MAX_SIZE, "moe_intermediate_size", "intermediate_size");
-        long hidden = firstLong(config, source, MAX_SIZE, "hidden_size");
-        String act = config.has("mlp_hidden_act") ? config.path("mlp_hidden_act").asText() : config.path("hidden_act").asText("");
+                        + "); pass a MoeConfig and an ExpertNaming explicitly (on the command line: --model with the "
+                        + "family whose naming its tensors use)"));
+        return new DetectedModel(family, sizes(config, source, family));
+    }
+
+    /** The config.json's model_type, or "" when it has none. */
+    public static String modelType(JsonNode config) {
+        return config.path("model_type").asText("");
+    }
+
+    /**
+     * E, H, I and gating from a config.json for {@code family}: from the top level, else from a nested
+     * {@code text_config} / {@code language_config} (multimodal models keep the language model's sizes there).
+     * The expert intermediate size is the MoE one where a config has both ({@code moe_intermediate_size},
+     * LongCat's {@code expert_ffn_hidden_size}) before the dense {@code intermediate_size}.
+     */
+    public static MoeConfig sizes(JsonNode config, String source, ModelFamily family) {
+        JsonNode text = config;
+        for (String nested : List.of("text_config", "language_config")) {
+            if (!hasExperts(config) && config.path(nested).isObject() && hasExperts(config.path(nested))) {
+                text = config.path(nested);
+                source = source + " (" + nested + ")";
+            }
+        }
+        int experts = (int) firstLong(text, source, ExpertIds.MAX_EXPERTS - 1, EXPERT_COUNT_KEYS);
+        long inter = firstLong(text, source, MAX_SIZE, "moe_intermediate_size", "expert_ffn_hidden_size",
+                "intermediate_size");
+        long hidden = firstLong(text, source, MAX_SIZE, "hidden_size");
+        String act = text.has("mlp_hidden_act") ? text.path("mlp_hidden_act").asText() : text.path("hidden_act").asText("");
         boolean gated = act.isEmpty() ? family.gatedByDefault() : !act.startsWith("relu");
-        return new DetectedModel(family, new MoeConfig(experts, hidden, inter, gated));
+        return new MoeConfig(experts, hidden, inter, gated);
+    }
+
+    private static final String[] EXPERT_COUNT_KEYS = {"n_routed_experts", "num_experts", "num_local_experts",
+            "moe_num_experts"};
+
+    private static boolean hasExperts(JsonNode config) {
+        for (String key : EXPERT_COUNT_KEYS) {
+            if (config.has(key) && !config.get(key).isNull()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

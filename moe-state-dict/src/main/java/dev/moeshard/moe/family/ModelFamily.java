@@ -5,16 +5,35 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
-/** Presets per model family: the {@code model_type} of its config.json, where its experts live, their layout. */
+/**
+ * The family table: per config.json {@code model_type}, where the family keeps its experts, what it calls their
+ * projections, whether they are gated, and how they lie on disk. Sizes (E, H, I) are read from config.json by
+ * {@link FamilyDetection}, nested {@code text_config} / {@code language_config} included; everything outside the
+ * routed experts (shared experts, dense layers, MTP layers, attention, vision towers) passes through unchanged.
+ * Adding a family whose experts are stored one tensor per expert is one entry here and a fixture.
+ */
 public enum ModelFamily {
     QWEN2_MOE("qwen2_moe", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
     QWEN3_MOE("qwen3_moe", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    QWEN3_NEXT("qwen3_next", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    QWEN3_5_MOE("qwen3_5_moe", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    QWEN3_5_MOE_TEXT("qwen3_5_moe_text", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
     OLMOE("olmoe", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
     GLM4_MOE("glm4_moe", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
     DEEPSEEK_V2("deepseek_v2", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
     DEEPSEEK_V3("deepseek_v3", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    DEEPSEEK_V32("deepseek_v32", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    /** DeepSeek-V3's architecture and weights under its own model_type. */
+    KIMI_K2("kimi_k2", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    ERNIE4_5_MOE("ernie4_5_moe", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    DOTS1("dots1", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    HUNYUAN_V1_MOE("hunyuan_v1_moe", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    /** Routed experts only: its zero (identity) experts have no weights. */
+    LONGCAT_FLASH("longcat_flash", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
     MIXTRAL("mixtral", ExpertNaming.MIXTRAL, true, Layout.PER_EXPERT),
     MINIMAX("minimax", ExpertNaming.MIXTRAL, true, Layout.PER_EXPERT),
+    MINIMAX_M2("minimax_m2", ExpertNaming.MIXTRAL, true, Layout.PER_EXPERT),
+    PHIMOE("phimoe", ExpertNaming.MIXTRAL, true, Layout.PER_EXPERT),
     NEMOTRON_H("nemotron_h", ExpertNaming.NEMOTRON_H, false, Layout.PER_EXPERT),
     GPT_OSS("gpt_oss", ExpertNaming.DEFAULT, true, Layout.GPT_OSS_GROUPED);
 

@@ -1,0 +1,149 @@
+package dev.moeshard.convert;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.moeshard.moe.ExpertNaming;
+import dev.moeshard.moe.family.ModelFamily;
+import dev.moeshard.safetensors.Checkpoint;
+import dev.moeshard.tensor.Tensor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The tiny checkpoints transformers 5 saved for each family in the table (scripts/make-family-fixtures.py): grouped
+ * exactly as the reference formula says, on one rank and on an uneven three, and restored byte for byte.
+ */
+class FamilyFixturesTest {
+    private static Path family(String modelType) {
+        return Fixtures.ROOT.resolve("families").resolve(modelType);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"qwen2_moe", "qwen3_moe", "qwen3_next", "qwen3_5_moe_text", "olmoe",
+            "glm4_moe", "deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "ernie4_5_moe", "dots1",
+            "hunyuan_v1_moe", "mixtral", "minimax", "minimax_m2", "phimoe"})
+    void groupsAsTheReferenceFormulaOnEveryRankAndComesBackByteForByte(String modelType, @TempDir Path dir) {
+        Path in = family(modelType);
+        ModelFamily family = ModelFamily.ofModelType(modelType).orElseThrow();
+        InspectReport inspected = MoeConvert.inspect(in);
+        assertEquals(modelType, inspected.family());
+        assertEquals("config.json", inspected.detectedFrom());
+        assertTrue(inspected.valid(), inspected.problems().toString());
+
+        Path whole = dir.resolve("whole");
+        MoeConvert.toGrouped(ToGroupedRequest.of(in, whole));
+        assertReferenceFormula(in, whole, family.naming(), 0, inspected.numExperts(), inspected.intermediate());
+
+        Path ranks = dir.resolve("ranks");
+        ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(in, ranks).withRanks(RankSelection.all(3)));
+        for (ConversionReport.WrittenCheckpoint rank : report.outputs()) {
+            assertReferenceFormula(in, rank.path(), family.naming(), rank.expertStart(), rank.expertEnd(),
+                    inspected.intermediate());
+        }
+        Path back = dir.resolve("back");
+        MoeConvert.toHf(ToHfRequest.of(List.of(ranks), back));
+        CheckpointFiles.assertSameTensors(in, back);
+    }
+
+    /**
+     * {@code gate_and_up_projs[e] = cat(gate_eᵀ, up_eᵀ, -1)} and {@code down_projs[e] = down_eᵀ} for the experts
+     * [start, end) of every layer, element by element, under the family's own segment.
+     */
+    private static void assertReferenceFormula(Path hf, Path grouped, ExpertNaming naming, int start, int end,
+                                               long inter) {
+        try (Checkpoint h = Checkpoint.open(hf); Checkpoint g = Checkpoint.open(grouped)) {
+            int layers = 0;
+            for (String key : g.keys()) {
+                if (!key.endsWith("." + naming.segment() + ".gate_and_up_projs")) {
+                    continue;
+                }
+                layers++;
+                String layer = key.substring(0, key.length() - ".gate_and_up_projs".length());
+                Tensor gu = g.tensor(key);
+                Tensor down = g.tensor(layer + ".down_projs");
+                assertEquals(end - start, gu.size(0), key);
+                for (int e = start; e < end; e++) {
+                    Tensor gate = h.tensor(layer + "." + e + "." + naming.gate() + ".weight");
+                    Tensor up = h.tensor(layer + "." + e + "." + naming.up() + ".weight");
+                    Tensor d = h.tensor(layer + "." + e + "." + naming.down() + ".weight");
+                    for (long i = 0; i < inter; i++) {
+                        for (long x = 0; x < gate.size(1); x++) {
+                            assertEquals(gate.getBits(i, x), gu.getBits(e - start, x, i), key + " gate " + e);
+                            assertEquals(up.getBits(i, x), gu.getBits(e - start, x, inter + i), key + " up " + e);
+                            assertEquals(d.getBits(x, i), down.getBits(e - start, i, x), key + " down " + e);
+                        }
+                    }
+                }
+            }
+            assertTrue(layers > 0, "no grouped layer in " + grouped);
+            assertTrue(g.keys().stream().noneMatch(k -> naming.parsePerExpert(k) != null), "per-expert keys left");
+        }
+    }
+
+    /**
+     * Qwen3.5-MoE as its multimodal checkpoints are: the language model's sizes in a nested text_config, its tensors
+     * under {@code model.language_model.}; the prefix is kept and the sizes are read from the nested config.
+     */
+    @Test
+    void aNestedTextConfigAndALanguageModelPrefixAreRead(@TempDir Path dir) throws Exception {
+        Path text = family("qwen3_5_moe_text");
+        Path in = Files.createDirectories(dir.resolve("qwen3_5_moe"));
+        try (Checkpoint c = Checkpoint.open(text)) {
+            java.util.Map<String, Tensor> renamed = new java.util.LinkedHashMap<>();
+            c.keys().forEach(k -> renamed.put(k.replaceFirst("^model\\.", "model.language_model."), c.tensor(k).contiguousCopy()));
+            dev.moeshard.safetensors.ShardedCheckpointWriter.write(in, renamed, Long.MAX_VALUE, java.util.Map.of("format", "pt"));
+        }
+        String textConfig = Files.readString(text.resolve("config.json"));
+        Files.writeString(in.resolve("config.json"), "{\"model_type\": \"qwen3_5_moe\", \"text_config\": " + textConfig + "}");
+        InspectReport report = MoeConvert.inspect(in);
+        assertEquals("qwen3_5_moe", report.family());
+        assertEquals(8, report.numExperts());
+        assertTrue(report.expertLayers().getFirst().startsWith("model.language_model.layers."), report.expertLayers().toString());
+        Path out = dir.resolve("out");
+        MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withRanks(RankSelection.all(3)));
+        assertReferenceFormula(in, out.resolve("ep-rank-2"), ExpertNaming.DEFAULT, 6, 8, report.intermediate());
+        MoeConvert.toHf(ToHfRequest.of(List.of(out), dir.resolve("back")));
+        CheckpointFiles.assertSameTensors(in, dir.resolve("back"));
+    }
+
+    @Test
+    void aModelTypeTheTableDoesNotKnowProceedsWithTheNamingItsTensorsUse(@TempDir Path dir) throws Exception {
+        Path in = Fixtures.copy("qwen3_moe", dir);
+        Path config = in.resolve("config.json");
+        Files.writeString(config, Files.readString(config).replace("\"qwen3_moe\"", "\"qwen9_moe\""));
+        InspectReport report = MoeConvert.inspect(in);
+        assertTrue(report.detectedFrom().contains("qwen9_moe") && report.detectedFrom().contains("mlp.experts"),
+                report.detectedFrom());
+        Path out = dir.resolve("out");
+        MoeConvert.toGrouped(ToGroupedRequest.of(in, out));
+        MoeConvert.toHf(ToHfRequest.of(List.of(out), dir.resolve("back")));
+        CheckpointFiles.assertSameTensors(in, dir.resolve("back"));
+    }
+
+    @Test
+    void aFamilyNamedWinsOverConfigJson(@TempDir Path dir) throws Exception {
+        Path in = Fixtures.copy("qwen3_moe", dir);
+        Path config = in.resolve("config.json");
+        Files.writeString(config, Files.readString(config).replace("\"qwen3_moe\"", "\"kimi_k2_custom\""));
+        Path out = dir.resolve("out");
+        ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withModel("deepseek_v3"));
+        assertTrue(report.decisions().getFirst().contains("deepseek_v3"), report.decisions().toString());
+        assertTrue(Files.exists(out.resolve("model.safetensors")));
+    }
+
+    @Test
+    void longCatsPartialZeroExpertsAreRefusedNotDropped(@TempDir Path dir) {
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> MoeConvert.toGrouped(ToGroupedRequest.of(family("longcat_flash"), dir.resolve("out"))));
+        assertTrue(e.getMessage().contains("experts.8."), e.getMessage());
+        assertFalse(Files.exists(dir.resolve("out")));
+    }
+}
