@@ -52,6 +52,7 @@ final class Inspect {
         List<String> problems = new ArrayList<>(survey.problems(ExpertRange.all(experts), null));
         String layout = layoutOf(in, survey, problems);
         problems.addAll(QuantizationCheck.problems(checkpoint));
+        problems.addAll(ScaleKinds.problems(checkpoint, in.configJson(), false));
         return new InspectReport(checkpoint.path().toString(),
                 checkpoint.files().stream().map(p -> p.getFileName().toString()).toList(),
                 in.model().family().modelType(), in.detectedFrom(), layout,

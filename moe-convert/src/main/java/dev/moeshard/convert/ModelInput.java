@@ -97,6 +97,11 @@ record ModelInput(Checkpoint checkpoint, DetectedModel model, Optional<Path> con
         }
     }
 
+    /** config.json as parsed JSON, or null without one. */
+    JsonNode configJson() {
+        return configFile.map(FamilyDetection::readConfig).orElse(null);
+    }
+
     @Override
     public void close() {
         checkpoint.close();

@@ -36,6 +36,11 @@ public record QuantizedGroup(String group, String format, String blockSize, int 
                 format = "fp8 " + e.dtype().name();
                 block = Fp8BlockDequantizer.BLOCK + "x" + Fp8BlockDequantizer.BLOCK;
                 bytes += checkpoint.entry(key + fp8Suffix).byteSize();
+            } else if (e.dtype().isFp8() && key.endsWith(".weight") && checkpoint.contains(key + "_scale")) {
+                TensorEntry scale = checkpoint.entry(key + "_scale");
+                format = "fp8 " + e.dtype().name() + " with weight_scale";
+                block = scale.numel() == 1 ? "the whole tensor" : "one row";
+                bytes += scale.byteSize();
             } else if (Mxfp4Experts.isBlocks(key) && checkpoint.contains(Mxfp4Experts.scalesKey(key))) {
                 format = "mxfp4";
                 block = String.valueOf(Mxfp4Decoder.BLOCK);

@@ -154,6 +154,8 @@ final class ToGrouped {
             problems.add("no per-expert tensors found under " + in.model().family().naming().segment());
         }
         problems.addAll(QuantizationCheck.problems(in.checkpoint()));
+        problems.addAll(ScaleKinds.problems(in.checkpoint(), in.configJson(),
+                request.dtype() != null && !request.dtype().isFp8()));
         problems.addAll(unconvertible());
         if (request.keepFp8()) {
             problems.addAll(KeptFp8Plan.problems(in.checkpoint(), in.model().config(), layout));
