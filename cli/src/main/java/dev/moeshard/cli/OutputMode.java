@@ -43,6 +43,7 @@ final class OutputMode {
             report = job.apply(progress);
             progress.line(String.format("done: %d tensors, %d bytes in %.2f s (%.2f GB/s) -> %s", report.tensors(),
                     report.bytes(), report.seconds(), report.bytesPerSecond() / 1e9, report.output()));
+            report.decisions().forEach(d -> progress.line("  " + Text.escaped(d)));
         }
         if (json) {
             printJson(report);

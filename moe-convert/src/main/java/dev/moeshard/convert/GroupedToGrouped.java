@@ -43,6 +43,7 @@ final class GroupedToGrouped {
 
     private final ToGroupedRequest request;
     private final GroupedRanks ranks;
+    private SideFiles.Copied copied = new SideFiles.Copied(List.of(), List.of());
 
     private GroupedToGrouped(ToGroupedRequest request, GroupedRanks ranks) {
         this.request = request;
@@ -102,9 +103,11 @@ final class GroupedToGrouped {
                     request.writing().replaceExisting(), job.units(), request.layout().cliName(),
                     new InputGuard(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList()),
                     (unit, dir, progress) -> job.write(unit, dir, engine, progress), listener);
-            return Reports.of(request.output(), written, start, List.of(
+            List<String> decisions = new ArrayList<>(List.of(
                     "grouped input in " + ranks.layout().cliName() + " regrouped into " + request.layout().cliName(),
                     "copies on cpu (regrouping has no device path)"));
+            decisions.addAll(job.copied.decisions());
+            return Reports.of(request.output(), written, start, decisions);
         }
     }
 
@@ -112,7 +115,7 @@ final class GroupedToGrouped {
     static ConversionPlan plan(ToGroupedRequest request) {
         try (GroupedRanks ranks = open(request)) {
             GroupedToGrouped job = new GroupedToGrouped(request, ranks);
-            List<String> extra = ranks.configFile().isPresent() ? List.of("config.json") : List.of();
+            List<String> extra = SideFiles.planned(ranks.ranks().getFirst().path(), ranks.configFile());
             List<WorkUnit> described = new ArrayList<>();
             for (RankUnit unit : job.units()) {
                 described.add(unit.describe(job.reads(unit), request.writing().maxShardBytes(), extra));
@@ -275,9 +278,7 @@ final class GroupedToGrouped {
             }
             out.commit();
         }
-        if (ranks.configFile().isPresent()) {
-            AtomicReplace.copy(ranks.configFile().get(), dir.resolve("config.json"));
-        }
+        copied = SideFiles.write(first.path(), ranks.configFile(), dir, job.specs(), false);
         GroupedManifest.of(first.path(), ranks.model().family().modelType(), layout.cliName(), config.numExperts(),
                 job.mesh(), job.range(), request.dtype()).writeTo(dir);
     }

@@ -16,6 +16,7 @@ import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyEngine;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -43,6 +44,8 @@ final class ToGrouped {
     /** Each rank's grouped tensors, by rank. */
     private final Map<Integer, GroupedPlan> plans = new HashMap<>();
     private ExpertSurvey survey;
+    /** What the last unit copied beside its weights (the same for every unit). */
+    private SideFiles.Copied copied = new SideFiles.Copied(List.of(), List.of());
     private LoraPlan lora;
 
     private ToGrouped(ToGroupedRequest request, ModelInput in, LayerCopies copies) {
@@ -66,10 +69,11 @@ final class ToGrouped {
             List<ConversionReport.WrittenCheckpoint> written = StagedRun.run(request.output(),
                     request.writing().replaceExisting(), units, null, new InputGuard(List.of(in.checkpoint())), job::write,
                     listener);
-            List<String> decisions = List.of(
+            List<String> decisions = new ArrayList<>(List.of(
                     "family " + in.model().family().modelType() + " from " + in.detectedFrom(),
                     "per-expert input written as " + layoutName,
-                    "expert copies on " + (job.isGptOss() ? "cpu" : copies.where()));
+                    "expert copies on " + (job.isGptOss() ? "cpu" : copies.where())));
+            decisions.addAll(job.copied.decisions());
             return Reports.of(request.output(), written, start, decisions);
         }
     }
@@ -86,7 +90,7 @@ final class ToGrouped {
     }
 
     private ConversionPlan describe(List<RankUnit> units) {
-        List<String> extra = in.configFile().isPresent() ? List.of("config.json") : List.of();
+        List<String> extra = SideFiles.planned(inputDir(), in.configFile());
         List<WorkUnit> described = new ArrayList<>();
         for (RankUnit unit : units) {
             described.add(unit.describe(reads(unit), request.writing().maxShardBytes(), extra));
@@ -126,6 +130,11 @@ final class ToGrouped {
             }
         }
         return reads.ranges();
+    }
+
+    /** The folder of the input, whose files beside the weights go with the output. */
+    private Path inputDir() {
+        return Files.isDirectory(request.input()) ? request.input() : request.input().toAbsolutePath().getParent();
     }
 
     private boolean isGptOss() {
@@ -240,9 +249,7 @@ final class ToGrouped {
         } else {
             writePerExpert(unit, plans.get(unit.rank()), dir, progress);
         }
-        if (in.configFile().isPresent()) {
-            AtomicReplace.copy(in.configFile().get(), dir.resolve("config.json"));
-        }
+        copied = SideFiles.write(inputDir(), in.configFile(), dir, unit.specs(), false);
         GroupedManifest.of(in.checkpoint().path(), in.model().family().modelType(),
                 isGptOss() ? "gpt-oss" : request.layout().cliName(), in.model().config().numExperts(), unit.mesh(),
                 unit.range(), request.dtype()).writeTo(dir);

@@ -11,6 +11,7 @@ import dev.moeshard.tensor.copy.CopyEngine;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -66,13 +67,15 @@ final class ToHf {
             }
             ByteProgress progress = new ByteProgress(listener, specs.stream().mapToLong(TensorSpec::byteSize).sum());
             FreeSpace.require(output, progress.total());
+            SideFiles.Copied[] copied = {new SideFiles.Copied(List.of(), List.of())};
             InputGuard guard = new InputGuard(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList());
             try (StagedDirectory staged = StagedDirectory.create(output, request.writing().replaceExisting(), listener)) {
                 guard.around(() -> write(plan, specs, staged, request, requantization, engine, ranks, progress));
                 progress.reach(progress.total(), "wrote " + output);
-                if (ranks.configFile().isPresent()) {
-                    AtomicReplace.copy(ranks.configFile().get(), staged.path().resolve("config.json"));
-                }
+                Path firstRank = ranks.ranks().getFirst().path();
+                copied[0] = SideFiles.write(Files.isDirectory(firstRank) ? firstRank : firstRank.toAbsolutePath()
+                        .getParent(), ranks.configFile(), staged.path(), specs,
+                        request.quantization() == Quantization.FP8_BLOCK128);
                 staged.commit();
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + output + ": " + e.getMessage(), e);
@@ -81,11 +84,13 @@ final class ToHf {
             long bytes = progress.done();
             ConversionReport.WrittenCheckpoint written = new ConversionReport.WrittenCheckpoint(output, 0,
                     ranks.model().config().numExperts(), specs.size(), bytes);
-            return Reports.of(output, List.of(written), start, List.of(
+            List<String> decisions = new ArrayList<>(List.of(
                     "family " + ranks.model().family().modelType() + ", " + ranks.ranks().size() + " grouped rank"
                             + (ranks.ranks().size() == 1 ? "" : "s") + " in " + (ranks.isGptOss() ? "gpt-oss"
                             : ranks.layout().cliName()),
                     "LoRA written as " + request.lora(), "quantization " + request.quantization()));
+            decisions.addAll(copied[0].decisions());
+            return Reports.of(output, List.of(written), start, decisions);
         }
     }
 
