@@ -46,6 +46,7 @@ final class InspectCommand implements Callable<Integer> {
         line(out, "experts:     %d per layer, %s, H=%d I=%d", r.numExperts(), r.gated() ? "gated" : "not gated",
                 r.hidden(), r.intermediate());
         line(out, "layers:      %d with experts %s", r.expertLayers().size(), r.expertLayers());
+        r.ranks().forEach(rank -> line(out, "rank:        %s", rank));
         line(out, "projections: %s", String.join(", ", r.projections()));
         line(out, "dtypes:      %s", r.dtypes());
         line(out, "tensors:     %d (%d per-expert), %d bytes", r.tensors(), r.expertTensors(), r.totalBytes());

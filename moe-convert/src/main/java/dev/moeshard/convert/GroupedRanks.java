@@ -73,7 +73,7 @@ final class GroupedRanks implements AutoCloseable {
      * ({@link GroupedLayoutDetection}).
      */
     static GroupedRanks open(List<Path> inputs, DetectedModel model, GroupedLayout layout) {
-        List<Path> paths = expand(inputs);
+        List<Path> paths = expand(inputs.stream().map(p -> InputPaths.resolve(p)).toList());
         List<Checkpoint> opened = new ArrayList<>();
         try {
             List<Optional<GroupedManifest>> manifests = new ArrayList<>();

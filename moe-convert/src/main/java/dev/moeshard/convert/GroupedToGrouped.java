@@ -55,7 +55,8 @@ final class GroupedToGrouped {
      * and no per-expert ones. transformers-v5 fused input without a moeshard.json keeps to the per-expert path, which
      * reads it too; GPT-OSS is never regrouped.
      */
-    static boolean isGroupedInput(Path input) {
+    static boolean isGroupedInput(Path given) {
+        Path input = InputPaths.resolve(given);
         if (!Files.exists(input)) {
             return false;
         }

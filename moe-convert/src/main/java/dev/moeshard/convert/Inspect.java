@@ -3,6 +3,7 @@ package dev.moeshard.convert;
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.GroupedLayoutDetection;
+import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.safetensors.Checkpoint;
@@ -10,8 +11,10 @@ import dev.moeshard.safetensors.TensorEntry;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -22,9 +25,58 @@ final class Inspect {
     private Inspect() {}
 
     static InspectReport run(Path input) {
+        if (GroupedToGrouped.isGroupedInput(input)) {
+            try (GroupedRanks ranks = GroupedRanks.open(List.of(input), null, null)) {
+                return inspectGrouped(ranks);
+            }
+        }
         try (ModelInput in = ModelInput.open(input)) {
             return inspect(in);
         }
+    }
+
+    /**
+     * A grouped checkpoint, or the ranks of one run ({@code ep-rank-R/} folders): its layers and experts from the
+     * grouped tensors, each rank's experts, and what stops the ranks from being merged back.
+     */
+    private static InspectReport inspectGrouped(GroupedRanks ranks) {
+        ExpertNaming naming = ranks.model().family().naming();
+        Map<String, Integer> dtypes = new TreeMap<>();
+        long bytes = 0;
+        int tensors = 0;
+        int expertTensors = 0;
+        List<String> files = new ArrayList<>();
+        List<String> rankLines = new ArrayList<>();
+        Set<String> layers = new LinkedHashSet<>();
+        for (GroupedRanks.Rank r : ranks.ranks()) {
+            Checkpoint c = r.checkpoint();
+            c.files().forEach(f -> files.add(ranks.ranks().size() == 1 ? f.getFileName().toString()
+                    : f.getParent().getFileName() + "/" + f.getFileName()));
+            rankLines.add(r.path().getFileName() + ": experts [" + r.range().start() + ", " + r.range().end() + ")");
+            for (String key : c.keys()) {
+                TensorEntry e = c.entry(key);
+                dtypes.merge(e.dtype().name(), 1, Integer::sum);
+                bytes += e.byteSize();
+                tensors++;
+                GroupedLayout.Key g = ranks.layout().parse(naming, key);
+                if (g != null && !ranks.isGptOss()) {
+                    layers.add(g.prefix() + "layers." + g.layer());
+                    expertTensors++;
+                } else if (ranks.isGptOssExpertKey(key)) {
+                    layers.add(key.substring(0, key.indexOf(".mlp.experts.")));
+                    expertTensors++;
+                }
+            }
+        }
+        MoeConfig config = ranks.model().config();
+        String layout = ranks.isGptOss() ? "gpt-oss grouped" : ranks.layout() == GroupedLayout.HF_V5
+                ? "hf-v5 (transformers v5 fused)" : ranks.layout().cliName();
+        Checkpoint first = ranks.ranks().getFirst().checkpoint();
+        return new InspectReport(ranks.ranks().size() == 1 ? first.path().toString()
+                : first.path().toAbsolutePath().getParent().toString(), files, ranks.model().family().modelType(),
+                ranks.configFile().isPresent() ? "config.json" : "grouped tensor names and shapes", layout,
+                config.numExperts(), config.hidden(), config.intermediate(), config.gated(), List.copyOf(layers),
+                List.of(), Map.of(), dtypes, tensors, expertTensors, bytes, ranks.problems(), List.of(), rankLines);
     }
 
     static InspectReport inspect(ModelInput in) {
@@ -59,7 +111,7 @@ final class Inspect {
                 experts, in.model().config().hidden(), in.model().config().intermediate(), in.model().config().gated(),
                 layers, survey.projections().stream().map(naming::name).toList(), missing, dtypes,
                 checkpoint.keys().size(), survey.expertTensorCount(), bytes, problems,
-                QuantizedGroup.of(checkpoint));
+                QuantizedGroup.of(checkpoint), List.of());
     }
 
     /**

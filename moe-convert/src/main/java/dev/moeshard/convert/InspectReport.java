@@ -13,12 +13,14 @@ import java.util.Map;
  * @param dtypes tensor count per dtype
  * @param problems every reason the checkpoint cannot be converted as a whole; empty when it can
  * @param quantization the quantized tensor groups (format, block size, bytes); empty for an unquantized checkpoint
+ * @param ranks for grouped input, each checkpoint with the global experts it holds ({@code ep-rank-1: experts [3, 6)});
+ *              empty for a per-expert checkpoint
  */
 public record InspectReport(String input, List<String> files, String family, String detectedFrom, String layout,
                      int numExperts, long hidden, long intermediate, boolean gated, List<String> expertLayers,
                      List<String> projections, Map<String, List<Integer>> missingExperts, Map<String, Integer> dtypes,
                      int tensors, int expertTensors, long totalBytes, List<String> problems,
-                     List<QuantizedGroup> quantization) {
+                     List<QuantizedGroup> quantization, List<String> ranks) {
 
     /** Whether the checkpoint can be converted as a whole: no problems. */
     public boolean valid() {

@@ -37,7 +37,7 @@ record ModelInput(Checkpoint checkpoint, DetectedModel model, Optional<Path> con
         if (numExperts != null && numExperts < 1) {
             throw new UsageException("--num-experts must be at least 1, got " + numExperts);
         }
-        ModelInput detected = open0(path, family);
+        ModelInput detected = open0(InputPaths.resolve(path), family);
         if (numExperts == null) {
             return detected;
         }
