@@ -17,6 +17,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -113,5 +114,22 @@ class Mxfp4InputTest {
         assertEquals(ExitCode.INVALID_INPUT, run.code(), run.toString());
         assertTrue(run.err().contains("model.layers.1.mlp.experts.down_proj_scales"), run.toString());
         assertFalse(Files.exists(dir.resolve("out")));
+    }
+
+    @Test
+    void withoutConfigTheBlocksTellGptOssWithAndWithoutModel(@TempDir Path dir) throws IOException {
+        Path input = mxfp4Checkpoint(dir, false, false);
+        Files.delete(input.resolve("config.json"));
+        CliRun inspect = CliRun.of("inspect", input.toString());
+        assertEquals(ExitCode.OK, inspect.code(), inspect.toString());
+        assertTrue(inspect.out().contains("family:      gpt_oss (from tensor names and shapes)"), inspect.toString());
+        assertTrue(inspect.out().contains("8 per layer"), inspect.toString());
+        for (List<String> extra : List.of(List.<String>of(), List.of("--model", "gpt_oss"))) {
+            Path out = dir.resolve("out" + extra.size());
+            List<String> args = new java.util.ArrayList<>(List.of("to-grouped", input.toString(), out.toString(), "--quiet"));
+            args.addAll(extra);
+            CliRun run = CliRun.of(args.toArray(String[]::new));
+            assertEquals(ExitCode.OK, run.code(), run.toString());
+        }
     }
 }

@@ -158,6 +158,34 @@ public final class FamilyDetection {
         return fromFusedTensors(stateDict);
     }
 
+    /**
+     * GPT-OSS with MXFP4 experts: {@code gate_up_proj_blocks} [E, 2I, H/32, 16] and {@code down_proj_blocks}
+     * [E, H, I/32, 16] (32 four-bit values in 16 bytes per block, along the input dimension), or null when the
+     * tensors are not that.
+     */
+    private static DetectedModel fromMxfp4Blocks(Map<String, Tensor> stateDict) {
+        Tensor gateUp = null;
+        Tensor down = null;
+        for (Map.Entry<String, Tensor> e : stateDict.entrySet()) {
+            if (e.getKey().endsWith(".mlp.experts.gate_up_proj_blocks") && gateUp == null) {
+                gateUp = e.getValue();
+            } else if (e.getKey().endsWith(".mlp.experts.down_proj_blocks") && down == null) {
+                down = e.getValue();
+            }
+        }
+        if (gateUp == null || down == null || gateUp.dim() != 4 || down.dim() != 4) {
+            return null;
+        }
+        long hidden = gateUp.size(2) * 2 * gateUp.size(3);
+        long inter = gateUp.size(1) / 2;
+        if (down.size(0) != gateUp.size(0) || down.size(1) != hidden || down.size(2) * 2 * down.size(3) != inter) {
+            throw new IllegalArgumentException("MXFP4 expert blocks gate_up_proj_blocks " + Arrays.toString(gateUp.sizes())
+                    + " and down_proj_blocks " + Arrays.toString(down.sizes()) + " do not describe one model ([E, 2I, "
+                    + "H/32, 16] and [E, H, I/32, 16]); pass config.json");
+        }
+        return new DetectedModel(ModelFamily.GPT_OSS, new MoeConfig((int) gateUp.size(0), hidden, inter, true));
+    }
+
     private static DetectedModel fromFusedTensors(Map<String, Tensor> stateDict) {
         Tensor gateUp = null;
         Tensor down = null;
@@ -171,6 +199,10 @@ public final class FamilyDetection {
             } else if (k.contains(".mlp.router.")) {
                 router = true;
             }
+        }
+        DetectedModel mxfp4 = fromMxfp4Blocks(stateDict);
+        if (mxfp4 != null) {
+            return mxfp4;
         }
         if (gateUp == null || down == null || gateUp.dim() != 3 || down.dim() != 3) {
             throw new IllegalArgumentException("no expert tensors found: neither per-expert keys under "
