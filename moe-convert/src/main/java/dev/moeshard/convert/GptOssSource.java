@@ -4,7 +4,7 @@ import dev.moeshard.moe.quant.Mxfp4Decoder;
 import dev.moeshard.safetensors.TensorSpec;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
-import dev.moeshard.tensor.copy.CopyEngine;
+import java.util.List;
 
 /**
  * Where one tensor of a grouped GPT-OSS output comes from: a view of the mapped input (renamed, narrowed to the rank's
@@ -35,14 +35,21 @@ record GptOssSource(Tensor view, Tensor blocks, Tensor scales, DType decoded) {
                 : TensorSpec.of(name, view);
     }
 
-    /** Fills {@code target} (this source's spec, mapped). */
-    void writeInto(Tensor target, CopyEngine engine) {
+    /**
+     * Fills {@code target} (this source's spec, mapped): a plain tensor through {@code staged}'s writes, an MXFP4
+     * weight decoded expert by expert from its blocks and scales read from the file first (see {@link SourceReads}).
+     */
+    void writeInto(Tensor target, StagedWrites staged) {
         if (!isMxfp4()) {
-            engine.copy(target, view);
+            staged.copy(target, view);
             return;
         }
+        ReusedScratch read = new ReusedScratch();
         for (long e = 0; e < blocks.size(0); e++) {
-            Mxfp4Decoder.decodeExpert(blocks.select(0, e), scales.select(0, e), target.select(0, e));
+            List<Tensor> packed = List.of(blocks.select(0, e), scales.select(0, e));
+            List<Tensor> bytes = SourceReads.read(packed, read.tensor(DType.U8,
+                    Math.max(1, SourceReads.bytes(packed))).segment());
+            Mxfp4Decoder.decodeExpert(bytes.get(0), bytes.get(1), target.select(0, e));
         }
     }
 }

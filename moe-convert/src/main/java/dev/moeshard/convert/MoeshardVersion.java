@@ -4,6 +4,7 @@ package dev.moeshard.convert;
 public final class MoeshardVersion {
     private MoeshardVersion() {}
 
+    /** The version, e.g. 0.1.0-SNAPSHOT; "dev" when the classes do not come from a built jar. */
     public static String current() {
         String v = MoeshardVersion.class.getPackage().getImplementationVersion();
         return v == null ? "dev" : v;

@@ -261,12 +261,13 @@ final class ToGrouped {
     }
 
     private void writeGptOss(RankUnit unit, Path dir, ByteProgress progress) {
-        try (ShardedCheckpointWriter out = open(dir, unit.specs())) {
+        try (ShardedCheckpointWriter out = open(dir, unit.specs());
+             StagedWrites staged = new StagedWrites(engine, out)) {
             String layer = null;
             for (Map.Entry<String, GptOssSource> e : GptOssLayout.grouped(in.checkpoint(),
                     in.model().config().numExperts(), unit.mesh(), request.dtype()).entrySet()) {
                 Tensor target = out.tensor(e.getKey());
-                e.getValue().writeInto(target, engine);
+                e.getValue().writeInto(target, staged);
                 MappedPages.release(target);
                 progress.add(target.byteSize());
                 if (GptOssLayout.isExpertKey(e.getKey())) {

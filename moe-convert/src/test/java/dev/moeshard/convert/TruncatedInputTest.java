@@ -91,4 +91,18 @@ class TruncatedInputTest {
         assertFailsNaming(lastShard(grouped), out, listener -> MoeConvert.toGrouped(ToGroupedRequest.of(grouped, out)
                 .withLayout(dev.moeshard.moe.GroupedLayout.VLLM), listener));
     }
+
+    @Test
+    void gptOssFailsWithTheTruncatedShardNamed(@TempDir Path dir) throws IOException {
+        Path in = dir.resolve("in");
+        try (dev.moeshard.safetensors.Checkpoint c = dev.moeshard.safetensors.Checkpoint.open(Fixtures.of("gpt_oss"))) {
+            java.util.Map<String, dev.moeshard.tensor.Tensor> all = new java.util.LinkedHashMap<>();
+            c.keys().forEach(k -> all.put(k, c.tensor(k).contiguousCopy()));
+            dev.moeshard.safetensors.ShardedCheckpointWriter.write(in, all, 200_000, java.util.Map.of("format", "pt"));
+        }
+        Files.copy(Fixtures.of("gpt_oss").resolve("config.json"), in.resolve("config.json"));
+        Path out = dir.resolve("out");
+        assertFailsNaming(lastShard(in), out, listener -> MoeConvert.toGrouped(ToGroupedRequest.of(in, out)
+                .withRanks(RankSelection.all(2)), listener));
+    }
 }
