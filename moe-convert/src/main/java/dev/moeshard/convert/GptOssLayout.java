@@ -1,6 +1,8 @@
 package dev.moeshard.convert;
 
+import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.family.GptOssConversion;
+import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.moe.quant.Mxfp4Decoder;
@@ -17,7 +19,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What the commands need to know of GPT-OSS checkpoints, which are grouped already: conversion is
+ * What the jobs need to know of checkpoints grouped on disk (GPT-OSS, Llama-4): conversion is
  * {@link GptOssConversion}'s renames, and expert parallelism cuts every {@code mlp.experts} tensor (weights and
  * biases, gate and up interleaved in the last axis) along its first, expert, axis. No data is rearranged, so to-hf
  * restores a GPT-OSS checkpoint by renaming back and placing each rank's experts at their offset.
@@ -25,9 +27,23 @@ import java.util.Map;
 final class GptOssLayout {
     private GptOssLayout() {}
 
-    /** Whether {@code key} holds experts on its first axis. */
-    static boolean isExpertKey(String key) {
-        return key.contains(".mlp.experts.");
+    /**
+     * What the grouped output of {@code family} is called in manifests and reports: GPT-OSS keeps its own
+     * interleaved layout, Llama-4's renamed tensors are DeepEP's.
+     */
+    static String layoutName(ModelFamily family) {
+        return family == ModelFamily.GPT_OSS ? "gpt-oss" : GroupedLayout.DEEPEP.cliName();
+    }
+
+    /** How inspect names the layout of {@code family}'s checkpoints as they lie on disk. */
+    static String describe(ModelFamily family) {
+        return family == ModelFamily.GPT_OSS ? "gpt-oss grouped"
+                : family.modelType() + " grouped (the deepep orientation under its own names)";
+    }
+
+    /** Whether {@code key} holds experts of {@code family} on its first axis. */
+    static boolean isExpertKey(ModelFamily family, String key) {
+        return key.contains("." + family.naming().segment() + ".");
     }
 
     /**
@@ -35,8 +51,10 @@ final class GptOssLayout {
      * narrowed to the rank's experts, so nothing is read until they are copied. MXFP4 expert weights
      * ({@code X_blocks} + {@code X_scales}) become one decoded tensor {@code X} [E_local, in, out] of {@code decoded}.
      */
-    static Map<String, GptOssSource> grouped(Checkpoint checkpoint, int experts, DeviceMesh mesh, DType decoded) {
+    static Map<String, GptOssSource> grouped(ModelFamily family, Checkpoint checkpoint, int experts, DeviceMesh mesh,
+                                             DType decoded) {
         ExpertRange range = ExpertRange.forMesh(mesh, experts);
+        GptOssConversion conversion = new GptOssConversion(family, experts);
         Map<String, GptOssSource> out = new LinkedHashMap<>();
         Set<String> keys = new HashSet<>(checkpoint.keys());
         for (String key : checkpoint.keys()) {
@@ -44,15 +62,15 @@ final class GptOssLayout {
                 continue; // decoded with its blocks
             }
             Tensor view = checkpoint.tensor(key);
-            if (isExpertKey(key)) {
+            if (isExpertKey(family, key)) {
                 view = view.narrow(0, range.start(), range.count());
             }
             if (Mxfp4Experts.isBlocks(key)) {
                 Tensor scales = checkpoint.tensor(Mxfp4Experts.scalesKey(key)).narrow(0, range.start(), range.count());
-                out.put(GptOssConversion.groupedName(Mxfp4Experts.weightKey(key)),
+                out.put(conversion.groupedName(Mxfp4Experts.weightKey(key)),
                         GptOssSource.mxfp4(view, scales, decoded != null ? decoded : DType.BF16));
             } else {
-                out.put(GptOssConversion.groupedName(key), GptOssSource.of(view));
+                out.put(conversion.groupedName(key), GptOssSource.of(view));
             }
         }
         return out;
@@ -64,11 +82,11 @@ final class GptOssLayout {
     }
 
     /** The HF name of each grouped key of {@code checkpoint}, in its order. */
-    static Map<String, String> hfNames(Checkpoint checkpoint, int experts) {
+    static Map<String, String> hfNames(ModelFamily family, Checkpoint checkpoint, int experts) {
         Map<String, String> names = new LinkedHashMap<>();
         List<String> keys = checkpoint.keys().stream().toList();
         Map<String, Tensor> views = checkpoint.tensors();
-        List<String> hf = List.copyOf(new GptOssConversion(experts).toHf(views).keySet());
+        List<String> hf = List.copyOf(new GptOssConversion(family, experts).toHf(views).keySet());
         for (int i = 0; i < keys.size(); i++) {
             names.put(keys.get(i), hf.get(i));
         }
@@ -76,12 +94,12 @@ final class GptOssLayout {
     }
 
     /** Expert tensors without {@code experts} on their first axis, each as a problem. */
-    static List<String> problems(Checkpoint checkpoint, int experts) {
+    static List<String> problems(ModelFamily family, Checkpoint checkpoint, int experts) {
         List<String> problems = new ArrayList<>();
         for (String key : checkpoint.keys()) {
             long[] shape = checkpoint.entry(key).shape();
-            if (isExpertKey(key) && (shape.length == 0 || shape[0] != experts)) {
-                problems.add(key + ": a GPT-OSS expert tensor must have " + experts + " experts on its first axis, got "
+            if (isExpertKey(family, key) && (shape.length == 0 || shape[0] != experts)) {
+                problems.add(key + ": a " + family.modelType() + " expert tensor must have " + experts + " experts on its first axis, got "
                         + "shape " + Arrays.toString(shape));
             }
             if (Mxfp4Experts.isBlocks(key)) {

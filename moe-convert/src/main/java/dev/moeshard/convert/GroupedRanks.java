@@ -91,7 +91,7 @@ final class GroupedRanks implements AutoCloseable {
                     : config.isPresent() ? knownFamily(config.get()) : null;
             DetectedModel detected = known;
             GroupedLayout chosen = GroupedLayout.DEEPEP;
-            if (known == null || known.family().layout() != ModelFamily.Layout.GPT_OSS_GROUPED) {
+            if (known == null || known.family().layout() != ModelFamily.Layout.GROUPED_ON_DISK) {
                 GroupedLayout recorded = manifests.get(0).map(GroupedRanks::recordedLayout).orElse(null);
                 Map<String, long[]> shapes = new LinkedHashMap<>();
                 opened.get(0).keys().forEach(k -> shapes.put(k, opened.get(0).entry(k).shape()));
@@ -158,12 +158,12 @@ final class GroupedRanks implements AutoCloseable {
 
     /** Whether these are GPT-OSS ranks, whose expert tensors are cut along their first axis and never split. */
     boolean isGptOss() {
-        return model.family().layout() == ModelFamily.Layout.GPT_OSS_GROUPED;
+        return model.family().layout() == ModelFamily.Layout.GROUPED_ON_DISK;
     }
 
     /** Whether {@code key} is a GPT-OSS expert tensor, holding the rank's experts on its first axis. */
     boolean isGptOssExpertKey(String key) {
-        return isGptOss() && GptOssLayout.isExpertKey(key);
+        return isGptOss() && GptOssLayout.isExpertKey(model.family(), key);
     }
 
     /**

@@ -63,7 +63,7 @@ final class GroupedToGrouped {
         Path dir = Files.isDirectory(input) ? input : input.toAbsolutePath().getParent();
         Path config = dir.resolve("config.json");
         if (Files.isRegularFile(config) && ModelFamily.ofModelType(FamilyDetection.modelType(
-                FamilyDetection.readConfig(config))).map(f -> f.layout() == ModelFamily.Layout.GPT_OSS_GROUPED)
+                FamilyDetection.readConfig(config))).map(f -> f.layout() == ModelFamily.Layout.GROUPED_ON_DISK)
                 .orElse(false)) {
             return false;
         }
@@ -132,7 +132,7 @@ final class GroupedToGrouped {
         GroupedRanks ranks = GroupedRanks.open(List.of(request.input()), null, request.inputLayout());
         try {
             if (ranks.isGptOss()) {
-                throw new InvalidInputException(request.input().toString(), List.of("GPT-OSS checkpoints are not regrouped"));
+                throw new InvalidInputException(request.input().toString(), List.of(ranks.model().family().modelType() + " checkpoints, grouped on disk in their own names, are not regrouped"));
             }
             List<String> problems = new ArrayList<>(ranks.problems());
             String tooMany = request.ranks().tooManyRanks(ranks.model().config().numExperts());

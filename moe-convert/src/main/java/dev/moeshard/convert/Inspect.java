@@ -63,13 +63,13 @@ final class Inspect {
                     layers.add(g.prefix() + "layers." + g.layer());
                     expertTensors++;
                 } else if (ranks.isGptOssExpertKey(key)) {
-                    layers.add(key.substring(0, key.indexOf(".mlp.experts.")));
+                    layers.add(key.substring(0, key.indexOf("." + naming.segment() + ".")));
                     expertTensors++;
                 }
             }
         }
         MoeConfig config = ranks.model().config();
-        String layout = ranks.isGptOss() ? "gpt-oss grouped" : ranks.layout() == GroupedLayout.HF_V5
+        String layout = ranks.isGptOss() ? GptOssLayout.describe(ranks.model().family()) : ranks.layout() == GroupedLayout.HF_V5
                 ? "hf-v5 (transformers v5 fused)" : ranks.layout().cliName();
         Checkpoint first = ranks.ranks().getFirst().checkpoint();
         return new InspectReport(ranks.ranks().size() == 1 ? first.path().toString()
@@ -100,6 +100,12 @@ final class Inspect {
                 missing.put(name, absent);
             }
         }
+        if (in.model().family().layout() == ModelFamily.Layout.GROUPED_ON_DISK) {
+            // grouped on disk: a layer is where its expert tensors are, before the expert path
+            String path = "." + naming.segment() + ".";
+            checkpoint.keys().stream().filter(k -> k.contains(path)).map(k -> k.substring(0, k.indexOf(path)))
+                    .distinct().forEach(layers::add);
+        }
         int experts = in.model().config().numExperts();
         List<String> problems = new ArrayList<>(survey.problems(ExpertRange.all(experts), null));
         String layout = layoutOf(in, survey, problems);
@@ -122,8 +128,8 @@ final class Inspect {
         if (!survey.layers().isEmpty()) {
             return "per-expert";
         }
-        if (in.model().family().layout() == ModelFamily.Layout.GPT_OSS_GROUPED) {
-            return "gpt-oss grouped";
+        if (in.model().family().layout() == ModelFamily.Layout.GROUPED_ON_DISK) {
+            return GptOssLayout.describe(in.model().family());
         }
         Checkpoint checkpoint = in.checkpoint();
         Map<String, long[]> shapes = new LinkedHashMap<>();

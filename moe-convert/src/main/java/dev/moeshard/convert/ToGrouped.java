@@ -65,7 +65,7 @@ final class ToGrouped {
         try (ModelInput in = ModelInput.open(request.input(), request.model(), request.numExperts())) {
             ToGrouped job = new ToGrouped(request, in, copies);
             List<RankUnit> units = job.plan();
-            String layoutName = job.isGptOss() ? "gpt-oss" : request.layout().cliName();
+            String layoutName = job.isGptOss() ? GptOssLayout.layoutName(in.model().family()) : request.layout().cliName();
             List<ConversionReport.WrittenCheckpoint> written = StagedRun.run(request.output(),
                     request.writing().replaceExisting(), units, null, new InputGuard(List.of(in.checkpoint())), job::write,
                     listener);
@@ -109,7 +109,7 @@ final class ToGrouped {
         ExpertRange range = unit.range();
         for (String key : in.checkpoint().keys()) {
             if (isGptOss()) {
-                if (GptOssLayout.isExpertKey(key)) {
+                if (GptOssLayout.isExpertKey(in.model().family(), key)) {
                     reads.leadingRows(key, range.start(), range.count());
                 } else {
                     reads.whole(key);
@@ -138,7 +138,7 @@ final class ToGrouped {
     }
 
     private boolean isGptOss() {
-        return in.model().family().layout() == ModelFamily.Layout.GPT_OSS_GROUPED;
+        return in.model().family().layout() == ModelFamily.Layout.GROUPED_ON_DISK;
     }
 
     /** Every rank's unit, or every problem with the input for any of them. */
@@ -148,7 +148,8 @@ final class ToGrouped {
         if (isGptOss()) {
             if (layout != GroupedLayout.DEEPEP) {
                 throw new InvalidInputException(request.input().toString(), List.of("--layout " + layout.cliName()
-                        + ": GPT-OSS experts are kept in their own interleaved layout; use the default --layout deepep"));
+                        + ": " + in.model().family().modelType() + "'s experts are grouped on disk already and are kept"
+                        + " in that layout; use the default --layout deepep"));
             }
             return planGptOss();
         }
@@ -223,9 +224,9 @@ final class ToGrouped {
     /** GPT-OSS is grouped on disk already: each rank's tensors are the conversion's renamed, narrowed views. */
     private List<RankUnit> planGptOss() {
         int experts = in.model().config().numExperts();
-        Set<String> problems = new LinkedHashSet<>(GptOssLayout.problems(in.checkpoint(), experts));
+        Set<String> problems = new LinkedHashSet<>(GptOssLayout.problems(in.model().family(), in.checkpoint(), experts));
         if (request.dtype() != null && !GptOssLayout.hasMxfp4(in.checkpoint())) {
-            problems.add("--dtype " + request.dtypeName() + ": GPT-OSS experts are renamed and cut, not converted; use "
+            problems.add("--dtype " + request.dtypeName() + ": " + in.model().family().modelType() + " experts are renamed and cut, not converted; use "
                     + "--dtype keep (--dtype applies only to MXFP4 experts, which are decoded)");
         }
         addIfPresent(problems, request.ranks().tooManyRanks(experts));
@@ -236,7 +237,7 @@ final class ToGrouped {
         for (int rank : request.ranks().ranks()) {
             DeviceMesh mesh = request.ranks().mesh(rank);
             List<TensorSpec> specs = new ArrayList<>();
-            GptOssLayout.grouped(in.checkpoint(), experts, mesh, request.dtype()).forEach((k, v) -> specs.add(v.spec(k)));
+            GptOssLayout.grouped(in.model().family(), in.checkpoint(), experts, mesh, request.dtype()).forEach((k, v) -> specs.add(v.spec(k)));
             units.add(new RankUnit(rank, mesh, ExpertRange.forMesh(mesh, experts), specs,
                     request.ranks().subdirectory(rank)));
         }
@@ -251,7 +252,8 @@ final class ToGrouped {
         }
         copied = SideFiles.write(inputDir(), in.configFile(), dir, unit.specs(), false);
         GroupedManifest.of(in.checkpoint().path(), in.model().family().modelType(),
-                isGptOss() ? "gpt-oss" : request.layout().cliName(), in.model().config().numExperts(), unit.mesh(),
+                isGptOss() ? GptOssLayout.layoutName(in.model().family()) : request.layout().cliName(),
+                in.model().config().numExperts(), unit.mesh(),
                 unit.range(), request.dtype()).writeTo(dir);
     }
 
@@ -264,14 +266,14 @@ final class ToGrouped {
         try (ShardedCheckpointWriter out = open(dir, unit.specs());
              StagedWrites staged = new StagedWrites(engine, out)) {
             String layer = null;
-            for (Map.Entry<String, GptOssSource> e : GptOssLayout.grouped(in.checkpoint(),
+            for (Map.Entry<String, GptOssSource> e : GptOssLayout.grouped(in.model().family(), in.checkpoint(),
                     in.model().config().numExperts(), unit.mesh(), request.dtype()).entrySet()) {
                 Tensor target = out.tensor(e.getKey());
                 e.getValue().writeInto(target, staged);
                 MappedPages.release(target);
                 progress.add(target.byteSize());
-                if (GptOssLayout.isExpertKey(e.getKey())) {
-                    layer = e.getKey().substring(0, e.getKey().indexOf(".mlp.experts."));
+                if (GptOssLayout.isExpertKey(in.model().family(), e.getKey())) {
+                    layer = e.getKey().substring(0, e.getKey().indexOf("." + in.model().family().naming().segment() + "."));
                 } else if (layer != null) {
                     progress.step("layer " + layer + " (experts [" + unit.range().start() + ", " + unit.range().end()
                             + "))");

@@ -86,7 +86,7 @@ final class ToHf {
                     ranks.model().config().numExperts(), specs.size(), bytes);
             List<String> decisions = new ArrayList<>(List.of(
                     "family " + ranks.model().family().modelType() + ", " + ranks.ranks().size() + " grouped rank"
-                            + (ranks.ranks().size() == 1 ? "" : "s") + " in " + (ranks.isGptOss() ? "gpt-oss"
+                            + (ranks.ranks().size() == 1 ? "" : "s") + " in " + (ranks.isGptOss() ? GptOssLayout.layoutName(ranks.model().family())
                             : ranks.layout().cliName()),
                     "LoRA written as " + request.lora(), "quantization " + request.quantization()));
             decisions.addAll(copied[0].decisions());
@@ -142,7 +142,7 @@ final class ToHf {
         Map<String, List<Source>> plan = new LinkedHashMap<>();
         GroupedRanks.Rank first = ranks.ranks().get(0);
         Map<String, String> gptOssNames = ranks.isGptOss()
-                ? GptOssLayout.hfNames(first.checkpoint(), ranks.model().config().numExperts()) : Map.of();
+                ? GptOssLayout.hfNames(ranks.model().family(), first.checkpoint(), ranks.model().config().numExperts()) : Map.of();
         for (String key : first.checkpoint().keys()) {
             List<Source> sources = new ArrayList<>();
             if (ranks.isGptOssExpertKey(key)) {

@@ -140,7 +140,7 @@ final class Verify {
         Map<String, List<Found>> found = new LinkedHashMap<>();
         for (GroupedRanks.Rank r : ranks.ranks()) {
             Map<String, String> gptOssNames = ranks.isGptOss()
-                    ? GptOssLayout.hfNames(r.checkpoint(), ranks.model().config().numExperts()) : Map.of();
+                    ? GptOssLayout.hfNames(ranks.model().family(), r.checkpoint(), ranks.model().config().numExperts()) : Map.of();
             for (String key : r.checkpoint().keys()) {
                 MappedSource source = new MappedSource(r.checkpoint().tensor(key));
                 List<Map.Entry<String, Found>> views = new ArrayList<>();

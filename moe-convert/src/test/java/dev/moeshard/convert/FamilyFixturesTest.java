@@ -139,6 +139,39 @@ class FamilyFixturesTest {
         assertTrue(Files.exists(out.resolve("model.safetensors")));
     }
 
+    /**
+     * Llama-4 keeps its experts grouped on disk in DeepEP's orientation ({@code gate_up_proj} [E, H, 2I], gate
+     * columns first, as its forward's {@code chunk(2, -1)} takes them; {@code down_proj} [E, I, H]): to-grouped
+     * renames them and cuts them per rank, byte for byte, and to-hf restores the input.
+     */
+    @Test
+    void llama4IsRenamedAndCutPerRankAndComesBackByteForByte(@TempDir Path dir) {
+        Path in = family("llama4_text");
+        InspectReport inspected = MoeConvert.inspect(in);
+        assertEquals(List.of("model.layers.0", "model.layers.1"), inspected.expertLayers());
+        Path out = dir.resolve("out");
+        ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withRanks(RankSelection.all(3)));
+        try (Checkpoint h = Checkpoint.open(in)) {
+            for (ConversionReport.WrittenCheckpoint rank : report.outputs()) {
+                try (Checkpoint g = Checkpoint.open(rank.path())) {
+                    for (int layer = 0; layer < 2; layer++) {
+                        String base = "model.layers." + layer + ".feed_forward.experts.";
+                        Tensor gateUp = h.tensor(base + "gate_up_proj").narrow(0, rank.expertStart(),
+                                rank.expertEnd() - rank.expertStart());
+                        Tensor down = h.tensor(base + "down_proj").narrow(0, rank.expertStart(),
+                                rank.expertEnd() - rank.expertStart());
+                        assertEquals(-1, gateUp.segment().mismatch(g.tensor(base + "gate_and_up_projs").segment()));
+                        assertEquals(-1, down.segment().mismatch(g.tensor(base + "down_projs").segment()));
+                    }
+                    assertTrue(g.contains("model.layers.0.feed_forward.shared_expert.gate_proj.weight"));
+                }
+            }
+        }
+        MoeConvert.toHf(ToHfRequest.of(List.of(out), dir.resolve("back")));
+        CheckpointFiles.assertSameTensors(in, dir.resolve("back"));
+        assertTrue(MoeConvert.verify(VerifyRequest.of(in, List.of(out))).identical());
+    }
+
     @Test
     void longCatsPartialZeroExpertsAreRefusedNotDropped(@TempDir Path dir) {
         InvalidInputException e = assertThrows(InvalidInputException.class,

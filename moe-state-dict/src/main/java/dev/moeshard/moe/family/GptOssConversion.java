@@ -21,16 +21,25 @@ import java.util.Map;
  * parallelism every {@code mlp.experts} tensor is cut to this rank's experts along its first axis (a view).
  */
 public final class GptOssConversion {
-    // HF suffix -> grouped suffix; matched at the end of a key, the first match wins.
-    private static final List<Map.Entry<String, String>> RENAMES = List.of(
-            Map.entry("mlp.router.weight", "mlp.gate.weight"),
-            Map.entry("mlp.router.bias", "mlp.gate.bias"),
-            Map.entry("mlp.experts.gate_up_proj", "mlp.experts.gate_and_up_projs"),
-            Map.entry("mlp.experts.down_proj", "mlp.experts.down_projs"));
-
+    private final ModelFamily family;
+    private final String expertPath;
     private final int numExperts;
 
     public GptOssConversion(int numExperts) {
+        this(ModelFamily.GPT_OSS, numExperts);
+    }
+
+    /**
+     * The conversion of {@code family}, one of those grouped on disk ({@link ModelFamily.Layout#GROUPED_ON_DISK}):
+     * its renames, its expert tensors cut along their first axis.
+     */
+    public GptOssConversion(ModelFamily family, int numExperts) {
+        if (family.layout() != ModelFamily.Layout.GROUPED_ON_DISK) {
+            throw new IllegalArgumentException(family.modelType() + " keeps its experts one tensor per expert, not "
+                    + "grouped on disk");
+        }
+        this.family = family;
+        this.expertPath = "." + family.naming().segment() + ".";
         this.numExperts = numExperts;
     }
 
@@ -63,9 +72,10 @@ public final class GptOssConversion {
         for (Map.Entry<String, Tensor> e : hf.entrySet()) {
             String key = e.getKey();
             Tensor value = e.getValue();
-            if (key.contains(".mlp.experts.")) {
+            if (key.contains(expertPath)) {
                 if (value.dim() == 0 || value.size(0) != numExperts) {
-                    throw new IllegalArgumentException(key + ": a GPT-OSS expert tensor must have " + numExperts
+                    throw new IllegalArgumentException(key + ": a " + family.modelType() + " expert tensor must have "
+                            + numExperts
                             + " experts on its first axis, got shape " + Arrays.toString(value.sizes()));
                 }
                 value = value.narrow(0, range.start(), range.count());
@@ -77,7 +87,7 @@ public final class GptOssConversion {
                 key = Mxfp4Experts.weightKey(key);
                 Tensor scales = hf.get(key + Mxfp4Decoder.SCALES_SUFFIX).narrow(0, range.start(), range.count());
                 value = Mxfp4Decoder.decode(value, scales, decodedDtype, key, device);
-            } else if (key.contains(".mlp.experts.")) {
+            } else if (key.contains(expertPath)) {
                 value = value.to(device);
             }
             out.put(rename(key, true), value);
@@ -103,12 +113,17 @@ public final class GptOssConversion {
     }
 
     /** The grouped name of HF key {@code key}. */
-    public static String groupedName(String key) {
+    public String groupedName(String key) {
         return rename(key, true);
     }
 
-    private static String rename(String key, boolean toGrouped) {
-        for (Map.Entry<String, String> r : RENAMES) {
+    /** Whether {@code key} holds this family's experts on its first axis. */
+    public boolean isExpertKey(String key) {
+        return key.contains(expertPath);
+    }
+
+    private String rename(String key, boolean toGrouped) {
+        for (Map.Entry<String, String> r : family.onDiskRenames()) {
             String from = toGrouped ? r.getKey() : r.getValue();
             String to = toGrouped ? r.getValue() : r.getKey();
             if (key.endsWith(from)) {

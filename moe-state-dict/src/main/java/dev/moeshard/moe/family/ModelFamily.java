@@ -3,6 +3,7 @@ package dev.moeshard.moe.family;
 import dev.moeshard.moe.ExpertNaming;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -35,26 +36,59 @@ public enum ModelFamily {
     MINIMAX_M2("minimax_m2", ExpertNaming.MIXTRAL, true, Layout.PER_EXPERT),
     PHIMOE("phimoe", ExpertNaming.MIXTRAL, true, Layout.PER_EXPERT),
     NEMOTRON_H("nemotron_h", ExpertNaming.NEMOTRON_H, false, Layout.PER_EXPERT),
-    GPT_OSS("gpt_oss", ExpertNaming.DEFAULT, true, Layout.GPT_OSS_GROUPED);
+    /**
+     * Grouped on disk: {@code mlp.experts.gate_up_proj} [E, H, 2I] with gate and up interleaved (even, odd columns),
+     * biases, MXFP4 experts in some checkpoints.
+     */
+    GPT_OSS("gpt_oss", ExpertNaming.DEFAULT, true, Layout.GROUPED_ON_DISK, List.of(
+            Map.entry("mlp.router.weight", "mlp.gate.weight"),
+            Map.entry("mlp.router.bias", "mlp.gate.bias"),
+            Map.entry("mlp.experts.gate_up_proj", "mlp.experts.gate_and_up_projs"),
+            Map.entry("mlp.experts.down_proj", "mlp.experts.down_projs"))),
+    /**
+     * Grouped on disk in the DeepEP orientation already: {@code feed_forward.experts.gate_up_proj} [E, H, 2I] with the
+     * gate columns first ({@code gate, up = (x @ gate_up_proj).chunk(2, -1)}), {@code down_proj} [E, I, H]. Its
+     * grouped form is those tensors under DeepEP's names; a shared expert and the router pass through.
+     */
+    LLAMA4("llama4", Llama4.NAMING, true, Layout.GROUPED_ON_DISK, Llama4.RENAMES),
+    LLAMA4_TEXT("llama4_text", Llama4.NAMING, true, Layout.GROUPED_ON_DISK, Llama4.RENAMES);
 
     /** How the family's experts are stored in its HF checkpoints. */
     public enum Layout {
         /** One tensor per expert and projection (transformers v4 layout; v5 fused input is accepted too). */
         PER_EXPERT,
-        /** Already grouped: {@code gate_up_proj} [E, H, 2I] with gate and up interleaved, plus biases. */
-        GPT_OSS_GROUPED
+        /**
+         * Already grouped in the family's own names: converted by renaming (see {@link #onDiskRenames()}) and, under
+         * expert parallelism, by cutting every expert tensor along its first axis; no data is rearranged.
+         */
+        GROUPED_ON_DISK
     }
 
     private final String modelType;
     private final ExpertNaming naming;
     private final boolean gatedByDefault;
     private final Layout layout;
+    private final List<Map.Entry<String, String>> onDiskRenames;
 
     ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout) {
+        this(modelType, naming, gatedByDefault, layout, List.of());
+    }
+
+    ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout,
+                List<Map.Entry<String, String>> onDiskRenames) {
         this.modelType = modelType;
         this.naming = naming;
         this.gatedByDefault = gatedByDefault;
         this.layout = layout;
+        this.onDiskRenames = onDiskRenames;
+    }
+
+    /**
+     * For a family grouped on disk: HF key suffix → grouped key suffix, matched at the end of a key, the first match
+     * winning; empty for the others.
+     */
+    public List<Map.Entry<String, String>> onDiskRenames() {
+        return onDiskRenames;
     }
 
     public String modelType() {
@@ -80,5 +114,13 @@ public enum ModelFamily {
 
     public static List<String> modelTypes() {
         return Arrays.stream(values()).map(ModelFamily::modelType).toList();
+    }
+
+    /** Llama-4's names, in a holder because an enum's constants cannot refer to its own static fields. */
+    private static final class Llama4 {
+        static final ExpertNaming NAMING = new ExpertNaming("feed_forward.experts", "gate_proj", "up_proj", "down_proj");
+        static final List<Map.Entry<String, String>> RENAMES = List.of(
+                Map.entry("feed_forward.experts.gate_up_proj", "feed_forward.experts.gate_and_up_projs"),
+                Map.entry("feed_forward.experts.down_proj", "feed_forward.experts.down_projs"));
     }
 }
