@@ -132,9 +132,13 @@ final class ToGrouped {
         return reads.ranges();
     }
 
-    /** The folder of the input, whose files beside the weights go with the output. */
+    /**
+     * The checkpoint folder whose files beside the weights go with the output, or null for a lone
+     * {@code .safetensors} file, whose folder may hold anything.
+     */
     private Path inputDir() {
-        return Files.isDirectory(request.input()) ? request.input() : request.input().toAbsolutePath().getParent();
+        Path checkpoint = in.checkpoint().path();
+        return Files.isDirectory(checkpoint) ? checkpoint : null;
     }
 
     private boolean isGptOss() {

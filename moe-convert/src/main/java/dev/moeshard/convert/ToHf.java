@@ -73,8 +73,8 @@ final class ToHf {
                 guard.around(() -> write(plan, specs, staged, request, requantization, engine, ranks, progress));
                 progress.reach(progress.total(), "wrote " + output);
                 Path firstRank = ranks.ranks().getFirst().path();
-                copied[0] = SideFiles.write(Files.isDirectory(firstRank) ? firstRank : firstRank.toAbsolutePath()
-                        .getParent(), ranks.configFile(), staged.path(), specs,
+                copied[0] = SideFiles.write(Files.isDirectory(firstRank) ? firstRank : null, ranks.configFile(),
+                        staged.path(), specs,
                         request.quantization() == Quantization.FP8_BLOCK128);
                 staged.commit();
             } catch (IOException e) {

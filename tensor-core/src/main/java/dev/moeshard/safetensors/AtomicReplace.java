@@ -77,9 +77,29 @@ public final class AtomicReplace {
         }
     }
 
-    /** Copies {@code source} to {@code target} as {@link #write} writes, for the small files beside the tensors. */
+    /**
+     * Copies {@code source} to {@code target} through a temporary file forced to disk before the rename, as
+     * {@link #write} writes: streamed, so that a large tokenizer or README costs no memory of its size.
+     */
     public static void copy(Path source, Path target) throws IOException {
-        write(target, Files.readAllBytes(source));
+        Path temp = tempSibling(target);
+        try {
+            try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ);
+                 FileChannel out = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                long size = in.size();
+                for (long done = 0; done < size; ) {
+                    long n = in.transferTo(done, size - done, out);
+                    if (n <= 0) {
+                        throw new IOException(source + ": ended at " + done + " of " + size + " bytes while it was copied");
+                    }
+                    done += n;
+                }
+                out.force(true);
+            }
+            moveIntoPlace(temp, target);
+        } finally {
+            Files.deleteIfExists(temp);
+        }
     }
 
     /**
