@@ -32,18 +32,30 @@ final class GptOssLayout {
      * interleaved layout, Llama-4's renamed tensors are DeepEP's.
      */
     static String layoutName(ModelFamily family) {
-        return family == ModelFamily.GPT_OSS ? "gpt-oss" : GroupedLayout.DEEPEP.cliName();
+        return onDiskLayout(family) == null ? "gpt-oss" : onDiskLayout(family).cliName();
+    }
+
+    /**
+     * The grouped layout {@code family}'s renamed tensors are in: DeepEP's for Llama-4, hf-v5's for Granite; null for
+     * GPT-OSS, whose interleaved layout is its own.
+     */
+    static GroupedLayout onDiskLayout(ModelFamily family) {
+        return switch (family) {
+            case LLAMA4, LLAMA4_TEXT -> GroupedLayout.DEEPEP;
+            case GRANITEMOE, GRANITEMOESHARED -> GroupedLayout.HF_V5;
+            default -> null;
+        };
     }
 
     /** How inspect names the layout of {@code family}'s checkpoints as they lie on disk. */
     static String describe(ModelFamily family) {
-        return family == ModelFamily.GPT_OSS ? "gpt-oss grouped"
-                : family.modelType() + " grouped (the deepep orientation under its own names)";
+        return onDiskLayout(family) == null ? "gpt-oss grouped"
+                : family.modelType() + " grouped (the " + onDiskLayout(family).cliName() + " orientation under its own names)";
     }
 
     /** Whether {@code key} holds experts of {@code family} on its first axis. */
     static boolean isExpertKey(ModelFamily family, String key) {
-        return key.contains("." + family.naming().segment() + ".");
+        return family.isOnDiskExpertKey(key);
     }
 
     /**

@@ -150,10 +150,11 @@ final class ToGrouped {
         int experts = in.model().config().numExperts();
         GroupedLayout layout = request.layout();
         if (isGptOss()) {
-            if (layout != GroupedLayout.DEEPEP) {
+            GroupedLayout own = GptOssLayout.onDiskLayout(in.model().family());
+            if (layout != (own == null ? GroupedLayout.DEEPEP : own)) {
                 throw new InvalidInputException(request.input().toString(), List.of("--layout " + layout.cliName()
                         + ": " + in.model().family().modelType() + "'s experts are grouped on disk already and are kept"
-                        + " in that layout; use the default --layout deepep"));
+                        + " in that layout; use --layout " + (own == null ? GroupedLayout.DEEPEP : own).cliName()));
             }
             return planGptOss();
         }

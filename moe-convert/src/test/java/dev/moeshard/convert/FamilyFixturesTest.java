@@ -174,6 +174,39 @@ class FamilyFixturesTest {
         assertTrue(MoeConvert.verify(VerifyRequest.of(in, List.of(out))).identical());
     }
 
+    /**
+     * Granite MoE keeps its experts grouped on disk in the transformers-v5 orientation ({@code input_linear}
+     * [E, 2I, H], gate rows first, as transformers 5.17's GraniteMoeExperts chunks {@code linear(x, w)}; and
+     * {@code output_linear} [E, H, I]): to-grouped into hf-v5 renames and cuts them per rank, the router stays whole
+     * on every rank, and to-hf restores the input byte for byte. Another layout is refused, naming the one to use.
+     */
+    @Test
+    void graniteIsRenamedIntoHfV5AndCutPerRankAndComesBackByteForByte(@TempDir Path dir) {
+        Path in = family("granitemoe");
+        Path out = dir.resolve("out");
+        ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withRanks(RankSelection.all(3))
+                .withLayout(dev.moeshard.moe.GroupedLayout.HF_V5));
+        try (Checkpoint h = Checkpoint.open(in)) {
+            for (ConversionReport.WrittenCheckpoint rank : report.outputs()) {
+                long n = rank.expertEnd() - rank.expertStart();
+                try (Checkpoint g = Checkpoint.open(rank.path())) {
+                    String base = "model.layers.1.block_sparse_moe.";
+                    assertEquals(-1, h.tensor(base + "input_linear.weight").narrow(0, rank.expertStart(), n).segment()
+                            .mismatch(g.tensor(base + "gate_up_proj").segment()));
+                    assertEquals(-1, h.tensor(base + "output_linear.weight").narrow(0, rank.expertStart(), n).segment()
+                            .mismatch(g.tensor(base + "down_proj").segment()));
+                    assertEquals(-1, h.tensor(base + "router.layer.weight").segment()
+                            .mismatch(g.tensor(base + "router.layer.weight").segment()), "the router stays whole");
+                }
+            }
+        }
+        MoeConvert.toHf(ToHfRequest.of(List.of(out), dir.resolve("back")));
+        CheckpointFiles.assertSameTensors(in, dir.resolve("back"));
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> MoeConvert.toGrouped(ToGroupedRequest.of(in, dir.resolve("deepep"))));
+        assertTrue(e.getMessage().contains("--layout hf-v5"), e.getMessage());
+    }
+
     @Test
     void longCatsPartialZeroExpertsAreRefusedNotDropped(@TempDir Path dir) {
         InvalidInputException e = assertThrows(InvalidInputException.class,

@@ -22,7 +22,6 @@ import java.util.Map;
  */
 public final class GptOssConversion {
     private final ModelFamily family;
-    private final String expertPath;
     private final int numExperts;
 
     public GptOssConversion(int numExperts) {
@@ -39,7 +38,6 @@ public final class GptOssConversion {
                     + "grouped on disk");
         }
         this.family = family;
-        this.expertPath = "." + family.naming().segment() + ".";
         this.numExperts = numExperts;
     }
 
@@ -72,7 +70,7 @@ public final class GptOssConversion {
         for (Map.Entry<String, Tensor> e : hf.entrySet()) {
             String key = e.getKey();
             Tensor value = e.getValue();
-            if (key.contains(expertPath)) {
+            if (family.isOnDiskExpertKey(key)) {
                 if (value.dim() == 0 || value.size(0) != numExperts) {
                     throw new IllegalArgumentException(key + ": a " + family.modelType() + " expert tensor must have "
                             + numExperts
@@ -87,7 +85,7 @@ public final class GptOssConversion {
                 key = Mxfp4Experts.weightKey(key);
                 Tensor scales = hf.get(key + Mxfp4Decoder.SCALES_SUFFIX).narrow(0, range.start(), range.count());
                 value = Mxfp4Decoder.decode(value, scales, decodedDtype, key, device);
-            } else if (key.contains(expertPath)) {
+            } else if (family.isOnDiskExpertKey(key)) {
                 value = value.to(device);
             }
             out.put(rename(key, true), value);
@@ -119,7 +117,7 @@ public final class GptOssConversion {
 
     /** Whether {@code key} holds this family's experts on its first axis. */
     public boolean isExpertKey(String key) {
-        return key.contains(expertPath);
+        return family.isOnDiskExpertKey(key);
     }
 
     private String rename(String key, boolean toGrouped) {

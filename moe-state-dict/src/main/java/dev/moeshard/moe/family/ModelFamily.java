@@ -51,7 +51,14 @@ public enum ModelFamily {
      * grouped form is those tensors under DeepEP's names; a shared expert and the router pass through.
      */
     LLAMA4("llama4", Llama4.NAMING, true, Layout.GROUPED_ON_DISK, Llama4.RENAMES),
-    LLAMA4_TEXT("llama4_text", Llama4.NAMING, true, Layout.GROUPED_ON_DISK, Llama4.RENAMES);
+    LLAMA4_TEXT("llama4_text", Llama4.NAMING, true, Layout.GROUPED_ON_DISK, Llama4.RENAMES),
+    /**
+     * Grouped on disk in the transformers-v5 orientation under its own names: {@code block_sparse_moe.input_linear}
+     * [E, 2I, H], gate rows first, and {@code output_linear} [E, H, I]. Its grouped form is those tensors under the
+     * hf-v5 layout's names; the router ({@code block_sparse_moe.router.layer}) passes through whole.
+     */
+    GRANITEMOE("granitemoe", Granite.NAMING, true, Layout.GROUPED_ON_DISK, Granite.RENAMES),
+    GRANITEMOESHARED("granitemoeshared", Granite.NAMING, true, Layout.GROUPED_ON_DISK, Granite.RENAMES);
 
     /** How the family's experts are stored in its HF checkpoints. */
     public enum Layout {
@@ -91,6 +98,18 @@ public enum ModelFamily {
         return onDiskRenames;
     }
 
+    /**
+     * For a family grouped on disk, whether {@code key} holds experts on its first axis (and is cut per rank): every
+     * tensor under the expert path for GPT-OSS and Llama-4 (weights, biases, MXFP4 blocks and scales), the renamed
+     * projections alone for Granite, whose router lives under the same path and stays whole.
+     */
+    public boolean isOnDiskExpertKey(String key) {
+        if (naming.segment().endsWith(".experts")) {
+            return key.contains("." + naming.segment() + ".");
+        }
+        return onDiskRenames.stream().anyMatch(r -> key.endsWith(r.getKey()) || key.endsWith(r.getValue()));
+    }
+
     public String modelType() {
         return modelType;
     }
@@ -114,6 +133,14 @@ public enum ModelFamily {
 
     public static List<String> modelTypes() {
         return Arrays.stream(values()).map(ModelFamily::modelType).toList();
+    }
+
+    /** Granite MoE's names (a holder, as for Llama-4). */
+    private static final class Granite {
+        static final ExpertNaming NAMING = new ExpertNaming("block_sparse_moe", "gate_proj", "up_proj", "down_proj");
+        static final List<Map.Entry<String, String>> RENAMES = List.of(
+                Map.entry("block_sparse_moe.input_linear.weight", "block_sparse_moe.gate_up_proj"),
+                Map.entry("block_sparse_moe.output_linear.weight", "block_sparse_moe.down_proj"));
     }
 
     /** Llama-4's names, in a holder because an enum's constants cannot refer to its own static fields. */
