@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * to remove it, and then completes. Each signal is sent once the staging directory exists, so it lands mid-run.
  */
 class SignalTest {
-    private static final SampleCheckpoint MODEL = new SampleCheckpoint(8, 16, 512, 256);
+    private static final SampleCheckpoint MODEL = new SampleCheckpoint(12, 16, 512, 256);
 
     private static Process start(Path in, Path out, Path log) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();

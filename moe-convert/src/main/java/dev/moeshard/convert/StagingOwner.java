@@ -22,7 +22,9 @@ final class StagingOwner {
 
     static void write(Path staging) throws IOException {
         ProcessHandle self = ProcessHandle.current();
-        Files.writeString(staging.resolve(FILE_NAME), self.pid() + " " + startOf(self) + "\n");
+        // Renamed into place whole, so that a run killed while writing it leaves no record rather than an empty one.
+        AtomicReplace.write(staging.resolve(FILE_NAME),
+                (self.pid() + " " + startOf(self) + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
     static void remove(Path staging) throws IOException {
