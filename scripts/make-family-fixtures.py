@@ -24,9 +24,10 @@ FAMILIES = [
     "granitemoeshared", "nemotron_h", "gpt_oss",
 ]
 
-# Every size a config may carry, and the tiny value it gets; a config without the attribute is left alone.
+# Every size a config may carry, and the tiny value it gets; a config without the attribute is left alone. No expert
+# intermediate size is half the hidden size: fused [E, 2I, H] and [E, H, 2I] would then have one shape.
 SMALL = {
-    "vocab_size": 128, "hidden_size": 64, "intermediate_size": 96, "moe_intermediate_size": 32,
+    "vocab_size": 128, "hidden_size": 64, "intermediate_size": 96, "moe_intermediate_size": 24,
     "shared_expert_intermediate_size": 32, "expert_ffn_hidden_size": 32, "ffn_hidden_size": 32,
     "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
     "num_experts": 8, "n_routed_experts": 8, "num_local_experts": 8, "moe_num_experts": 8,

@@ -42,7 +42,7 @@ final class GptOssLayout {
     static GroupedLayout onDiskLayout(ModelFamily family) {
         return switch (family) {
             case LLAMA4, LLAMA4_TEXT -> GroupedLayout.DEEPEP;
-            case GRANITEMOE, GRANITEMOESHARED -> GroupedLayout.HF_V5;
+            case GRANITEMOE, GRANITEMOESHARED, QWEN3_VL_MOE -> GroupedLayout.HF_V5;
             default -> null;
         };
     }

@@ -12,6 +12,7 @@ import dev.moeshard.tensor.Tensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
@@ -99,7 +100,7 @@ class FamilyFixturesTest {
         try (Checkpoint c = Checkpoint.open(text)) {
             java.util.Map<String, Tensor> renamed = new java.util.LinkedHashMap<>();
             c.keys().forEach(k -> renamed.put(k.replaceFirst("^model\\.", "model.language_model."), c.tensor(k).contiguousCopy()));
-            dev.moeshard.safetensors.ShardedCheckpointWriter.write(in, renamed, Long.MAX_VALUE, java.util.Map.of("format", "pt"));
+            dev.moeshard.safetensors.ShardedCheckpointWriter.write(in, renamed, Long.MAX_VALUE, Map.of("format", "pt"));
         }
         String textConfig = Files.readString(text.resolve("config.json"));
         Files.writeString(in.resolve("config.json"), "{\"model_type\": \"qwen3_5_moe\", \"text_config\": " + textConfig + "}");
@@ -153,22 +154,10 @@ class FamilyFixturesTest {
         assertEquals(List.of("model.layers.0", "model.layers.1"), inspected.expertLayers());
         Path out = dir.resolve("out");
         ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withRanks(RankSelection.all(3)));
-        try (Checkpoint h = Checkpoint.open(in)) {
-            for (ConversionReport.WrittenCheckpoint rank : report.outputs()) {
-                try (Checkpoint g = Checkpoint.open(rank.path())) {
-                    for (int layer = 0; layer < 2; layer++) {
-                        String base = "model.layers." + layer + ".feed_forward.experts.";
-                        Tensor gateUp = h.tensor(base + "gate_up_proj").narrow(0, rank.expertStart(),
-                                rank.expertEnd() - rank.expertStart());
-                        Tensor down = h.tensor(base + "down_proj").narrow(0, rank.expertStart(),
-                                rank.expertEnd() - rank.expertStart());
-                        assertEquals(-1, gateUp.segment().mismatch(g.tensor(base + "gate_and_up_projs").segment()));
-                        assertEquals(-1, down.segment().mismatch(g.tensor(base + "down_projs").segment()));
-                    }
-                    assertTrue(g.contains("model.layers.0.feed_forward.shared_expert.gate_proj.weight"));
-                }
-            }
-        }
+        assertCutPerRank(in, report, Map.of(
+                "model.layers.1.feed_forward.experts.gate_up_proj", "model.layers.1.feed_forward.experts.gate_and_up_projs",
+                "model.layers.1.feed_forward.experts.down_proj", "model.layers.1.feed_forward.experts.down_projs"),
+                List.of("model.layers.0.feed_forward.shared_expert.gate_proj.weight"));
         MoeConvert.toHf(ToHfRequest.of(List.of(out), dir.resolve("back")));
         CheckpointFiles.assertSameTensors(in, dir.resolve("back"));
         assertTrue(MoeConvert.verify(VerifyRequest.of(in, List.of(out))).identical());
@@ -186,25 +175,54 @@ class FamilyFixturesTest {
         Path out = dir.resolve("out");
         ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withRanks(RankSelection.all(3))
                 .withLayout(dev.moeshard.moe.GroupedLayout.HF_V5));
-        try (Checkpoint h = Checkpoint.open(in)) {
-            for (ConversionReport.WrittenCheckpoint rank : report.outputs()) {
-                long n = rank.expertEnd() - rank.expertStart();
-                try (Checkpoint g = Checkpoint.open(rank.path())) {
-                    String base = "model.layers.1.block_sparse_moe.";
-                    assertEquals(-1, h.tensor(base + "input_linear.weight").narrow(0, rank.expertStart(), n).segment()
-                            .mismatch(g.tensor(base + "gate_up_proj").segment()));
-                    assertEquals(-1, h.tensor(base + "output_linear.weight").narrow(0, rank.expertStart(), n).segment()
-                            .mismatch(g.tensor(base + "down_proj").segment()));
-                    assertEquals(-1, h.tensor(base + "router.layer.weight").segment()
-                            .mismatch(g.tensor(base + "router.layer.weight").segment()), "the router stays whole");
-                }
-            }
-        }
+        assertCutPerRank(in, report, Map.of(
+                "model.layers.1.block_sparse_moe.input_linear.weight", "model.layers.1.block_sparse_moe.gate_up_proj",
+                "model.layers.1.block_sparse_moe.output_linear.weight", "model.layers.1.block_sparse_moe.down_proj"),
+                List.of("model.layers.1.block_sparse_moe.router.layer.weight"));
         MoeConvert.toHf(ToHfRequest.of(List.of(out), dir.resolve("back")));
         CheckpointFiles.assertSameTensors(in, dir.resolve("back"));
         InvalidInputException e = assertThrows(InvalidInputException.class,
                 () -> MoeConvert.toGrouped(ToGroupedRequest.of(in, dir.resolve("deepep"))));
         assertTrue(e.getMessage().contains("--layout hf-v5"), e.getMessage());
+    }
+
+    /**
+     * Qwen3-VL-MoE, as transformers 5.17 saves it, is the hf-v5 layout itself under {@code model.language_model.}
+     * ({@code mlp.experts.gate_up_proj} [E, 2I, H], gate rows first as its experts module chunks it; {@code down_proj}
+     * [E, H, I]) with the sizes in text_config: cut per rank as it is, the vision tower and the router whole.
+     */
+    @Test
+    void qwen3VlMoeIsCutPerRankAsItIsAndComesBackByteForByte(@TempDir Path dir) {
+        Path in = family("qwen3_vl_moe");
+        InspectReport inspected = MoeConvert.inspect(in);
+        assertEquals(24, inspected.intermediate());
+        Path out = dir.resolve("out");
+        ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withRanks(RankSelection.all(3))
+                .withLayout(dev.moeshard.moe.GroupedLayout.HF_V5));
+        String experts = "model.language_model.layers.1.mlp.experts.";
+        assertCutPerRank(in, report, Map.of(experts + "gate_up_proj", experts + "gate_up_proj",
+                experts + "down_proj", experts + "down_proj"), List.of("model.language_model.layers.1.mlp.gate.weight"));
+        MoeConvert.toHf(ToHfRequest.of(List.of(out), dir.resolve("back")));
+        CheckpointFiles.assertSameTensors(in, dir.resolve("back"));
+    }
+
+    /**
+     * Each rank's grouped tensor (value) holds exactly the rank's experts' rows of the input's (key), and every tensor
+     * of {@code whole} is on every rank unchanged.
+     */
+    private static void assertCutPerRank(Path in, ConversionReport report, Map<String, String> cut,
+                                         List<String> whole) {
+        try (Checkpoint h = Checkpoint.open(in)) {
+            for (ConversionReport.WrittenCheckpoint rank : report.outputs()) {
+                long n = rank.expertEnd() - rank.expertStart();
+                try (Checkpoint g = Checkpoint.open(rank.path())) {
+                    cut.forEach((from, to) -> assertEquals(-1, h.tensor(from).narrow(0, rank.expertStart(), n)
+                            .segment().mismatch(g.tensor(to).segment()), from + " on " + rank.path()));
+                    whole.forEach(key -> assertEquals(-1, h.tensor(key).segment().mismatch(g.tensor(key).segment()),
+                            key + " stays whole"));
+                }
+            }
+        }
     }
 
     @Test

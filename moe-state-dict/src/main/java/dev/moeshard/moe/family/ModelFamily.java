@@ -58,7 +58,13 @@ public enum ModelFamily {
      * hf-v5 layout's names; the router ({@code block_sparse_moe.router.layer}) passes through whole.
      */
     GRANITEMOE("granitemoe", Granite.NAMING, true, Layout.GROUPED_ON_DISK, Granite.RENAMES),
-    GRANITEMOESHARED("granitemoeshared", Granite.NAMING, true, Layout.GROUPED_ON_DISK, Granite.RENAMES);
+    GRANITEMOESHARED("granitemoeshared", Granite.NAMING, true, Layout.GROUPED_ON_DISK, Granite.RENAMES),
+    /**
+     * Grouped on disk exactly in the hf-v5 layout, names included, under {@code model.language_model.}:
+     * {@code mlp.experts.gate_up_proj} [E, 2I, H], gate rows first, and {@code down_proj} [E, H, I]; sizes in
+     * {@code text_config}. Nothing is renamed; the vision tower passes through.
+     */
+    QWEN3_VL_MOE("qwen3_vl_moe", ExpertNaming.DEFAULT, true, Layout.GROUPED_ON_DISK, List.of());
 
     /** How the family's experts are stored in its HF checkpoints. */
     public enum Layout {
