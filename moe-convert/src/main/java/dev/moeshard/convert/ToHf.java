@@ -67,29 +67,27 @@ final class ToHf {
             }
             ByteProgress progress = new ByteProgress(listener, specs.stream().mapToLong(TensorSpec::byteSize).sum());
             FreeSpace.require(output, progress.total());
-            SideFiles.Copied[] copied = {new SideFiles.Copied(List.of(), List.of())};
+            SideFiles.Copied copied;
             InputGuard guard = new InputGuard(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList());
             try (StagedDirectory staged = StagedDirectory.create(output, request.writing().replaceExisting(), listener)) {
                 guard.around(() -> write(plan, specs, staged, request, requantization, engine, ranks, progress));
                 progress.reach(progress.total(), "wrote " + output);
                 Path firstRank = ranks.ranks().getFirst().path();
-                copied[0] = SideFiles.write(Files.isDirectory(firstRank) ? firstRank : null, ranks.configFile(),
-                        staged.path(), specs,
-                        request.quantization() == Quantization.FP8_BLOCK128);
+                copied = SideFiles.write(Files.isDirectory(firstRank) ? firstRank : null, ranks.configFile(),
+                        staged.path(), specs, request.quantization() == Quantization.FP8_BLOCK128);
                 staged.commit();
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + output + ": " + e.getMessage(), e);
             }
-
             long bytes = progress.done();
             ConversionReport.WrittenCheckpoint written = new ConversionReport.WrittenCheckpoint(output, 0,
                     ranks.model().config().numExperts(), specs.size(), bytes);
             List<String> decisions = new ArrayList<>(List.of(
                     "family " + ranks.model().family().modelType() + ", " + ranks.ranks().size() + " grouped rank"
-                            + (ranks.ranks().size() == 1 ? "" : "s") + " in " + (ranks.isGptOss() ? GptOssLayout.layoutName(ranks.model().family())
-                            : ranks.layout().cliName()),
+                            + (ranks.ranks().size() == 1 ? "" : "s") + " in "
+                            + (ranks.isGptOss() ? GptOssLayout.layoutName(ranks.model().family()) : ranks.layout().cliName()),
                     "LoRA written as " + request.lora(), "quantization " + request.quantization()));
-            decisions.addAll(copied[0].decisions());
+            decisions.addAll(copied.decisions());
             return Reports.of(output, List.of(written), start, decisions);
         }
     }

@@ -162,6 +162,16 @@ public enum GroupedLayout {
         return projection == Projection.GATE ? rows.narrow(1, 0, inter) : rows.narrow(1, inter, inter);
     }
 
+    /** Whether {@link #projection} transposes the two inner axes for {@code projection}. */
+    boolean transposes(Projection projection) {
+        return projection == Projection.DOWN ? downTransposed : fused != null && gateUpTransposed;
+    }
+
+    /** Whether {@link #projection} narrows the gate/up axis (its dimension 1, in HF orientation) for {@code projection}. */
+    boolean narrows(Projection projection, boolean gated) {
+        return projection != Projection.DOWN && fused != null && gated;
+    }
+
     /** H and I from the shape of this layout's down tensor. */
     public long[] hiddenAndIntermediate(long[] downShape) {
         return downTransposed ? new long[] {downShape[2], downShape[1]} : new long[] {downShape[1], downShape[2]};

@@ -2,14 +2,17 @@ package dev.moeshard.moe;
 
 import dev.moeshard.moe.ExpertNaming.GroupedKey;
 import dev.moeshard.moe.lora.LoraExpertSuffix;
+import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertSplit;
 import dev.moeshard.moe.parallel.ExpertSplitter;
+import dev.moeshard.moe.parallel.Placement;
 import dev.moeshard.moe.parallel.ShardedTensor;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.moe.quant.Fp8GroupedScales;
 import dev.moeshard.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -72,6 +75,80 @@ final class GroupedToHf {
             return perExpert(fqn, g, adapter.splitExperts(tensor), options);
         }
         return filtered(List.of(Map.entry(fqn, tensor.local())), options);
+    }
+
+    /** See {@link MoeStateDictAdapter#toHfSharded(String, ShardedTensor, ToHfOptions)}. */
+    List<Map.Entry<String, ShardedTensor>> toHfSharded(String fqn, ShardedTensor tensor, ToHfOptions options) {
+        GroupedLayout.Key g = layout.parse(naming, fqn);
+        if (g == null || !isSplittable(fqn, g, tensor.globalShape())) {
+            return options.excludes(fqn) ? List.of() : List.of(Map.entry(fqn, tensor));
+        }
+        String what = layout == GroupedLayout.DEEPEP && g.name().equals("down_projs")
+                ? "down_projs (DeepEP)" : g.name();
+        ExpertSplitter.validate(tensor, config.numExperts(), what + " layer " + g.layer());
+        ExpertSplit split = adapter.splitExperts(tensor);
+        // Each expert's mesh: the grouped mesh without its expert dimension. When no remaining dimension is larger
+        // than 1 the split says the views are plain; they are then replicated over that (trivial) mesh.
+        DeviceMesh mesh;
+        List<Placement> expertPlacements;
+        if (split.isSharded()) {
+            mesh = split.mesh();
+            expertPlacements = split.placements();
+        } else {
+            mesh = tensor.expertMeshDim().isPresent()
+                    ? tensor.mesh().without(tensor.expertMeshDim().getAsInt()) : tensor.mesh();
+            expertPlacements = Collections.nCopies(mesh.ndim(), Placement.replicate());
+        }
+        String prefix = options.prefixOverride() != null ? options.prefixOverride() : g.prefix();
+        if (options.writeThrough()) {
+            registerInplaceLoaded(fqn, options.prefixOverride());
+        }
+        List<Projection> held = layout.projectionsIn(g.name(), config.gated());
+        List<Map.Entry<String, ShardedTensor>> out = new ArrayList<>();
+        for (int i = 0; i < split.size(); i++) {
+            Tensor w = split.experts().get(i).unsqueeze(0);
+            int id = split.expertIds().get(i);
+            for (Projection p : held) {
+                String key = naming.perExpertKey(prefix, g.layer(), id, p);
+                if (options.excludes(key)) {
+                    continue;
+                }
+                List<Placement> placements = projectionPlacements(fqn, p, expertPlacements);
+                Tensor view = materialize(layout.projection(w, p, config.intermediate(), config.gated()).select(0, 0),
+                        options);
+                long[] global = view.sizes();
+                for (int d = 0; d < placements.size(); d++) {
+                    if (placements.get(d) instanceof Placement.Shard s) {
+                        global[s.dim()] *= mesh.sizes()[d];
+                    }
+                }
+                out.add(Map.entry(key, new ShardedTensor(global, mesh, placements, view)));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The placements of one expert's projection in HF orientation, from those of the expert's grouped view: a
+     * {@code Shard(d)} follows the axis through the layout's transpose. Gate and up cut out of a fused axis that is
+     * itself sharded would not be this rank's piece of the global gate or up, so that is refused.
+     */
+    private List<Placement> projectionPlacements(String fqn, Projection p, List<Placement> expertPlacements) {
+        List<Placement> mapped = new ArrayList<>(expertPlacements.size());
+        for (Placement placement : expertPlacements) {
+            if (placement instanceof Placement.Shard s) {
+                int d = layout.transposes(p) ? 1 - s.dim() : s.dim();
+                if (d == 0 && layout.narrows(p, config.gated())) {
+                    throw new IllegalArgumentException(fqn + " is sharded along its fused gate/up axis ("
+                            + expertPlacements + " per expert); gate and up cannot be split from a shard of it."
+                            + " Gather that axis first, or shard the other one");
+                }
+                mapped.add(Placement.shard(d));
+            } else {
+                mapped.add(placement);
+            }
+        }
+        return mapped;
     }
 
     /** Per-expert views of {@code grouped}: all E experts, or those of {@code options}' local experts. */

@@ -184,6 +184,20 @@ public final class MoeStateDictAdapter {
     }
 
     /**
+     * {@link #fromHf(Map, FromHfOptions)} for this rank of {@code options}' mesh (which must have an {@code ep}
+     * dimension), each entry wrapped as a sharded tensor like the reference's DTensors. Grouped expert tensors have
+     * global shape [E, ...] and placements {@code ep} → {@code Shard(0)}; {@code ep_shard} → {@code Shard(1)} and
+     * {@code ep_replicate} → {@code Replicate} when either of those is larger than 1 (see
+     * {@link ShardedTensor#forGroupedExperts}), the local tensor then being this rank's {@code ep_shard} piece of
+     * dimension 1. Kept FP8 grouped scales are cut along the experts only; other tensors are replicated over the
+     * mesh. A rank with no experts gets no grouped tensors, as from {@code fromHf}.
+     */
+    public Map<String, ShardedTensor> fromHfSharded(Map<String, Tensor> hf, FromHfOptions options) {
+        GroupedSharding.requireExpertMesh(options.mesh()); // before fromHf consumes anything
+        return GroupedSharding.shard(fromHf(hf, options), options.mesh(), this);
+    }
+
+    /**
      * Converts an HF state dict to grouped form for this rank, handing each entry to {@code sink} as soon as it is
      * ready: non-expert tensors at once, each layer's grouped tensor the moment its last local expert is read.
      * Entries are removed from {@code hf} (which must be mutable) as they are consumed, so that neither map keeps
@@ -252,6 +266,19 @@ public final class MoeStateDictAdapter {
     /** The HF entries of one sharded tensor: local views of this rank's experts for grouped keys. */
     public List<Map.Entry<String, Tensor>> toHf(String fqn, ShardedTensor tensor, ToHfOptions options) {
         return groupedToHf.toHf(fqn, tensor, options);
+    }
+
+    /**
+     * The HF entries of one sharded tensor, as sharded tensors: for grouped keys, each of this rank's experts'
+     * projections over the grouped mesh without its expert dimension, an inner {@code Shard(d)} of the grouped tensor
+     * becoming {@code Shard(d-1)} on the expert (and following the layout's transpose into HF orientation, e.g.
+     * DeepEP's {@code gate_and_up_projs} [E, H, 2I] under {@code Shard(1)} gives gate [I, H] under {@code Shard(1)});
+     * the global shape is the expert's full HF shape. Other keys pass through as they are.
+     *
+     * @throws IllegalArgumentException when gate and up would have to be cut from a shard of their fused axis
+     */
+    public List<Map.Entry<String, ShardedTensor>> toHfSharded(String fqn, ShardedTensor tensor, ToHfOptions options) {
+        return groupedToHf.toHfSharded(fqn, tensor, options);
     }
 
     // ---------------------------------------------------------------------------------------------- write-through

@@ -72,8 +72,10 @@ public final class ExpertSplitter {
     }
 
     /**
-     * Checks that a sharded grouped tensor has {@code expectedExperts} experts globally and that its last
-     * placement is {@code Shard(0)} or {@code Replicate}, the two that expert parallelism understands.
+     * Checks that a sharded grouped tensor has {@code expectedExperts} experts globally and that its experts are
+     * partitioned the way expert parallelism understands: {@code Shard(0)} on its expert mesh dimension (as grouped
+     * outputs of an {@code ep} × {@code ep_shard} mesh have, {@code [Shard(0), Shard(1)]}), else a last placement of
+     * {@code Shard(0)} or {@code Replicate}.
      */
     public static void validate(ShardedTensor grouped, int expectedExperts, String name) {
         if (grouped.globalShape()[0] != expectedExperts) {
@@ -81,6 +83,10 @@ public final class ExpertSplitter {
                     + " experts, expected " + expectedExperts);
         }
         List<Placement> placements = grouped.placements();
+        OptionalInt expertDim = grouped.expertMeshDim();
+        if (expertDim.isPresent() && placements.get(expertDim.getAsInt()).isExpertShard()) {
+            return;
+        }
         Placement last = placements.isEmpty() ? null : placements.get(placements.size() - 1);
         if (last != null && (last.isExpertShard() || last instanceof Placement.Replicate)) {
             return;
