@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.moeshard.moe.family.GptOssConversion;
+import dev.moeshard.moe.family.GroupedOnDiskConversion;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.tensor.Tensor;
@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The gpt_oss fixture (8 experts, grouped on disk with gate and up interleaved) through to-grouped, verify and
- * to-hf: renames and expert-axis cuts exactly as {@link GptOssConversion} makes them, and the original back.
+ * to-hf: renames and expert-axis cuts exactly as {@link GroupedOnDiskConversion} makes them, and the original back.
  */
 class GptOssTest {
 
@@ -68,7 +68,7 @@ class GptOssTest {
     /** {@code output} holds exactly what the library's conversion makes of the fixture for {@code mesh}. */
     private static void assertMatchesConversion(Path output, DeviceMesh mesh) {
         try (Checkpoint in = Checkpoint.open(Fixtures.of("gpt_oss")); Checkpoint out = Checkpoint.open(output)) {
-            Map<String, Tensor> want = new GptOssConversion(8).fromHf(in.tensors(), mesh);
+            Map<String, Tensor> want = new GroupedOnDiskConversion(8).fromHf(in.tensors(), mesh);
             assertEquals(want.keySet(), new java.util.HashSet<>(out.keys()));
             for (Map.Entry<String, Tensor> e : want.entrySet()) {
                 Tensor got = out.tensor(e.getKey());

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.moeshard.moe.family.GptOssConversion;
+import dev.moeshard.moe.family.GroupedOnDiskConversion;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
@@ -76,7 +76,7 @@ class Mxfp4InputTest {
         for (int r = 0; r < 3; r++) {
             DeviceMesh mesh = DeviceMesh.expertParallel(3, r);
             try (Checkpoint in = Checkpoint.open(input); Checkpoint out = Checkpoint.open(grouped.resolve("ep-rank-" + r))) {
-                Map<String, Tensor> want = new GptOssConversion(8).fromHf(in.tensors(), mesh, DType.BF16);
+                Map<String, Tensor> want = new GroupedOnDiskConversion(8).fromHf(in.tensors(), mesh, DType.BF16);
                 assertEquals(want.keySet(), new java.util.HashSet<>(out.keys()));
                 for (Map.Entry<String, Tensor> e : want.entrySet()) {
                     Tensor got = out.tensor(e.getKey());

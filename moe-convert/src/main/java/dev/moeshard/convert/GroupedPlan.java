@@ -94,7 +94,7 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
 
     /**
      * transformers-v5 fused experts of another shape than the model's, each as a problem. (GPT-OSS, grouped in its
-     * own layout, is planned by {@link GptOssLayout}, never here.)
+     * own layout, is planned by {@link GroupedOnDiskLayout}, never here.)
      */
     static List<String> unsupported(Checkpoint checkpoint, ModelFamily family, MoeConfig config) {
         List<String> problems = new ArrayList<>();

@@ -140,7 +140,7 @@ final class GroupedRanks implements AutoCloseable {
         return model;
     }
 
-    /** The grouped layout of these ranks' expert tensors (deepep for GPT-OSS, whose own layout is never split). */
+    /** The grouped layout of these ranks' expert tensors (deepep for a family grouped on disk, whose own layout is never split). */
     GroupedLayout layout() {
         return layout;
     }
@@ -153,17 +153,17 @@ final class GroupedRanks implements AutoCloseable {
     /** Whether {@code key} is a grouped expert tensor that the adapter splits into per-expert tensors. */
     boolean isGroupedExpertKey(String key) {
         ExpertNaming naming = model.family().naming();
-        return !isGptOss() && (layout.parse(naming, key) != null || Fp8GroupedScales.parse(naming, key) != null);
+        return !isGroupedOnDisk() && (layout.parse(naming, key) != null || Fp8GroupedScales.parse(naming, key) != null);
     }
 
-    /** Whether these are GPT-OSS ranks, whose expert tensors are cut along their first axis and never split. */
-    boolean isGptOss() {
+    /** Whether these are ranks of a family grouped on disk (GPT-OSS, Llama-4, ...), whose expert tensors are cut along their first axis and never split. */
+    boolean isGroupedOnDisk() {
         return model.family().layout() == ModelFamily.Layout.GROUPED_ON_DISK;
     }
 
-    /** Whether {@code key} is a GPT-OSS expert tensor, holding the rank's experts on its first axis. */
-    boolean isGptOssExpertKey(String key) {
-        return isGptOss() && GptOssLayout.isExpertKey(model.family(), key);
+    /** Whether {@code key} is an expert tensor of a family grouped on disk, holding the rank's experts on its first axis. */
+    boolean isOnDiskExpertKey(String key) {
+        return isGroupedOnDisk() && GroupedOnDiskLayout.isExpertKey(model.family(), key);
     }
 
     /**
@@ -192,7 +192,7 @@ final class GroupedRanks implements AutoCloseable {
             for (String key : r.checkpoint().keys()) {
                 GroupedLayout.Key g = layout.parse(naming, key);
                 TensorEntry e = r.checkpoint().entry(key);
-                GroupedKey scalesOf = isGptOss() ? null : Fp8GroupedScales.parse(naming, key);
+                GroupedKey scalesOf = isGroupedOnDisk() ? null : Fp8GroupedScales.parse(naming, key);
                 if (scalesOf != null) {
                     long[] want = Fp8GroupedScales.shape(scalesOf.projection(), r.range().count(), config);
                     if (!Arrays.equals(e.shape(), want)) {
@@ -201,15 +201,15 @@ final class GroupedRanks implements AutoCloseable {
                     }
                     continue;
                 }
-                if (isGptOssExpertKey(key)) {
+                if (isOnDiskExpertKey(key)) {
                     if (e.shape().length == 0 || e.shape()[0] != r.range().count()) {
                         problems.add(r.path() + ": " + key + ": shape " + Arrays.toString(e.shape()) + ", expected "
                                 + r.range().count() + " experts on the first axis");
                     }
-                } else if (g == null || isGptOss()) {
+                } else if (g == null || isGroupedOnDisk()) {
                     continue;
                 }
-                long[] want = isGptOss() ? e.shape() : layout.shape(g.name(), r.range().count(), config);
+                long[] want = isGroupedOnDisk() ? e.shape() : layout.shape(g.name(), r.range().count(), config);
                 if (!Arrays.equals(e.shape(), want)) {
                     problems.add(r.path() + ": " + key + ": shape " + Arrays.toString(e.shape()) + ", expected "
                             + Arrays.toString(want) + " for experts [" + r.range().start() + ", " + r.range().end() + ")");
@@ -268,7 +268,7 @@ final class GroupedRanks implements AutoCloseable {
     private Set<String> nonExpertKeys(Checkpoint c) {
         Set<String> keys = new LinkedHashSet<>();
         for (String k : c.keys()) {
-            if (!isGroupedExpertKey(k) && !isGptOssExpertKey(k)) {
+            if (!isGroupedExpertKey(k) && !isOnDiskExpertKey(k)) {
                 keys.add(k);
             }
         }

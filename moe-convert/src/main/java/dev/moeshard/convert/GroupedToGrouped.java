@@ -131,7 +131,7 @@ final class GroupedToGrouped {
     private static GroupedRanks open(ToGroupedRequest request) {
         GroupedRanks ranks = GroupedRanks.open(List.of(request.input()), null, request.inputLayout());
         try {
-            if (ranks.isGptOss()) {
+            if (ranks.isGroupedOnDisk()) {
                 throw new InvalidInputException(request.input().toString(), List.of(ranks.model().family().modelType() + " checkpoints, grouped on disk in their own names, are not regrouped"));
             }
             List<String> problems = new ArrayList<>(ranks.problems());

@@ -59,17 +59,17 @@ final class Inspect {
                 bytes += e.byteSize();
                 tensors++;
                 GroupedLayout.Key g = ranks.layout().parse(naming, key);
-                if (g != null && !ranks.isGptOss()) {
+                if (g != null && !ranks.isGroupedOnDisk()) {
                     layers.add(g.prefix() + "layers." + g.layer());
                     expertTensors++;
-                } else if (ranks.isGptOssExpertKey(key)) {
+                } else if (ranks.isOnDiskExpertKey(key)) {
                     layers.add(key.substring(0, key.indexOf("." + naming.segment() + ".")));
                     expertTensors++;
                 }
             }
         }
         MoeConfig config = ranks.model().config();
-        String layout = ranks.isGptOss() ? GptOssLayout.describe(ranks.model().family()) : ranks.layout() == GroupedLayout.HF_V5
+        String layout = ranks.isGroupedOnDisk() ? GroupedOnDiskLayout.describe(ranks.model().family()) : ranks.layout() == GroupedLayout.HF_V5
                 ? "hf-v5 (transformers v5 fused)" : ranks.layout().cliName();
         Checkpoint first = ranks.ranks().getFirst().checkpoint();
         return new InspectReport(ranks.ranks().size() == 1 ? first.path().toString()
@@ -129,7 +129,7 @@ final class Inspect {
             return "per-expert";
         }
         if (in.model().family().layout() == ModelFamily.Layout.GROUPED_ON_DISK) {
-            return GptOssLayout.describe(in.model().family());
+            return GroupedOnDiskLayout.describe(in.model().family());
         }
         Checkpoint checkpoint = in.checkpoint();
         Map<String, long[]> shapes = new LinkedHashMap<>();

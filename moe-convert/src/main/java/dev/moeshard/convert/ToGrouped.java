@@ -65,14 +65,14 @@ final class ToGrouped {
         try (ModelInput in = ModelInput.open(request.input(), request.model(), request.numExperts())) {
             ToGrouped job = new ToGrouped(request, in, copies);
             List<RankUnit> units = job.plan();
-            String layoutName = job.isGptOss() ? GptOssLayout.layoutName(in.model().family()) : request.layout().cliName();
+            String layoutName = job.isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(in.model().family()) : request.layout().cliName();
             List<ConversionReport.WrittenCheckpoint> written = StagedRun.run(request.output(),
                     request.writing().replaceExisting(), units, null, new InputGuard(List.of(in.checkpoint())), job::write,
                     listener);
             List<String> decisions = new ArrayList<>(List.of(
                     "family " + in.model().family().modelType() + " from " + in.detectedFrom(),
                     "per-expert input written as " + layoutName,
-                    "expert copies on " + (job.isGptOss() ? "cpu" : copies.where())));
+                    "expert copies on " + (job.isGroupedOnDisk() ? "cpu" : copies.where())));
             decisions.addAll(job.copied.decisions());
             return Reports.of(request.output(), written, start, decisions);
         }
@@ -108,8 +108,8 @@ final class ToGrouped {
         ExpertNaming naming = in.model().family().naming();
         ExpertRange range = unit.range();
         for (String key : in.checkpoint().keys()) {
-            if (isGptOss()) {
-                if (GptOssLayout.isExpertKey(in.model().family(), key)) {
+            if (isGroupedOnDisk()) {
+                if (GroupedOnDiskLayout.isExpertKey(in.model().family(), key)) {
                     reads.leadingRows(key, range.start(), range.count());
                 } else {
                     reads.whole(key);
@@ -141,7 +141,7 @@ final class ToGrouped {
         return Files.isDirectory(checkpoint) ? checkpoint : null;
     }
 
-    private boolean isGptOss() {
+    private boolean isGroupedOnDisk() {
         return in.model().family().layout() == ModelFamily.Layout.GROUPED_ON_DISK;
     }
 
@@ -149,14 +149,14 @@ final class ToGrouped {
     private List<RankUnit> plan() {
         int experts = in.model().config().numExperts();
         GroupedLayout layout = request.layout();
-        if (isGptOss()) {
-            GroupedLayout own = GptOssLayout.onDiskLayout(in.model().family());
+        if (isGroupedOnDisk()) {
+            GroupedLayout own = GroupedOnDiskLayout.onDiskLayout(in.model().family());
             if (layout != (own == null ? GroupedLayout.DEEPEP : own)) {
                 throw new InvalidInputException(request.input().toString(), List.of("--layout " + layout.cliName()
                         + ": " + in.model().family().modelType() + "'s experts are grouped on disk already and are kept"
                         + " in that layout; use --layout " + (own == null ? GroupedLayout.DEEPEP : own).cliName()));
             }
-            return planGptOss();
+            return planGroupedOnDisk();
         }
         Set<String> problems = new LinkedHashSet<>(GroupedPlan.unsupported(in.checkpoint(), in.model().family(),
                 in.model().config()));
@@ -226,11 +226,11 @@ final class ToGrouped {
         }
     }
 
-    /** GPT-OSS is grouped on disk already: each rank's tensors are the conversion's renamed, narrowed views. */
-    private List<RankUnit> planGptOss() {
+    /** A family grouped on disk (GPT-OSS, Llama-4, ...) is converted already: each rank's tensors are the conversion's renamed, narrowed views. */
+    private List<RankUnit> planGroupedOnDisk() {
         int experts = in.model().config().numExperts();
-        Set<String> problems = new LinkedHashSet<>(GptOssLayout.problems(in.model().family(), in.checkpoint(), experts));
-        if (request.dtype() != null && !GptOssLayout.hasMxfp4(in.checkpoint())) {
+        Set<String> problems = new LinkedHashSet<>(GroupedOnDiskLayout.problems(in.model().family(), in.checkpoint(), experts));
+        if (request.dtype() != null && !GroupedOnDiskLayout.hasMxfp4(in.checkpoint())) {
             problems.add("--dtype " + request.dtypeName() + ": " + in.model().family().modelType() + " experts are renamed and cut, not converted; use "
                     + "--dtype keep (--dtype applies only to MXFP4 experts, which are decoded)");
         }
@@ -242,7 +242,7 @@ final class ToGrouped {
         for (int rank : request.ranks().ranks()) {
             DeviceMesh mesh = request.ranks().mesh(rank);
             List<TensorSpec> specs = new ArrayList<>();
-            GptOssLayout.grouped(in.model().family(), in.checkpoint(), experts, mesh, request.dtype()).forEach((k, v) -> specs.add(v.spec(k)));
+            GroupedOnDiskLayout.grouped(in.model().family(), in.checkpoint(), experts, mesh, request.dtype()).forEach((k, v) -> specs.add(v.spec(k)));
             units.add(new RankUnit(rank, mesh, ExpertRange.forMesh(mesh, experts), specs,
                     request.ranks().subdirectory(rank)));
         }
@@ -250,14 +250,14 @@ final class ToGrouped {
     }
 
     private void write(RankUnit unit, Path dir, ByteProgress progress) throws IOException {
-        if (isGptOss()) {
-            writeGptOss(unit, dir, progress);
+        if (isGroupedOnDisk()) {
+            writeGroupedOnDisk(unit, dir, progress);
         } else {
             writePerExpert(unit, plans.get(unit.rank()), dir, progress);
         }
         copied = SideFiles.write(inputDir(), in.configFile(), dir, unit.specs(), false);
         GroupedManifest.of(in.checkpoint().path(), in.model().family().modelType(),
-                isGptOss() ? GptOssLayout.layoutName(in.model().family()) : request.layout().cliName(),
+                isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(in.model().family()) : request.layout().cliName(),
                 in.model().config().numExperts(), unit.mesh(),
                 unit.range(), request.dtype()).writeTo(dir);
     }
@@ -267,17 +267,17 @@ final class ToGrouped {
                 Map.of("format", "pt"));
     }
 
-    private void writeGptOss(RankUnit unit, Path dir, ByteProgress progress) {
+    private void writeGroupedOnDisk(RankUnit unit, Path dir, ByteProgress progress) {
         try (ShardedCheckpointWriter out = open(dir, unit.specs());
              StagedWrites staged = new StagedWrites(engine, out)) {
             String layer = null;
-            for (Map.Entry<String, GptOssSource> e : GptOssLayout.grouped(in.model().family(), in.checkpoint(),
+            for (Map.Entry<String, GroupedOnDiskSource> e : GroupedOnDiskLayout.grouped(in.model().family(), in.checkpoint(),
                     in.model().config().numExperts(), unit.mesh(), request.dtype()).entrySet()) {
                 Tensor target = out.tensor(e.getKey());
                 e.getValue().writeInto(target, staged);
                 MappedPages.release(target);
                 progress.add(target.byteSize());
-                if (GptOssLayout.isExpertKey(in.model().family(), e.getKey())) {
+                if (GroupedOnDiskLayout.isExpertKey(in.model().family(), e.getKey())) {
                     layer = e.getKey().substring(0, e.getKey().indexOf("." + in.model().family().naming().segment() + "."));
                 } else if (layer != null) {
                     progress.step("layer " + layer + " (experts [" + unit.range().start() + ", " + unit.range().end()

@@ -85,7 +85,7 @@ final class ToHf {
             List<String> decisions = new ArrayList<>(List.of(
                     "family " + ranks.model().family().modelType() + ", " + ranks.ranks().size() + " grouped rank"
                             + (ranks.ranks().size() == 1 ? "" : "s") + " in "
-                            + (ranks.isGptOss() ? GptOssLayout.layoutName(ranks.model().family()) : ranks.layout().cliName()),
+                            + (ranks.isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(ranks.model().family()) : ranks.layout().cliName()),
                     "LoRA written as " + request.lora(), "quantization " + request.quantization()));
             decisions.addAll(copied.decisions());
             return Reports.of(output, List.of(written), start, decisions);
@@ -122,7 +122,7 @@ final class ToHf {
                 if (group.getValue().size() > 1) { // a grouped tensor's experts: to disk while the next is split
                     out.startWriteBack(written);
                 }
-                if (ranks.isGroupedExpertKey(group.getKey()) || ranks.isGptOssExpertKey(group.getKey())) {
+                if (ranks.isGroupedExpertKey(group.getKey()) || ranks.isOnDiskExpertKey(group.getKey())) {
                     for (GroupedRanks.Rank r : ranks.ranks()) {
                         if (r.checkpoint().contains(group.getKey())) {
                             MappedPages.release(r.checkpoint().tensor(group.getKey()));
@@ -139,17 +139,17 @@ final class ToHf {
     private static Map<String, List<Source>> plan(GroupedRanks ranks, ToHfOptions.LoraFormat lora) {
         Map<String, List<Source>> plan = new LinkedHashMap<>();
         GroupedRanks.Rank first = ranks.ranks().get(0);
-        Map<String, String> gptOssNames = ranks.isGptOss()
-                ? GptOssLayout.hfNames(ranks.model().family(), first.checkpoint(), ranks.model().config().numExperts()) : Map.of();
+        Map<String, String> onDiskNames = ranks.isGroupedOnDisk()
+                ? GroupedOnDiskLayout.hfNames(ranks.model().family(), first.checkpoint(), ranks.model().config().numExperts()) : Map.of();
         for (String key : first.checkpoint().keys()) {
             List<Source> sources = new ArrayList<>();
-            if (ranks.isGptOssExpertKey(key)) {
+            if (ranks.isOnDiskExpertKey(key)) {
                 // Renamed back, each rank's experts at their place along the first axis.
                 for (GroupedRanks.Rank r : ranks.byFirstExpert()) {
-                    sources.add(new Source(gptOssNames.get(key), r.checkpoint().tensor(key), r.range().start()));
+                    sources.add(new Source(onDiskNames.get(key), r.checkpoint().tensor(key), r.range().start()));
                 }
-            } else if (ranks.isGptOss()) {
-                sources.add(new Source(gptOssNames.get(key), first.checkpoint().tensor(key)));
+            } else if (ranks.isGroupedOnDisk()) {
+                sources.add(new Source(onDiskNames.get(key), first.checkpoint().tensor(key)));
             } else if (ranks.isGroupedExpertKey(key)) {
                 for (GroupedRanks.Rank r : ranks.byFirstExpert()) {
                     for (Map.Entry<String, Tensor> e : ranks.perExpertViews(r, key)) {

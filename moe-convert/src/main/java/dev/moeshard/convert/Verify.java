@@ -139,15 +139,15 @@ final class Verify {
     private static Map<String, List<Found>> found(GroupedRanks ranks, ToHfOptions.LoraFormat lora) {
         Map<String, List<Found>> found = new LinkedHashMap<>();
         for (GroupedRanks.Rank r : ranks.ranks()) {
-            Map<String, String> gptOssNames = ranks.isGptOss()
-                    ? GptOssLayout.hfNames(ranks.model().family(), r.checkpoint(), ranks.model().config().numExperts()) : Map.of();
+            Map<String, String> onDiskNames = ranks.isGroupedOnDisk()
+                    ? GroupedOnDiskLayout.hfNames(ranks.model().family(), r.checkpoint(), ranks.model().config().numExperts()) : Map.of();
             for (String key : r.checkpoint().keys()) {
                 MappedSource source = new MappedSource(r.checkpoint().tensor(key));
                 List<Map.Entry<String, Found>> views = new ArrayList<>();
-                if (ranks.isGptOss()) {
+                if (ranks.isGroupedOnDisk()) {
                     // Every rank holds every GPT-OSS tensor, its expert tensors cut to the rank's experts.
-                    boolean experts = ranks.isGptOssExpertKey(key);
-                    views.add(Map.entry(gptOssNames.get(key), new Found(r.index(), source.whole, false,
+                    boolean experts = ranks.isOnDiskExpertKey(key);
+                    views.add(Map.entry(onDiskNames.get(key), new Found(r.index(), source.whole, false,
                             experts ? r.range().start() : -1, source)));
                 } else if (LoraExpertSuffix.of(key, ranks.model().family().naming().segment()) != null) {
                     // Grouped LoRA, whole on every rank, compared in the PEFT layout the HF input holds.

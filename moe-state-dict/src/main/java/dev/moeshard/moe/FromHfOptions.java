@@ -11,7 +11,7 @@ import java.lang.foreign.Arena;
  * @param mesh this rank's mesh; only its experts are loaded (null: all experts)
  * @param outputDtype dtype of the grouped tensors (null: the dtype of the per-expert inputs)
  * @param dequantizedDtype dtype FP8 block-quantized weights are dequantized to, and GPT-OSS MXFP4 experts decoded to
- *     by {@link dev.moeshard.moe.family.GptOssConversion#fromHf(java.util.Map, FromHfOptions)} (BF16 unless asked
+ *     by {@link dev.moeshard.moe.family.GroupedOnDiskConversion#fromHf(java.util.Map, FromHfOptions)} (BF16 unless asked
  *     otherwise)
  * @param resetViewLoadedKeys start a new view-loaded record (true), or add to the previous one, as a second pass
  *     over another namespace (an MTP head) of the same load does

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moeshard.moe.family.DetectedModel;
 import dev.moeshard.moe.family.FamilyDetection;
-import dev.moeshard.moe.family.GptOssConversion;
+import dev.moeshard.moe.family.GroupedOnDiskConversion;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
@@ -76,7 +76,7 @@ class FixtureRoundTripTest {
         Map<String, Tensor> original = FixtureCheckpoint.load(dir);
         DetectedModel model = FamilyDetection.fromConfigFile(dir.resolve("config.json"));
         assertEquals(ModelFamily.GPT_OSS, model.family());
-        GptOssConversion conversion = new GptOssConversion(model.config().numExperts());
+        GroupedOnDiskConversion conversion = new GroupedOnDiskConversion(model.config().numExperts());
 
         Map<String, List<Tensor>> pieces = new LinkedHashMap<>();
         for (int rank = 0; rank < worldSize; rank++) {

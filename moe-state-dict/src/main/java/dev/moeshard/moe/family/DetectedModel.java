@@ -7,7 +7,7 @@ import dev.moeshard.moe.MoeStateDictAdapter;
 /** A checkpoint's family and expert shape, as config.json or its tensors told them. */
 public record DetectedModel(ModelFamily family, MoeConfig config) {
 
-    /** The per-expert ↔ grouped adapter for this model (for GPT-OSS see {@link GptOssConversion}). */
+    /** The per-expert ↔ grouped adapter for this model (for GPT-OSS see {@link GroupedOnDiskConversion}). */
     public MoeStateDictAdapter adapter() {
         return new MoeStateDictAdapter(config, family.naming());
     }

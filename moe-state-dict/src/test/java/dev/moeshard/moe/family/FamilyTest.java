@@ -114,8 +114,8 @@ class FamilyTest {
         assertEquals(ModelFamily.GPT_OSS, m.family());
         assertEquals(new MoeConfig(8, 64, 32, true), m.config());
         Tensor gu = oss.get("model.layers.0.mlp.experts.gate_up_proj");
-        assertEquals(gu.getDouble(3, 5, 6), GptOssConversion.gate(gu).getDouble(3, 5, 3));
-        assertEquals(gu.getDouble(3, 5, 7), GptOssConversion.up(gu).getDouble(3, 5, 3));
+        assertEquals(gu.getDouble(3, 5, 6), GroupedOnDiskConversion.gate(gu).getDouble(3, 5, 3));
+        assertEquals(gu.getDouble(3, 5, 7), GroupedOnDiskConversion.up(gu).getDouble(3, 5, 3));
     }
 
     @Test

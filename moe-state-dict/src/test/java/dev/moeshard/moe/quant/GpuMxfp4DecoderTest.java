@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.moeshard.cuda.Cuda;
 import dev.moeshard.cuda.CudaAvailability;
 import dev.moeshard.moe.FromHfOptions;
-import dev.moeshard.moe.family.GptOssConversion;
+import dev.moeshard.moe.family.GroupedOnDiskConversion;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
@@ -113,7 +113,7 @@ class GpuMxfp4DecoderTest {
         hf.put(p + "down_proj_blocks", down[0]);
         hf.put(p + "down_proj_scales", down[1]);
         hf.put("model.layers.0.mlp.router.weight", Tensor.allocate(DType.BF16, experts, 64));
-        GptOssConversion conversion = new GptOssConversion(experts);
+        GroupedOnDiskConversion conversion = new GroupedOnDiskConversion(experts);
         Map<String, Tensor> host = conversion.fromHf(hf, null, DType.BF16);
         Map<String, Tensor> device = conversion.fromHf(hf, FromHfOptions.defaults().withDevice(GPU));
         assertEquals(host.keySet(), device.keySet());

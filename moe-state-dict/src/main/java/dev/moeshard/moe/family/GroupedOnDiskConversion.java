@@ -14,17 +14,19 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * GPT-OSS checkpoints are grouped already ({@code mlp.experts.gate_up_proj} [E, H, 2I] with gate in the even
- * columns and up in the odd ones, {@code down_proj} [E, I, H], and biases [E, 2I], [E, H]), so conversion is a
- * rename, as the reference adapter does: {@code mlp.router} → {@code mlp.gate}, {@code gate_up_proj} →
- * {@code gate_and_up_projs}, {@code down_proj} → {@code down_projs}; the biases keep their names. Under expert
- * parallelism every {@code mlp.experts} tensor is cut to this rank's experts along its first axis (a view).
+ * The conversion of a family whose checkpoints are grouped on disk already ({@link ModelFamily.Layout#GROUPED_ON_DISK}):
+ * a rename by the family table's {@link ModelFamily#onDiskRenames()}, and under expert parallelism every expert tensor
+ * cut to this rank's experts along its first axis (a view). GPT-OSS ({@code mlp.experts.gate_up_proj} [E, H, 2I] with
+ * gate in the even columns and up in the odd ones, {@code down_proj} [E, I, H], biases [E, 2I], [E, H]) renames as
+ * the reference adapter does: {@code mlp.router} → {@code mlp.gate}, {@code gate_up_proj} →
+ * {@code gate_and_up_projs}, {@code down_proj} → {@code down_projs}; its MXFP4 experts are decoded. Llama-4, Granite
+ * and Qwen3-VL-MoE rename (or keep) their fused projections likewise.
  */
-public final class GptOssConversion {
+public final class GroupedOnDiskConversion {
     private final ModelFamily family;
     private final int numExperts;
 
-    public GptOssConversion(int numExperts) {
+    public GroupedOnDiskConversion(int numExperts) {
         this(ModelFamily.GPT_OSS, numExperts);
     }
 
@@ -32,7 +34,7 @@ public final class GptOssConversion {
      * The conversion of {@code family}, one of those grouped on disk ({@link ModelFamily.Layout#GROUPED_ON_DISK}):
      * its renames, its expert tensors cut along their first axis.
      */
-    public GptOssConversion(ModelFamily family, int numExperts) {
+    public GroupedOnDiskConversion(ModelFamily family, int numExperts) {
         if (family.layout() != ModelFamily.Layout.GROUPED_ON_DISK) {
             throw new IllegalArgumentException(family.modelType() + " keeps its experts one tensor per expert, not "
                     + "grouped on disk");
@@ -93,7 +95,7 @@ public final class GptOssConversion {
         return out;
     }
 
-    /** The HF names of a grouped GPT-OSS state dict; tensors are passed as they are. */
+    /** The HF names of a grouped state dict of this family; tensors are passed as they are. */
     public Map<String, Tensor> toHf(Map<String, Tensor> grouped) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         grouped.forEach((k, v) -> out.put(rename(k, false), v));

@@ -7,7 +7,7 @@ import dev.moeshard.tensor.Tensor;
 import java.util.List;
 
 /**
- * Where one tensor of a grouped GPT-OSS output comes from: a view of the mapped input (renamed, narrowed to the rank's
+ * Where one tensor of the grouped output of a family grouped on disk comes from: a view of the mapped input (renamed, narrowed to the rank's
  * experts), or an MXFP4 pair of such views decoded expert by expert into the mapped output, so that no decoded
  * weight is ever held whole.
  *
@@ -16,14 +16,14 @@ import java.util.List;
  * @param scales the rank's {@code _scales} [E_local, rows, G], or null
  * @param decoded the dtype an MXFP4 weight is decoded to
  */
-record GptOssSource(Tensor view, Tensor blocks, Tensor scales, DType decoded) {
+record GroupedOnDiskSource(Tensor view, Tensor blocks, Tensor scales, DType decoded) {
 
-    static GptOssSource of(Tensor view) {
-        return new GptOssSource(view, null, null, null);
+    static GroupedOnDiskSource of(Tensor view) {
+        return new GroupedOnDiskSource(view, null, null, null);
     }
 
-    static GptOssSource mxfp4(Tensor blocks, Tensor scales, DType decoded) {
-        return new GptOssSource(null, blocks, scales, decoded);
+    static GroupedOnDiskSource mxfp4(Tensor blocks, Tensor scales, DType decoded) {
+        return new GroupedOnDiskSource(null, blocks, scales, decoded);
     }
 
     boolean isMxfp4() {

@@ -1,7 +1,7 @@
 package dev.moeshard.convert;
 
 import dev.moeshard.moe.GroupedLayout;
-import dev.moeshard.moe.family.GptOssConversion;
+import dev.moeshard.moe.family.GroupedOnDiskConversion;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
@@ -19,13 +19,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What the jobs need to know of checkpoints grouped on disk (GPT-OSS, Llama-4): conversion is
- * {@link GptOssConversion}'s renames, and expert parallelism cuts every {@code mlp.experts} tensor (weights and
+ * What the jobs need to know of checkpoints grouped on disk (GPT-OSS, Llama-4, Granite, Qwen3-VL-MoE): conversion is
+ * {@link GroupedOnDiskConversion}'s renames, and expert parallelism cuts every {@code mlp.experts} tensor (weights and
  * biases, gate and up interleaved in the last axis) along its first, expert, axis. No data is rearranged, so to-hf
- * restores a GPT-OSS checkpoint by renaming back and placing each rank's experts at their offset.
+ * restores such a checkpoint by renaming back and placing each rank's experts at their offset.
  */
-final class GptOssLayout {
-    private GptOssLayout() {}
+final class GroupedOnDiskLayout {
+    private GroupedOnDiskLayout() {}
 
     /**
      * What the grouped output of {@code family} is called in manifests and reports: GPT-OSS keeps its own
@@ -63,11 +63,11 @@ final class GptOssLayout {
      * narrowed to the rank's experts, so nothing is read until they are copied. MXFP4 expert weights
      * ({@code X_blocks} + {@code X_scales}) become one decoded tensor {@code X} [E_local, in, out] of {@code decoded}.
      */
-    static Map<String, GptOssSource> grouped(ModelFamily family, Checkpoint checkpoint, int experts, DeviceMesh mesh,
+    static Map<String, GroupedOnDiskSource> grouped(ModelFamily family, Checkpoint checkpoint, int experts, DeviceMesh mesh,
                                              DType decoded) {
         ExpertRange range = ExpertRange.forMesh(mesh, experts);
-        GptOssConversion conversion = new GptOssConversion(family, experts);
-        Map<String, GptOssSource> out = new LinkedHashMap<>();
+        GroupedOnDiskConversion conversion = new GroupedOnDiskConversion(family, experts);
+        Map<String, GroupedOnDiskSource> out = new LinkedHashMap<>();
         Set<String> keys = new HashSet<>(checkpoint.keys());
         for (String key : checkpoint.keys()) {
             if (Mxfp4Experts.isScales(key, keys)) {
@@ -80,9 +80,9 @@ final class GptOssLayout {
             if (Mxfp4Experts.isBlocks(key)) {
                 Tensor scales = checkpoint.tensor(Mxfp4Experts.scalesKey(key)).narrow(0, range.start(), range.count());
                 out.put(conversion.groupedName(Mxfp4Experts.weightKey(key)),
-                        GptOssSource.mxfp4(view, scales, decoded != null ? decoded : DType.BF16));
+                        GroupedOnDiskSource.mxfp4(view, scales, decoded != null ? decoded : DType.BF16));
             } else {
-                out.put(conversion.groupedName(key), GptOssSource.of(view));
+                out.put(conversion.groupedName(key), GroupedOnDiskSource.of(view));
             }
         }
         return out;
@@ -98,7 +98,7 @@ final class GptOssLayout {
         Map<String, String> names = new LinkedHashMap<>();
         List<String> keys = checkpoint.keys().stream().toList();
         Map<String, Tensor> views = checkpoint.tensors();
-        List<String> hf = List.copyOf(new GptOssConversion(family, experts).toHf(views).keySet());
+        List<String> hf = List.copyOf(new GroupedOnDiskConversion(family, experts).toHf(views).keySet());
         for (int i = 0; i < keys.size(); i++) {
             names.put(keys.get(i), hf.get(i));
         }
