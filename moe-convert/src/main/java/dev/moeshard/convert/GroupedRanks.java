@@ -7,7 +7,6 @@ import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.GroupedLayoutDetection;
 import dev.moeshard.moe.Projection;
 import dev.moeshard.moe.ExpertNaming.GroupedKey;
-import dev.moeshard.moe.GroupedProjection;
 import dev.moeshard.moe.quant.Fp8GroupedScales;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.ToHfOptions;

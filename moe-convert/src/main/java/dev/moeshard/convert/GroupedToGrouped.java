@@ -9,7 +9,6 @@ import dev.moeshard.moe.family.FamilyDetection;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
-import dev.moeshard.safetensors.AtomicReplace;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.safetensors.ShardLayout;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;

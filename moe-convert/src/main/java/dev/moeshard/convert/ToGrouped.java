@@ -8,7 +8,6 @@ import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
-import dev.moeshard.safetensors.AtomicReplace;
 import dev.moeshard.safetensors.ShardLayout;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.safetensors.TensorSpec;

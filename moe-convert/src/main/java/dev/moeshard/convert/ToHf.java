@@ -2,7 +2,6 @@ package dev.moeshard.convert;
 
 import dev.moeshard.moe.ToHfOptions;
 import dev.moeshard.moe.lora.LoraExpertSuffix;
-import dev.moeshard.safetensors.AtomicReplace;
 import dev.moeshard.safetensors.ShardLayout;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.safetensors.TensorSpec;

@@ -9,7 +9,8 @@ import java.lang.foreign.MemorySegment;
  * the fault into an {@code InternalError} in scalar and bulk copies but not in vectorized code, where it stops the
  * JVM, while a read of a truncated file simply comes back short and is reported with the file named. And a page read
  * once through a mapping costs a page fault and stays in the process's resident set, where a read costs neither
- * (faster on every machine measured: benchmarks/RESULTS.md).
+ * (benchmarks/RESULTS.md: a third of the peak RSS, and a one-layer merge from a fresh mapping no faster than from
+ * pread).
  */
 public final class PositionalReads {
     private PositionalReads() {}

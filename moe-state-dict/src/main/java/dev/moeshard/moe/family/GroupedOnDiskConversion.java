@@ -10,7 +10,6 @@ import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
