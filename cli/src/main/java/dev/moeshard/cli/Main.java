@@ -19,10 +19,10 @@ public final class Main {
 
     public static void main(String[] args) {
         OutputMode.terminal = System.console() != null && System.console().isTerminal();
-        // SIGINT and SIGTERM run shutdown hooks and exit with 130 and 143: the unfinished output goes with them.
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> MoeConvert.abandonUnfinishedOutputs().forEach(p ->
-                System.err.println("moeshard: stopped before the end; removed the unfinished output " + p)),
-                "moeshard-stop"));
+        // SIGINT and SIGTERM run shutdown hooks and exit with 130 and 143: the unfinished output goes with them, or,
+        // for a worker or a resumable run, everything but its finished units.
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> MoeConvert.abandonUnfinishedOutputs().forEach(line ->
+                System.err.println("moeshard: stopped before the end; " + line)), "moeshard-stop"));
         System.exit(run(args));
     }
 

@@ -7,6 +7,6 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Version.class,
         description = "Converts Mixture-of-Experts checkpoints between per-expert and grouped-expert layouts.",
-        subcommands = {ToGroupedCommand.class, ToHfCommand.class, VerifyCommand.class, InspectCommand.class, DemoCommand.class, BenchCommand.class})
+        subcommands = {ToGroupedCommand.class, ToHfCommand.class, FinalizeCommand.class, VerifyCommand.class, InspectCommand.class, DemoCommand.class, BenchCommand.class})
 final class MoeshardCommand {
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 import dev.moeshard.convert.ConversionReport;
 import dev.moeshard.convert.ProgressListener;
+import dev.moeshard.convert.UnitsReport;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -44,6 +45,20 @@ final class OutputMode {
             progress.line(String.format("done: %d tensors, %d bytes in %.2f s (%.2f GB/s) -> %s", report.tensors(),
                     report.bytes(), report.seconds(), report.bytesPerSecond() / 1e9, report.output()));
             report.decisions().forEach(d -> progress.line("  " + Text.escaped(d)));
+        }
+        if (json) {
+            printJson(report);
+        }
+        return ExitCode.OK;
+    }
+
+    /** Runs one worker's units with progress shown, then prints their summary; exit code 0. */
+    int reportUnits(Function<ProgressListener, UnitsReport> job) {
+        UnitsReport report;
+        try (Progress progress = Progress.create(err(), quiet, terminal)) {
+            report = job.apply(progress);
+            progress.line(String.format("done: %d units, %d bytes in %.2f s -> %s", report.ran().size(),
+                    report.bytes(), report.seconds(), report.staging()));
         }
         if (json) {
             printJson(report);

@@ -1,7 +1,6 @@
 package dev.moeshard.cli;
 
 import dev.moeshard.convert.LoraInputFormat;
-import dev.moeshard.convert.MoeConvert;
 import dev.moeshard.convert.RankSelection;
 import dev.moeshard.convert.ToGroupedRequest;
 import dev.moeshard.convert.UsageException;
@@ -67,6 +66,9 @@ final class ToGroupedCommand implements Callable<Integer> {
     WriteOptions writing;
 
     @Mixin
+    UnitOptions units;
+
+    @Mixin
     OutputMode mode;
 
     @Mixin
@@ -74,6 +76,11 @@ final class ToGroupedCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        return units.run(request(), mode);
+    }
+
+    /** The request these options describe. */
+    ToGroupedRequest request() {
         ToGroupedRequest request = ToGroupedRequest.of(input, output)
                 .withRanks(ranks())
                 .withLayout(Choices.layout("--layout", layoutName))
@@ -88,9 +95,7 @@ final class ToGroupedCommand implements Callable<Integer> {
                             + loraFormat + "'");
                 })
                 .withWriting(writing.toOptions());
-        request = dtype.equalsIgnoreCase("keep-fp8") ? request.withKeepFp8() : request.withDtype(parseDtype(dtype));
-        ToGroupedRequest asked = request;
-        return mode.report(listener -> MoeConvert.toGrouped(asked, listener));
+        return dtype.equalsIgnoreCase("keep-fp8") ? request.withKeepFp8() : request.withDtype(parseDtype(dtype));
     }
 
     private RankSelection ranks() {

@@ -1,6 +1,5 @@
 package dev.moeshard.cli;
 
-import dev.moeshard.convert.MoeConvert;
 import dev.moeshard.convert.Quantization;
 import dev.moeshard.convert.ToHfRequest;
 import dev.moeshard.convert.UsageException;
@@ -43,6 +42,9 @@ final class ToHfCommand implements Callable<Integer> {
     WriteOptions writing;
 
     @Mixin
+    UnitOptions units;
+
+    @Mixin
     OutputMode mode;
 
     @Mixin
@@ -50,7 +52,12 @@ final class ToHfCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        ToHfRequest request = ToHfRequest.of(paths.subList(0, paths.size() - 1), paths.get(paths.size() - 1))
+        return units.run(request(), mode);
+    }
+
+    /** The request these options describe. */
+    ToHfRequest request() {
+        return ToHfRequest.of(paths.subList(0, paths.size() - 1), paths.get(paths.size() - 1))
                 .withLayout(Choices.layoutOrAuto("--layout", layoutName))
                 .withLora(switch (loraFormat.toLowerCase(Locale.ROOT)) {
                     case "per-expert" -> ToHfOptions.LoraFormat.PER_EXPERT;
@@ -64,6 +71,5 @@ final class ToHfCommand implements Callable<Integer> {
                     default -> throw new UsageException("--quantize must be fp8-block128 or none, got '" + quantize + "'");
                 })
                 .withWriting(writing.toOptions());
-        return mode.report(listener -> MoeConvert.toHf(request, listener));
     }
 }

@@ -1,5 +1,6 @@
 package dev.moeshard.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,24 +17,36 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A running conversion stopped from outside, as a user or a scheduler stops it: SIGTERM and SIGINT exit with 143 and
- * 130 and leave neither the output nor its staging; SIGKILL leaves the staging, which the next run reports with how
- * to remove it, and then completes. Each signal is sent once the staging directory exists, so it lands mid-run.
+ * 130 and leave neither the output nor its staging; a run with --resume stopped so keeps its finished units;
+ * SIGKILL leaves the staging, which the next run reports with how to resume or remove it, and --resume completes.
+ * Each signal is sent once the staging directory exists and the run has recorded itself in it, so it lands mid-run.
  */
 class SignalTest {
     private static final SampleCheckpoint MODEL = new SampleCheckpoint(12, 16, 512, 256);
 
-    private static Process start(Path in, Path out, Path log) throws IOException {
+    private static Process start(Path in, Path out, Path log, String... more) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        return new ProcessBuilder(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-cp", classPath, Main.class.getName(), "to-grouped", in.toString(), out.toString(),
-                "--ep-size", "2", "--all-ranks")
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        List<String> command = new java.util.ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector",
+                "--enable-native-access=ALL-UNNAMED", "-cp", classPath, Main.class.getName(), "to-grouped",
+                in.toString(), out.toString(), "--ep-size", "2", "--all-ranks", "--max-shard-size", "4MB"));
+        command.addAll(List.of(more));
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
     private static List<Path> staging(Path out) throws IOException {
         try (Stream<Path> siblings = Files.list(out.getParent())) {
             return siblings.filter(p -> p.getFileName().toString().startsWith("." + out.getFileName() + ".tmp-")).toList();
+        }
+    }
+
+    private static long doneUnits(Path out) throws IOException {
+        Path done = out.resolveSibling("." + out.getFileName() + ".tmp-staging").resolve(".moeshard").resolve("done");
+        if (!Files.isDirectory(done)) {
+            return 0;
+        }
+        try (Stream<Path> records = Files.list(done)) {
+            return records.filter(p -> p.getFileName().toString().endsWith(".json")).count();
         }
     }
 
@@ -43,7 +56,7 @@ class SignalTest {
      */
     private static void awaitStaging(Process p, Path out) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (staging(out).isEmpty() || !Files.exists(staging(out).getFirst().resolve(".moeshard-owner"))) {
+        while (staging(out).isEmpty() || !Files.exists(staging(out).getFirst().resolve(".moeshard").resolve("owner"))) {
             assertTrue(p.isAlive(), "the run ended before it staged anything");
             assertTrue(System.nanoTime() < deadline, "no staging directory appeared");
             Thread.sleep(5);
@@ -80,7 +93,50 @@ class SignalTest {
     }
 
     @Test
-    void afterSigkillTheNextRunReportsTheStaleStagingAndCompletes(@TempDir Path dir) throws Exception {
+    void aResumableRunStoppedBySigtermKeepsItsFinishedUnits(@TempDir Path dir) throws Exception {
+        Path in = dir.resolve("in");
+        MODEL.write(in, 13, 20_000_000);
+        Path out = dir.resolve("out");
+        Process p = start(in, out, dir.resolve("log"), "--resume");
+        awaitStaging(p, out);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (doneUnits(out) == 0) {
+            assertTrue(p.isAlive() && System.nanoTime() < deadline, "no unit finished");
+            Thread.sleep(2);
+        }
+        signal(p, "TERM");
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the run did not stop");
+        String log = Files.readString(dir.resolve("log"));
+        if (p.exitValue() == 0) {
+            return; // it finished before the signal landed: nothing to keep
+        }
+        assertEquals(143, p.exitValue(), log);
+        assertTrue(log.contains("kept the finished units") && log.contains("--resume"), log);
+        assertEquals(1, staging(out).size(), log);
+        assertTrue(doneUnits(out) > 0, log);
+
+        CliRun again = CliRun.of("to-grouped", in.toString(), out.toString(), "--ep-size", "2", "--all-ranks",
+                "--max-shard-size", "4MB", "--resume");
+        assertEquals(ExitCode.OK, again.code(), again.toString());
+        assertTrue(again.err().contains("units already done and intact"), again.toString());
+        assertEquals(List.of(), staging(out));
+        assertSameAsOneRun(in, out, dir.resolve("single"));
+    }
+
+    private static void assertSameAsOneRun(Path in, Path out, Path single) throws IOException {
+        CliRun fresh = CliRun.of("to-grouped", in.toString(), single.toString(), "--ep-size", "2", "--all-ranks",
+                "--max-shard-size", "4MB");
+        assertEquals(ExitCode.OK, fresh.code(), fresh.toString());
+        try (Stream<Path> files = Files.walk(single)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                assertArrayEquals(Files.readAllBytes(f), Files.readAllBytes(out.resolve(single.relativize(f))),
+                        f.toString());
+            }
+        }
+    }
+
+    @Test
+    void afterSigkillTheNextRunReportsTheStaleStagingAndResumeCompletesIt(@TempDir Path dir) throws Exception {
         Path in = dir.resolve("in");
         MODEL.write(in, 12, 20_000_000);
         Path out = dir.resolve("out");
@@ -92,9 +148,17 @@ class SignalTest {
         assertEquals(1, left.size(), "a killed run leaves its staging");
         assertFalse(Files.exists(out));
 
-        CliRun again = CliRun.of("to-grouped", in.toString(), out.toString(), "--ep-size", "2", "--all-ranks");
-        assertEquals(ExitCode.OK, again.code(), again.toString());
-        assertTrue(again.err().contains(left.getFirst().toString()) && again.err().contains("rm -rf"), again.toString());
-        assertTrue(Files.isDirectory(out.resolve("ep-rank-1")));
+        CliRun again = CliRun.of("to-grouped", in.toString(), out.toString(), "--ep-size", "2", "--all-ranks",
+                "--max-shard-size", "4MB");
+        assertEquals(ExitCode.USAGE, again.code(), again.toString());
+        assertTrue(again.err().contains(left.getFirst().toString()) && again.err().contains("rm -rf")
+                && again.err().contains("--resume"), again.toString());
+        assertTrue(Files.isDirectory(left.getFirst()), "reported, not removed");
+
+        CliRun resumed = CliRun.of("to-grouped", in.toString(), out.toString(), "--ep-size", "2", "--all-ranks",
+                "--max-shard-size", "4MB", "--resume");
+        assertEquals(ExitCode.OK, resumed.code(), resumed.toString());
+        assertEquals(List.of(), staging(out));
+        assertSameAsOneRun(in, out, dir.resolve("single"));
     }
 }

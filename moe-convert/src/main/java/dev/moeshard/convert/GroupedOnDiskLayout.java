@@ -88,6 +88,24 @@ final class GroupedOnDiskLayout {
         return out;
     }
 
+    /**
+     * The grouped tensor each input tensor of {@code checkpoint} becomes under {@link #grouped}'s names: MXFP4 blocks
+     * and scales both the decoded weight's.
+     */
+    static Map<String, String> groupedNames(ModelFamily family, Checkpoint checkpoint, int experts) {
+        GroupedOnDiskConversion conversion = new GroupedOnDiskConversion(family, experts);
+        Set<String> keys = new HashSet<>(checkpoint.keys());
+        Map<String, String> names = new LinkedHashMap<>();
+        for (String key : checkpoint.keys()) {
+            if (Mxfp4Experts.isScales(key, keys) || Mxfp4Experts.isBlocks(key)) {
+                names.put(key, conversion.groupedName(Mxfp4Experts.weightKey(key)));
+            } else {
+                names.put(key, conversion.groupedName(key));
+            }
+        }
+        return names;
+    }
+
     /** Whether {@code checkpoint} holds MXFP4 expert weights. */
     static boolean hasMxfp4(Checkpoint checkpoint) {
         return checkpoint.keys().stream().anyMatch(Mxfp4Experts::isBlocks);

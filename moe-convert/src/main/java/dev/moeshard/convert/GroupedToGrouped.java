@@ -10,7 +10,6 @@ import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.safetensors.Checkpoint;
-import dev.moeshard.safetensors.ShardLayout;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.safetensors.TensorEntry;
 import dev.moeshard.safetensors.TensorSpec;
@@ -37,16 +36,20 @@ import java.util.stream.Stream;
  * the two layouts' views (see {@link LayoutConversion}), so every byte moves once, from mapping to mapping. Non-expert
  * tensors and grouped LoRA (the same in every layout) are copied from the first source rank.
  */
-final class GroupedToGrouped {
+final class GroupedToGrouped implements StagedJob {
     private static final List<ExpertNaming> NAMINGS = List.of(ExpertNaming.DEFAULT, ExpertNaming.MIXTRAL, ExpertNaming.NEMOTRON_H);
 
     private final ToGroupedRequest request;
     private final GroupedRanks ranks;
+    private final CopyEngine engine;
+    private final List<RankUnit> units;
     private SideFiles.Copied copied = new SideFiles.Copied(List.of(), List.of());
 
     private GroupedToGrouped(ToGroupedRequest request, GroupedRanks ranks) {
         this.request = request;
         this.ranks = ranks;
+        this.engine = request.writing().engine();
+        this.units = units();
     }
 
     /**
@@ -95,39 +98,75 @@ final class GroupedToGrouped {
         }
     }
 
-    static ConversionReport run(ToGroupedRequest request, ProgressListener listener, long start) {
-        CopyEngine engine = request.writing().engine();
-        try (GroupedRanks ranks = open(request)) {
-            GroupedToGrouped job = new GroupedToGrouped(request, ranks);
-            List<ConversionReport.WrittenCheckpoint> written = StagedRun.run(request.output(),
-                    request.writing().replaceExisting(), job.units(), request.layout().cliName(),
-                    new InputGuard(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList()),
-                    (unit, dir, progress) -> job.write(unit, dir, engine, progress), listener);
-            List<String> decisions = new ArrayList<>(List.of(
-                    "grouped input in " + ranks.layout().cliName() + " regrouped into " + request.layout().cliName(),
-                    "copies on cpu (regrouping has no device path)"));
-            decisions.addAll(job.copied.decisions());
-            return Reports.of(request.output(), written, start, decisions);
+    /** The job of regrouping {@code request.input()}, planned from headers; every problem is raised here. */
+    static GroupedToGrouped open(ToGroupedRequest request) {
+        GroupedRanks ranks = openRanks(request);
+        try {
+            return new GroupedToGrouped(request, ranks);
+        } catch (RuntimeException e) {
+            ranks.close();
+            throw e;
         }
     }
 
-    /** The plan of regrouping {@code request.input()}, from headers alone. */
-    static ConversionPlan plan(ToGroupedRequest request) {
-        try (GroupedRanks ranks = open(request)) {
-            GroupedToGrouped job = new GroupedToGrouped(request, ranks);
-            List<String> extra = SideFiles.planned(ranks.ranks().getFirst().path(), ranks.configFile());
-            List<WorkUnit> described = new ArrayList<>();
-            for (RankUnit unit : job.units()) {
-                described.add(unit.describe(job.reads(unit), request.writing().maxShardBytes(), extra));
-            }
-            return new ConversionPlan("to-grouped", request.input().toString(), request.output().toString(),
-                    PlanFingerprint.of(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList(),
-                            request.outputShaping()), described);
-        }
+    @Override
+    public String name() {
+        return "to-grouped";
+    }
+
+    @Override
+    public String fingerprint() {
+        return PlanFingerprint.of(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList(),
+                request.outputShaping());
+    }
+
+    @Override
+    public List<RankUnit> checkpoints() {
+        return units;
+    }
+
+    @Override
+    public String layoutName() {
+        return request.layout().cliName();
+    }
+
+    @Override
+    public List<String> decisions() {
+        List<String> decisions = new ArrayList<>(List.of(
+                "grouped input in " + ranks.layout().cliName() + " regrouped into " + request.layout().cliName(),
+                "copies on cpu (regrouping has no device path)"));
+        decisions.addAll(copied.decisions());
+        return decisions;
+    }
+
+    @Override
+    public InputGuard guard() {
+        return new InputGuard(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList());
+    }
+
+    @Override
+    public List<String> finishedFiles() {
+        List<String> files = new ArrayList<>(SideFiles.planned(ranks.ranks().getFirst().path(), ranks.configFile()));
+        files.add(GroupedManifest.FILE_NAME);
+        return files;
+    }
+
+    @Override
+    public SideFiles.Copied finish(RankUnit unit, Path dir) throws IOException {
+        GroupedRanks.Rank first = ranks.ranks().get(0);
+        copied = SideFiles.write(first.path(), ranks.configFile(), dir, unit.specs(), false);
+        GroupedManifest.of(first.path(), ranks.model().family().modelType(), request.layout().cliName(),
+                ranks.model().config().numExperts(), unit.mesh(), unit.range(), request.dtype()).writeTo(dir);
+        return copied;
+    }
+
+    @Override
+    public void close() {
+        ranks.close();
     }
 
     /** The source ranks, refused with every problem before anything is planned. */
-    private static GroupedRanks open(ToGroupedRequest request) {
+    private static GroupedRanks openRanks(ToGroupedRequest request) {
         GroupedRanks ranks = GroupedRanks.open(List.of(request.input()), null, request.inputLayout());
         try {
             if (ranks.isGroupedOnDisk()) {
@@ -159,8 +198,14 @@ final class GroupedToGrouped {
         return units;
     }
 
-    /** The first source rank's non-expert tensors, and the rows of each source rank's experts that {@code unit} holds. */
-    private List<ByteRange> reads(RankUnit unit) {
+    /**
+     * The first source rank's non-expert tensors among {@code keys}, and the rows of each source rank's experts that
+     * {@code unit} holds in the layers {@code keys} has tensors of.
+     */
+    @Override
+    public List<ByteRange> reads(RankUnit unit, Set<String> keys) {
+        GroupedLayout layout = request.layout();
+        MoeConfig config = ranks.model().config();
         GroupedLayout from = ranks.layout();
         ExpertNaming naming = ranks.model().family().naming();
         List<ByteRange> all = new ArrayList<>();
@@ -169,11 +214,13 @@ final class GroupedToGrouped {
             long lo = Math.max(r.range().start(), unit.range().start());
             long hi = Math.min(r.range().end(), unit.range().end());
             for (String key : r.checkpoint().keys()) {
-                if (from.parse(naming, key) == null) {
-                    if (r.index() == 0) {
+                GroupedLayout.Key g = from.parse(naming, key);
+                if (g == null) {
+                    if (r.index() == 0 && keys.contains(key)) {
                         reads.whole(key);
                     }
-                } else if (lo < hi) {
+                } else if (lo < hi && layout.tensorNames(config.gated()).stream()
+                        .anyMatch(name -> keys.contains(layout.key(naming, g.prefix(), g.layer(), name)))) {
                     reads.leadingRows(key, lo - r.range().start(), hi - lo);
                 }
             }
@@ -213,20 +260,22 @@ final class GroupedToGrouped {
         return specs;
     }
 
-    private void write(RankUnit job, Path dir, CopyEngine engine, ByteProgress progress) throws IOException {
+    @Override
+    public void writeShard(RankUnit job, ShardedCheckpointWriter out, ByteProgress progress) {
         GroupedLayout from = ranks.layout();
         GroupedLayout layout = request.layout();
         ExpertNaming naming = ranks.model().family().naming();
         MoeConfig config = ranks.model().config();
         GroupedRanks.Rank first = ranks.ranks().get(0);
-        try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(dir,
-                ShardLayout.of(job.specs(), request.writing().maxShardBytes()), Map.of("format", "pt"));
-             StagedWrites writes = new StagedWrites(engine, out)) {
+        try (StagedWrites writes = new StagedWrites(engine, out)) {
             Set<String> layers = new LinkedHashSet<>();
             Map<String, ReusedScratch> scratch = new HashMap<>();
             for (String key : first.checkpoint().keys()) {
                 GroupedLayout.Key g = from.parse(naming, key);
                 if (g == null) {
+                    if (!out.holds(key)) {
+                        continue; // another unit's
+                    }
                     Tensor target = out.tensor(key);
                     writes.copy(target, first.checkpoint().tensor(key));
                     MappedPages.release(target);
@@ -238,8 +287,17 @@ final class GroupedToGrouped {
                 }
                 Map<String, Tensor> targets = new HashMap<>();
                 for (String name : layout.tensorNames(config.gated())) {
-                    targets.put(name, out.tensor(layout.key(naming, g.prefix(), g.layer(), name)));
+                    String targetKey = layout.key(naming, g.prefix(), g.layer(), name);
+                    if (out.holds(targetKey)) {
+                        targets.put(name, out.tensor(targetKey));
+                    }
                 }
+                if (targets.isEmpty()) {
+                    continue; // the layer's tensors are other units'
+                }
+                // Only the projections of the tensors this unit holds.
+                List<Projection> projections = LayoutConversion.projections(config).stream()
+                        .filter(p -> targets.containsKey(layout.tensorOf(p))).toList();
                 for (GroupedRanks.Rank r : ranks.byFirstExpert()) {
                     long lo = Math.max(r.range().start(), job.range().start());
                     long hi = Math.min(r.range().end(), job.range().end());
@@ -265,7 +323,7 @@ final class GroupedToGrouped {
                                     bytes.tensor(DType.U8, Math.max(1, SourceReads.bytes(one))).segment()).getFirst());
                         }
                         LayoutConversion.copy(from, read, 0, layout, targets, e - job.range().start(), 1, config,
-                                LayoutConversion.projections(config));
+                                projections);
                     }
                 }
                 long bytes = 0;
@@ -276,10 +334,6 @@ final class GroupedToGrouped {
                 progress.step("layer " + g.prefix() + "layers." + g.layer() + " (experts [" + job.range().start() + ", "
                         + job.range().end() + "))", bytes);
             }
-            out.commit();
         }
-        copied = SideFiles.write(first.path(), ranks.configFile(), dir, job.specs(), false);
-        GroupedManifest.of(first.path(), ranks.model().family().modelType(), layout.cliName(), config.numExperts(),
-                job.mesh(), job.range(), request.dtype()).writeTo(dir);
     }
 }

@@ -2,6 +2,7 @@ package dev.moeshard.convert;
 
 import dev.moeshard.tensor.Device;
 import java.nio.file.Path;
+import java.util.Collection;
 import java.util.List;
 
 /**
@@ -28,7 +29,7 @@ public final class MoeConvert {
 
     /** Converts {@code request.input()} to grouped experts in {@code request.output()}. */
     public static ConversionReport toGrouped(ToGroupedRequest request, ProgressListener listener) {
-        return ToGrouped.run(request, listener);
+        return StagedRun.run(request, false, listener);
     }
 
     /**
@@ -37,7 +38,12 @@ public final class MoeConvert {
      * written; every problem with the input is raised as {@link #toGrouped} would raise it.
      */
     public static ConversionPlan planToGrouped(ToGroupedRequest request) {
-        return ToGrouped.plan(request);
+        return StagedRun.plan(request);
+    }
+
+    /** The plan {@code request} runs (to-grouped or to-hf), as {@link #planToGrouped} gives it. */
+    public static ConversionPlan plan(ConversionRequest request) {
+        return StagedRun.plan(request);
     }
 
     /** {@link #toGrouped(ToGroupedRequest, ProgressListener)} with no progress reported. */
@@ -47,7 +53,68 @@ public final class MoeConvert {
 
     /** Converts grouped checkpoints back to one per-expert checkpoint in {@code request.output()}. */
     public static ConversionReport toHf(ToHfRequest request, ProgressListener listener) {
-        return ToHf.run(request, listener);
+        return StagedRun.run(request, false, listener);
+    }
+
+    /** Runs {@code request}: {@link #toGrouped} or {@link #toHf}, whichever it is. */
+    public static ConversionReport run(ConversionRequest request, ProgressListener listener) {
+        return StagedRun.run(request, false, listener);
+    }
+
+    /**
+     * Runs {@code request} as {@link #toGrouped} or {@link #toHf} would, continuing the unfinished output of an earlier
+     * run of the same plan that was stopped (a killed process, or workers that did not all finish): units found done
+     * and intact are kept, the rest written. Without an earlier run's staging it is a plain run, except that a failure
+     * or a stop then keeps the finished units too, for the next resume.
+     *
+     * @throws InvalidInputException when the staging there was planned for another input, options or version
+     */
+    public static ConversionReport resume(ConversionRequest request, ProgressListener listener) {
+        return StagedRun.run(request, true, listener);
+    }
+
+    // ---------------------------------------------------------------------------------------------- many workers
+
+    /**
+     * Plans {@code request} from headers and creates its output's staging directory, {@code .OUTPUT.tmp-staging}
+     * beside it, recording the request and the plan's fingerprint there; where the staging exists already (another
+     * worker staged it) checks that it was planned the same way. Returns the plan: its units, each one shard file of
+     * one output checkpoint, are the pieces workers share ({@link #runUnits}); nothing of them is written yet.
+     *
+     * @throws InvalidInputException when the input is refused, or the staging there was planned for another input,
+     *     other options or another moeshard version
+     */
+    public static ConversionPlan stage(ConversionRequest request) {
+        return StagedRun.stage(request);
+    }
+
+    /**
+     * Writes units {@code unitIds} of the job staged for {@code output} (the request is read from the staging, so a
+     * worker needs nothing else), skipping those done and intact already. Each unit's shard is written under a
+     * temporary name, forced to disk and renamed, then recorded done with its size and checksums; a worker stopped
+     * half-way leaves its unit unrecorded, to be written again from scratch. Workers on any number of machines can
+     * run units of one staging at once, given a file system they all see.
+     */
+    public static UnitsReport runUnits(Path output, Collection<String> unitIds, ProgressListener listener) {
+        return StagedRun.runUnits(output, unitIds, listener);
+    }
+
+    /** {@link #stage}s {@code request}, then runs {@code slice}'s units of its plan ({@link UnitSlice#select}). */
+    public static UnitsReport runUnits(ConversionRequest request, UnitSlice slice, ProgressListener listener) {
+        ConversionPlan plan = stage(request);
+        return runUnits(request.output(), slice.select(plan.units()).stream().map(WorkUnit::id).toList(), listener);
+    }
+
+    /**
+     * Finishes the job staged for {@code output} once every unit is done: checks each unit's files against its
+     * done-record (sizes and checksums, so a damaged or missing unit is named rather than shipped), writes each
+     * checkpoint's index, config.json, copied files and manifest, and renames the whole into place. Running it again
+     * on a finished output does nothing.
+     *
+     * @throws InvalidInputException listing the units missing or damaged (nothing is moved then)
+     */
+    public static ConversionReport finalizeOutput(Path output, ProgressListener listener) {
+        return StagedRun.finalizeOutput(output, listener);
     }
 
     /** {@link #toHf(ToHfRequest, ProgressListener)} with no progress reported. */
@@ -66,12 +133,14 @@ public final class MoeConvert {
     }
 
     /**
-     * Removes the staging directories of every job of this process that has not committed its output, and returns
-     * them: for a process that is being stopped (a shutdown hook on SIGINT or SIGTERM), whose jobs will never finish.
-     * Without it a stopped job leaves its hidden staging directory behind, which a later job reports as stale.
+     * Leaves the staging directories of every job of this process that has not finished its output, for a process
+     * that is being stopped (a shutdown hook on SIGINT or SIGTERM), whose jobs will never finish: a plain run's is
+     * removed; a resumable run's ({@link #resume}) or a worker's ({@link #runUnits}) keeps its finished units and
+     * loses only the files of units not finished. Returns one line for each, saying what it did. Without it a stopped
+     * job leaves its staging whole, which a later run reports.
      */
-    public static List<Path> abandonUnfinishedOutputs() {
-        return StagedDirectory.abandonAll();
+    public static List<String> abandonUnfinishedOutputs() {
+        return StagedRun.abandonAll();
     }
 
     /**

@@ -35,13 +35,26 @@ final class Requantization {
                         Fp8BlockDequantizer.scaleShape(source.size(0), source.size(1))));
     }
 
-    /** Writes {@code source} quantized into {@code out} and returns true, or returns false where it is not quantized. */
+    /**
+     * Writes {@code source} quantized into {@code out} (where it holds either half) and returns true, or returns false where it is not quantized.
+     * Where the codes and their scales fall in different shards, the half this writer does not hold is computed into
+     * scratch and dropped: each shard's writer quantizes the weight once for its half.
+     */
     boolean write(String name, Tensor source, ShardedCheckpointWriter out) {
         if (!applies(name, source)) {
             return false;
         }
-        Fp8BlockQuantizer.quantize(source, out.tensor(name), out.tensor(name + Fp8BlockDequantizer.SCALE_SUFFIX), name);
-        MappedPages.release(out.tensor(name + Fp8BlockDequantizer.SCALE_SUFFIX));
+        String scaleName = name + Fp8BlockDequantizer.SCALE_SUFFIX;
+        if (!out.holds(name) && !out.holds(scaleName)) {
+            return true; // another unit's
+        }
+        Tensor codes = out.holds(name) ? out.tensor(name) : Tensor.allocate(DType.F8_E4M3, source.sizes());
+        Tensor scales = out.holds(scaleName) ? out.tensor(scaleName)
+                : Tensor.allocate(DType.F32, Fp8BlockDequantizer.scaleShape(source.size(0), source.size(1)));
+        Fp8BlockQuantizer.quantize(source, codes, scales, name);
+        if (out.holds(scaleName)) {
+            MappedPages.release(scales);
+        }
         return true;
     }
 }

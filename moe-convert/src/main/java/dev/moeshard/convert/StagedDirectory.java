@@ -8,78 +8,73 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 
 /**
- * An output directory that appears whole or not at all: everything is written into a hidden sibling, which is renamed
- * onto the target in one move at the end. The sibling shares the target's file system, where a rename is atomic;
- * closing without {@link #commit()} deletes it, so a failed run leaves nothing that looks like a checkpoint.
+ * Where an output is built before it appears whole: the hidden sibling {@code .NAME.tmp-staging} of the output
+ * directory, on the same file system so that the final rename is atomic. Its name is a fixed function of the output,
+ * so that every worker of one conversion, on any machine, writes its units into the same place, and a run that was
+ * stopped can be continued. Besides the output's files it holds the job's bookkeeping under {@value #BOOKKEEPING}
+ * (the job record, each finished unit's done-record), removed when the output is moved into place.
  *
- * <p>Replacing an existing target is atomic too: the new tree is complete and on disk first, then the old target is
+ * <p>Replacing an existing output is atomic too: the new tree is complete and on disk first, then the old output is
  * renamed aside, the new one renamed in, and only then the old one removed; should the second rename fail, the old
- * one is renamed back, so a failure at any point leaves the old output as it was. While it is being written the
- * staging directory holds {@value StagingOwner#FILE_NAME}, naming the process, so that a later run can tell the
- * remains of a killed one ({@link StagingOwner#stale}).
+ * one is renamed back, so that a failure at any point leaves the old output as it was.
  */
-final class StagedDirectory implements AutoCloseable {
-    /** Every staging directory of this process not yet committed or closed, for {@link #abandonAll}. */
-    private static final Set<StagedDirectory> OPEN = ConcurrentHashMap.newKeySet();
+final class StagedDirectory {
+    static final String BOOKKEEPING = ".moeshard";
 
     private final Path target;
     private final Path staging;
-    private final boolean replace;
-    private volatile boolean finished;
 
-    private StagedDirectory(Path target, Path staging, boolean replace) {
-        this.target = target;
-        this.staging = staging;
-        this.replace = replace;
+    private StagedDirectory(Path target) {
+        this.target = target.toAbsolutePath().normalize();
+        this.staging = this.target.resolveSibling(AtomicReplace.tempPrefix(this.target) + "staging");
     }
 
-    /**
-     * {@link #create(Path, boolean)}, after telling {@code listener} of staging directories that killed runs left
-     * beside the target, and how to remove them.
-     */
-    static StagedDirectory create(Path target, boolean replace, ProgressListener listener) {
-        for (Path stale : StagingOwner.stale(target)) {
-            listener.message("found " + stale + ", the unfinished output of a run that was stopped before it "
-                    + "finished; nothing reads it: remove it with rm -rf '" + stale + "'");
-        }
-        return create(target, replace);
+    /** The staging directory of {@code output}, which may or may not exist. */
+    static StagedDirectory of(Path output) {
+        return new StagedDirectory(output);
     }
 
-    /** Creates the staging directory for {@code target}; {@code replace} allows an existing target to be replaced. */
-    static StagedDirectory create(Path target, boolean replace) {
-        Path absolute = target.toAbsolutePath().normalize();
-        Path staging = AtomicReplace.tempSibling(absolute);
-        try {
-            Files.createDirectories(absolute.getParent());
-            Files.createDirectory(staging);
-            StagingOwner.write(staging);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + staging + ": " + e.getMessage(), e);
-        }
-        StagedDirectory staged = new StagedDirectory(absolute, staging, replace);
-        OPEN.add(staged);
-        return staged;
+    /** The output it is moved to. */
+    Path target() {
+        return target;
     }
 
-    /** Where to write: the staging directory. */
+    /** The staging directory itself. */
     Path path() {
         return staging;
     }
 
-    /**
-     * Moves the finished directory onto the target, replacing an old one if allowed, after forcing every directory of
-     * the new tree to disk (the files were forced by their writers).
-     */
-    void commit() {
+    /** The job's bookkeeping folder inside it. */
+    Path bookkeeping() {
+        return staging.resolve(BOOKKEEPING);
+    }
+
+    boolean exists() {
+        return Files.exists(staging, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /** Creates it (and its bookkeeping folder) unless it exists; many workers may call this at once. */
+    void create() {
         try {
-            StagingOwner.remove(staging);
+            Files.createDirectories(bookkeeping().resolve("done"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + staging + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Moves the finished directory onto the target, replacing an old one if {@code replace}, after removing the
+     * bookkeeping and the temporary files of writers that never finished, and forcing every directory of the new tree
+     * to disk (the files were forced by their writers).
+     */
+    void commit(boolean replace) {
+        try {
+            DirectoryDeletion.deleteRecursively(bookkeeping());
+            removeTemporaryFiles();
             syncDirectories(staging);
             if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
                 if (!replace) {
@@ -90,13 +85,42 @@ final class StagedDirectory implements AutoCloseable {
                 Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
                 AtomicReplace.syncDirectory(target.getParent());
             }
-            finished = true;
-            OPEN.remove(this);
         } catch (AtomicMoveNotSupportedException e) {
             throw new UncheckedIOException(target + ": the file system cannot rename " + staging.getFileName()
                     + " into place in one move", e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot move " + staging + " to " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Removes the staging directory and everything in it. */
+    void delete() {
+        for (int attempt = 0; attempt < 5 && exists(); attempt++) {
+            try {
+                DirectoryDeletion.deleteRecursively(staging);
+            } catch (IOException e) {
+                if (attempt == 4) {
+                    throw new UncheckedIOException("cannot remove " + staging + ": " + e.getMessage(), e);
+                }
+                // a file created while the tree was walked (a writer thread still running): walk again
+            }
+        }
+    }
+
+    /** Removes the files of writers that stopped before renaming them into place. */
+    void removeTemporaryFiles() throws IOException {
+        if (!exists()) {
+            return;
+        }
+        List<Path> temporary;
+        try (Stream<Path> all = Files.walk(staging)) {
+            temporary = all.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
+                    .filter(p -> p.getFileName().toString().startsWith(".")
+                            && p.getFileName().toString().contains(".tmp-"))
+                    .toList();
+        }
+        for (Path p : temporary) {
+            Files.deleteIfExists(p);
         }
     }
 
@@ -111,41 +135,6 @@ final class StagedDirectory implements AutoCloseable {
         }
         AtomicReplace.syncDirectory(target.getParent());
         DirectoryDeletion.deleteRecursively(aside);
-    }
-
-    @Override
-    public void close() {
-        if (!finished) {
-            finished = true;
-            OPEN.remove(this);
-            try {
-                DirectoryDeletion.deleteRecursively(staging);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot remove the unfinished output " + staging + ": " + e.getMessage(), e);
-            }
-        }
-    }
-
-    /**
-     * Removes every staging directory of this process that is not committed: for a process being stopped by a signal,
-     * whose jobs will never finish. Returns the directories removed. Best effort, as files may still be appearing in
-     * them while the job's threads run on.
-     */
-    static List<Path> abandonAll() {
-        List<Path> removed = new ArrayList<>();
-        for (StagedDirectory staged : List.copyOf(OPEN)) {
-            staged.finished = true;
-            OPEN.remove(staged);
-            for (int attempt = 0; attempt < 5 && Files.exists(staged.staging, LinkOption.NOFOLLOW_LINKS); attempt++) {
-                try {
-                    DirectoryDeletion.deleteRecursively(staged.staging);
-                } catch (IOException e) {
-                    // a file created while the tree was walked: walk again
-                }
-            }
-            removed.add(staged.staging);
-        }
-        return removed;
     }
 
     private static void syncDirectories(Path root) throws IOException {

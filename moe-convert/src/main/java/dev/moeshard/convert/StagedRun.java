@@ -1,51 +1,337 @@
 package dev.moeshard.convert;
 
+import dev.moeshard.safetensors.AtomicReplace;
+import dev.moeshard.safetensors.SafetensorsIndex;
+import dev.moeshard.safetensors.ShardLayout;
+import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.safetensors.TensorSpec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Writes the units of one conversion into one staged output directory and commits it: each unit into its folder,
- * in order, one progress count over all of them, one line per finished checkpoint, the input checked unchanged around
- * each unit ({@link InputGuard}). The one loop every job that writes
- * grouped checkpoints runs, whatever its units hold.
+ * Runs conversions as units in a staging directory ({@link StagedDirectory}): each unit (one shard file of one
+ * checkpoint, {@link ShardUnit}) is written under a temporary name, forced to disk, renamed into place, and then
+ * recorded done ({@link DoneRecord}); finishing the job checks that every unit is done and intact, writes what each
+ * checkpoint holds besides its shards, and moves the whole into place in one rename. One process can run all of it
+ * ({@link #run}), or many workers can share the units ({@link #runUnits}) and one of them finish it
+ * ({@link #finish}); a unit found done and intact is never written twice, so a stopped run continues where it was.
  */
 final class StagedRun {
+    /** The staging directories this process is writing into, for {@link #abandonAll}. */
+    private static final Map<StagedDirectory, Boolean> RUNNING = new ConcurrentHashMap<>();
+
     private StagedRun() {}
 
-    /** Writes one unit into {@code directory}. */
-    interface UnitWriter {
-        void write(RankUnit unit, Path directory, ByteProgress progress) throws IOException;
+    /** The plan of {@code request}, from headers alone; nothing is written. */
+    static ConversionPlan plan(ConversionRequest request) {
+        try (StagedJob job = StagedJobs.open(request)) {
+            return describe(job, request);
+        }
     }
 
-    /** Writes {@code units} with {@code writer} into {@code output}, which appears whole at the end or not at all. */
-    static List<ConversionReport.WrittenCheckpoint> run(Path output, boolean replace, List<RankUnit> units,
-                                                        String describeLayout, InputGuard guard, UnitWriter writer,
-                                                        ProgressListener listener) {
-        long total = units.stream().mapToLong(RankUnit::bytes).sum();
-        FreeSpace.require(output, total);
-        ByteProgress progress = new ByteProgress(listener, total);
-        List<ConversionReport.WrittenCheckpoint> written = new ArrayList<>();
-        long finished = 0;
-        try (StagedDirectory staged = StagedDirectory.create(output, replace, listener)) {
-            for (RankUnit unit : units) {
-                Path dir = unit.subdirectory() == null ? staged.path() : staged.path().resolve(unit.subdirectory());
-                guard.around(() -> writer.write(unit, dir, progress));
-                Path shown = unit.subdirectory() == null ? output : output.resolve(unit.subdirectory());
-                finished += unit.bytes();
-                progress.reach(finished, "wrote " + shown);
-                listener.message(String.format("wrote %s: experts [%d, %d)%s, %d tensors", shown, unit.range().start(),
-                        unit.range().end(), describeLayout == null ? "" : " as " + describeLayout, unit.specs().size()));
-                written.add(new ConversionReport.WrittenCheckpoint(shown, unit.range().start(), unit.range().end(),
-                        unit.specs().size(), unit.specs().stream().mapToLong(TensorSpec::byteSize).sum()));
+    /**
+     * The whole job in this process: plan, write every unit, finish. An earlier run's staging is continued with
+     * {@code resume} (its finished units kept) and refused without it; without {@code resume} a run that fails or is
+     * stopped removes its staging, with it a run keeps its finished units for the next {@code resume}.
+     */
+    static ConversionReport run(ConversionRequest request, boolean resume, ProgressListener listener) {
+        long start = System.nanoTime();
+        request.writing().requireWritable(request.output(), StagedJobs.inputs(request));
+        try (StagedJob job = StagedJobs.open(request)) {
+            ConversionPlan plan = describe(job, request);
+            StagedDirectory staged = StagedDirectory.of(request.output());
+            if (staged.exists()) {
+                OptionalLong other = StagingOwner.liveOther(staged);
+                if (other.isPresent()) {
+                    throw new UsageException(request.output() + " is being written by another moeshard run (pid "
+                            + other.getAsLong() + ") into " + staged.path());
+                }
+                if (!resume) {
+                    throw new UsageException("found " + staged.path() + ", the unfinished output of an earlier run "
+                            + "that was stopped (" + doneCount(staged, plan) + " of " + plan.units().size()
+                            + " units done): continue it with --resume, or remove it with rm -rf '" + staged.path() + "'");
+                }
             }
-            staged.commit();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + output + ": " + e.getMessage(), e);
+            join(staged, request, plan);
+            RUNNING.put(staged, resume);
+            try {
+                StagingOwner.write(staged);
+                List<ShardUnit> units = ShardUnit.of(job, request.writing().maxShardBytes());
+                write(job, staged, units, listener);
+                // Each unit was either written just now or found intact, bytes and all.
+                Set<String> checked = new HashSet<>(units.stream().map(ShardUnit::id).toList());
+                return finish(job, request, staged, checked, listener, start);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write " + request.output() + ": " + e.getMessage(), e);
+            } catch (RuntimeException | Error e) {
+                if (RUNNING.containsKey(staged)) {
+                    leave(staged, resume);
+                }
+                throw e;
+            } finally {
+                RUNNING.remove(staged);
+            }
+        }
+    }
+
+    /** Plans {@code request} and creates its output's staging directory, or joins it; see {@link MoeConvert#stage}. */
+    static ConversionPlan stage(ConversionRequest request) {
+        if (!StagedDirectory.of(request.output()).exists()) {
+            request.writing().requireWritable(request.output(), StagedJobs.inputs(request));
+        }
+        try (StagedJob job = StagedJobs.open(request)) {
+            ConversionPlan plan = describe(job, request);
+            join(StagedDirectory.of(request.output()), request, plan);
+            return plan;
+        }
+    }
+
+    /** Runs units {@code ids} of the job staged for {@code output}; see {@link MoeConvert#runUnits}. */
+    static UnitsReport runUnits(Path output, Collection<String> ids, ProgressListener listener) {
+        long start = System.nanoTime();
+        StagedDirectory staged = StagedDirectory.of(output);
+        JobRecord record = requireRecord(staged);
+        try (StagedJob job = StagedJobs.open(record.request())) {
+            requireSamePlan(staged, record, job.fingerprint());
+            List<ShardUnit> all = ShardUnit.of(job, record.request().writing().maxShardBytes());
+            Set<String> wanted = new LinkedHashSet<>(ids);
+            List<ShardUnit> mine = all.stream().filter(u -> wanted.remove(u.id())).toList();
+            if (!wanted.isEmpty()) {
+                throw new UsageException("no unit " + String.join(", ", wanted) + " in the plan staged in "
+                        + staged.path() + " (" + all.size() + " units)");
+            }
+            RUNNING.put(staged, true);
+            Set<String> written;
+            try {
+                written = write(job, staged, mine, listener);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write " + output + ": " + e.getMessage(), e);
+            } catch (RuntimeException | Error e) {
+                leave(staged, true);
+                throw e;
+            } finally {
+                RUNNING.remove(staged);
+            }
+            List<String> ran = new ArrayList<>();
+            List<String> skipped = new ArrayList<>();
+            long bytes = 0;
+            for (ShardUnit u : mine) {
+                if (written.contains(u.id())) {
+                    ran.add(u.id());
+                    bytes += u.bytes();
+                } else {
+                    skipped.add(u.id());
+                }
+            }
+            return new UnitsReport(staged.target(), staged.path(), ran, skipped, bytes,
+                    (System.nanoTime() - start) / 1e9, doneCount(staged, all), all.size());
+        }
+    }
+
+    /** Finishes the job staged for {@code output}; see {@link MoeConvert#finalizeOutput}. */
+    static ConversionReport finalizeOutput(Path output, ProgressListener listener) {
+        long start = System.nanoTime();
+        StagedDirectory staged = StagedDirectory.of(output);
+        if (!staged.exists()) {
+            if (Files.isDirectory(staged.target())) {
+                listener.message(output + " is finished already; nothing to do");
+                return Reports.of(staged.target(), List.of(), start, List.of("the output was finished already"));
+            }
+            throw new InvalidInputException(output.toString(), List.of("no staged conversion: neither " + output
+                    + " nor its staging directory " + staged.path() + " exists"));
+        }
+        JobRecord record = requireRecord(staged);
+        try (StagedJob job = StagedJobs.open(record.request())) {
+            requireSamePlan(staged, record, job.fingerprint());
+            try {
+                return finish(job, record.request(), staged, Set.of(), listener, start);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot finish " + output + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /**
+     * Leaves the staging directories of this process, which is being stopped: each is removed, or, where its run
+     * keeps its units, stripped of unfinished files. Returns one line each saying which.
+     */
+    static List<String> abandonAll() {
+        List<String> lines = new ArrayList<>();
+        for (Map.Entry<StagedDirectory, Boolean> e : Map.copyOf(RUNNING).entrySet()) {
+            RUNNING.remove(e.getKey());
+            lines.add(leave(e.getKey(), e.getValue()));
+        }
+        return lines;
+    }
+
+    private static String leave(StagedDirectory staged, boolean keepUnits) {
+        try {
+            if (!keepUnits) {
+                staged.delete();
+                return "removed the unfinished output " + staged.path();
+            }
+            staged.removeTemporaryFiles();
+            StagingOwner.remove(staged);
+            return "kept the finished units in " + staged.path() + ": run the same command with --resume to continue,"
+                    + " or remove it with rm -rf '" + staged.path() + "'";
+        } catch (IOException | RuntimeException e) {
+            return "could not clean up " + staged.path() + ": " + e.getMessage();
+        }
+    }
+
+    /** The plan as {@link ConversionPlan} names it: every unit with the input bytes it reads. */
+    private static ConversionPlan describe(StagedJob job, ConversionRequest request) {
+        List<WorkUnit> units = new ArrayList<>();
+        for (ShardUnit u : ShardUnit.of(job, request.writing().maxShardBytes())) {
+            units.add(u.describe(job.reads(u.checkpoint(), u.keys())));
+        }
+        return new ConversionPlan(job.name(), String.join(", ", StagedJobs.inputs(request).stream()
+                .map(Path::toString).toList()), request.output().toString(), job.fingerprint(), units);
+    }
+
+    /** Creates {@code staged} with {@code request}'s record, or checks that the record there is of the same plan. */
+    private static void join(StagedDirectory staged, ConversionRequest request, ConversionPlan plan) {
+        staged.create();
+        JobRecord record = JobRecord.readFrom(staged);
+        if (record == null) {
+            JobRecord.of(request, plan).writeTo(staged);
+            record = JobRecord.readFrom(staged); // another worker may have written its own at the same moment
+        }
+        requireSamePlan(staged, record, plan.fingerprint());
+    }
+
+    private static JobRecord requireRecord(StagedDirectory staged) {
+        JobRecord record = staged.exists() ? JobRecord.readFrom(staged) : null;
+        if (record == null) {
+            throw new InvalidInputException(staged.target().toString(), List.of("no staged conversion in "
+                    + staged.path() + ": stage it first (moeshard to-grouped|to-hf IN OUT --unit I/N, or "
+                    + "MoeConvert.stage)"));
+        }
+        return record;
+    }
+
+    private static void requireSamePlan(StagedDirectory staged, JobRecord record, String fingerprint) {
+        if (!record.fingerprint().equals(fingerprint)) {
+            throw new InvalidInputException(staged.path().toString(), List.of("staged for another plan: its job record"
+                    + " has fingerprint " + record.fingerprint() + " (moeshard " + record.version() + "), this request"
+                    + " plans " + fingerprint + " (moeshard " + MoeshardVersion.current() + "): the input, the options "
+                    + "that shape the output or the version differ; finish that job, or remove its staging with rm -rf '"
+                    + staged.path() + "'"));
+        }
+    }
+
+    private static int doneCount(StagedDirectory staged, ConversionPlan plan) {
+        return (int) plan.units().stream()
+                .filter(u -> DoneRecord.problem(staged, u.id(), plan.fingerprint(), false) == null).count();
+    }
+
+    private static int doneCount(StagedDirectory staged, List<ShardUnit> units) {
+        JobRecord record = JobRecord.readFrom(staged);
+        return (int) units.stream()
+                .filter(u -> DoneRecord.problem(staged, u.id(), record.fingerprint(), false) == null).count();
+    }
+
+    /**
+     * Writes each of {@code units} not done and intact already (bytes checked), one after another, with one progress
+     * count over them. Returns the ids of the units it wrote.
+     */
+    private static Set<String> write(StagedJob job, StagedDirectory staged, List<ShardUnit> units,
+                                     ProgressListener listener) throws IOException {
+        String fingerprint = job.fingerprint();
+        List<ShardUnit> todo = new ArrayList<>();
+        int intact = 0;
+        for (ShardUnit u : units) {
+            String problem = DoneRecord.problem(staged, u.id(), fingerprint, true);
+            if (problem == null) {
+                intact++;
+            } else {
+                if (!problem.equals("not done")) {
+                    listener.message("redoing unit " + u.id() + ": " + problem);
+                    DoneRecord.remove(staged, u.id());
+                }
+                todo.add(u);
+            }
+        }
+        if (intact > 0) {
+            listener.message("kept " + intact + " of " + units.size() + " units already done and intact in "
+                    + staged.path());
+        }
+        long total = todo.stream().mapToLong(ShardUnit::bytes).sum();
+        FreeSpace.require(staged.target(), total);
+        ByteProgress progress = new ByteProgress(listener, total);
+        long finished = 0;
+        Set<String> written = new LinkedHashSet<>();
+        for (ShardUnit u : todo) {
+            Path dir = folderOf(staged, u.checkpoint());
+            job.guard().around(() -> {
+                try (ShardedCheckpointWriter out = ShardedCheckpointWriter.openShard(dir, u.layout(), u.shard(),
+                        Map.of("format", "pt"))) {
+                    job.writeShard(u.checkpoint(), out, progress);
+                    out.commit();
+                }
+            });
+            DoneRecord.write(staged, u.id(), fingerprint, List.of(u.id()));
+            finished += u.bytes();
+            progress.reach(finished, "wrote unit " + u.id());
+            written.add(u.id());
         }
         return written;
+    }
+
+    /**
+     * Checks every unit done and intact (the bytes of those not in {@code checked}), writes each checkpoint's index
+     * and side files, and moves the output into place.
+     */
+    private static ConversionReport finish(StagedJob job, ConversionRequest request, StagedDirectory staged,
+                                           Set<String> checked, ProgressListener listener, long start)
+            throws IOException {
+        List<ShardUnit> units = ShardUnit.of(job, request.writing().maxShardBytes());
+        List<String> problems = new ArrayList<>();
+        for (ShardUnit u : units) {
+            String problem = checked.contains(u.id()) ? null : DoneRecord.problem(staged, u.id(), job.fingerprint(), true);
+            if (problem != null) {
+                problems.add("unit " + u.id() + ": " + problem);
+            }
+        }
+        if (!problems.isEmpty()) {
+            problems.add(problems.size() + " of " + units.size() + " units are missing or damaged: run their workers "
+                    + "again (done units are kept), then finalize");
+            throw new InvalidInputException(staged.path().toString(), problems);
+        }
+        List<ConversionReport.WrittenCheckpoint> written = new ArrayList<>();
+        for (RankUnit checkpoint : job.checkpoints()) {
+            Path dir = folderOf(staged, checkpoint);
+            Files.createDirectories(dir);
+            ShardLayout layout = ShardLayout.of(checkpoint.specs(), request.writing().maxShardBytes());
+            if (layout.isSharded()) {
+                AtomicReplace.write(dir.resolve(SafetensorsIndex.FILE_NAME), SafetensorsIndex.encode(layout));
+            }
+            job.finish(checkpoint, dir);
+            Path shown = checkpoint.subdirectory() == null ? request.output() : request.output().resolve(checkpoint.subdirectory());
+            String layoutName = job.layoutName();
+            listener.message(String.format("wrote %s: experts [%d, %d)%s, %d tensors", shown, checkpoint.range().start(),
+                    checkpoint.range().end(), layoutName == null ? "" : " as " + layoutName, checkpoint.specs().size()));
+            written.add(new ConversionReport.WrittenCheckpoint(shown, checkpoint.range().start(),
+                    checkpoint.range().end(), checkpoint.specs().size(),
+                    checkpoint.specs().stream().mapToLong(TensorSpec::byteSize).sum()));
+        }
+        staged.commit(request.writing().replaceExisting());
+        RUNNING.remove(staged);
+        return Reports.of(request.output(), written, start, job.decisions());
+    }
+
+    private static Path folderOf(StagedDirectory staged, RankUnit checkpoint) {
+        return checkpoint.subdirectory() == null ? staged.path() : staged.path().resolve(checkpoint.subdirectory());
     }
 }

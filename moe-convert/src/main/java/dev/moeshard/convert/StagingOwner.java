@@ -4,69 +4,44 @@ import dev.moeshard.safetensors.AtomicReplace;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Optional;
-import java.util.stream.Stream;
+import java.util.OptionalLong;
 
 /**
- * The record in a staging directory of which process writes it (its pid and start time), so that the staging of a
- * run that was killed, which nothing will ever finish or remove, can be told from that of a run still going.
+ * The record in a staging directory of the single process that runs the whole job (its pid and start time), so that
+ * a second run of the same output on this machine is told that the output is being written, while the staging of a
+ * run that was killed, which nothing will ever finish, reads as stopped. Workers that share a job among machines
+ * ({@link MoeConvert#runUnits}) write none: they expect one another.
  */
 final class StagingOwner {
-    static final String FILE_NAME = ".moeshard-owner";
+    private static final String FILE_NAME = "owner";
 
     private StagingOwner() {}
 
-    static void write(Path staging) throws IOException {
+    static void write(StagedDirectory staged) throws IOException {
         ProcessHandle self = ProcessHandle.current();
         // Renamed into place whole, so that a run killed while writing it leaves no record rather than an empty one.
-        AtomicReplace.write(staging.resolve(FILE_NAME),
+        AtomicReplace.write(staged.bookkeeping().resolve(FILE_NAME),
                 (self.pid() + " " + startOf(self) + "\n").getBytes(StandardCharsets.UTF_8));
     }
 
-    static void remove(Path staging) throws IOException {
-        Files.deleteIfExists(staging.resolve(FILE_NAME));
+    static void remove(StagedDirectory staged) throws IOException {
+        Files.deleteIfExists(staged.bookkeeping().resolve(FILE_NAME));
     }
 
-    /**
-     * The staging directories beside {@code target} left by processes that no longer run. A directory whose owner
-     * cannot be read is counted as stale only when it has no owner record at all and is older than a minute (a run
-     * that just created it writes the record next).
-     */
-    static List<Path> stale(Path target) {
-        Path absolute = target.toAbsolutePath().normalize();
-        Path parent = absolute.getParent();
-        String prefix = AtomicReplace.tempPrefix(absolute);
-        List<Path> out = new ArrayList<>();
-        if (parent == null || !Files.isDirectory(parent)) {
-            return out;
-        }
-        try (Stream<Path> siblings = Files.list(parent)) {
-            for (Path p : siblings.filter(p -> p.getFileName().toString().startsWith(prefix)).toList()) {
-                if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && !ownerAlive(p)) {
-                    out.add(p);
-                }
-            }
-        } catch (IOException e) {
-            return out; // only a hint: a parent that cannot be listed will fail the job itself
-        }
-        return out;
-    }
-
-    private static boolean ownerAlive(Path staging) {
+    /** The pid of the live process other than this one that owns {@code staged}, if there is one. */
+    static OptionalLong liveOther(StagedDirectory staged) {
+        Path record = staged.bookkeeping().resolve(FILE_NAME);
         try {
-            String[] owner = Files.readString(staging.resolve(FILE_NAME), StandardCharsets.UTF_8).strip().split(" ");
-            Optional<ProcessHandle> process = ProcessHandle.of(Long.parseLong(owner[0]));
-            return process.isPresent() && process.get().isAlive() && startOf(process.get()).equals(owner[1]);
+            String[] owner = Files.readString(record, StandardCharsets.UTF_8).strip().split(" ");
+            long pid = Long.parseLong(owner[0]);
+            Optional<ProcessHandle> process = ProcessHandle.of(pid);
+            boolean alive = process.isPresent() && process.get().isAlive()
+                    && startOf(process.get()).equals(owner[1]);
+            return alive && pid != ProcessHandle.current().pid() ? OptionalLong.of(pid) : OptionalLong.empty();
         } catch (IOException | RuntimeException e) {
-            try {
-                return Files.getLastModifiedTime(staging).toMillis() > System.currentTimeMillis() - 60_000;
-            } catch (IOException gone) {
-                return true; // removed meanwhile: nothing to report
-            }
+            return OptionalLong.empty(); // no record, or one from another machine's format: nobody here owns it
         }
     }
 

@@ -35,7 +35,7 @@ import java.util.Set;
  * tensor is ever held whole in memory. Everything is written into a hidden sibling of the output that is renamed into
  * place at the end.
  */
-final class ToGrouped {
+final class ToGrouped implements StagedJob {
     private final ToGroupedRequest request;
     private final ModelInput in;
     private final LayerCopies copies;
@@ -43,9 +43,11 @@ final class ToGrouped {
     /** Each rank's grouped tensors, by rank. */
     private final Map<Integer, GroupedPlan> plans = new HashMap<>();
     private ExpertSurvey survey;
-    /** What the last unit copied beside its weights (the same for every unit). */
+    /** What the last checkpoint copied beside its weights (the same for every checkpoint). */
     private SideFiles.Copied copied = new SideFiles.Copied(List.of(), List.of());
     private LoraPlan lora;
+    private List<RankUnit> units;
+    private InputFeeds feeds;
 
     private ToGrouped(ToGroupedRequest request, ModelInput in, LayerCopies copies) {
         this.request = request;
@@ -54,78 +56,101 @@ final class ToGrouped {
         this.engine = request.writing().engine();
     }
 
-    static ConversionReport run(ToGroupedRequest request, ProgressListener listener) {
-        long start = System.nanoTime();
-        request.writing().requireWritable(request.output(), List.of(request.input()));
+    /** The job of {@code request}, planned from headers; every problem with the input is raised here. */
+    static ToGrouped open(ToGroupedRequest request) {
         LayerCopies copies = LayerCopies.on(request.writing().device());
-        if (GroupedToGrouped.isGroupedInput(request.input())) {
-            return GroupedToGrouped.run(request, listener, start);
-        }
-        try (ModelInput in = ModelInput.open(request.input(), request.model(), request.numExperts())) {
+        ModelInput in = ModelInput.open(request.input(), request.model(), request.numExperts());
+        try {
             ToGrouped job = new ToGrouped(request, in, copies);
-            List<RankUnit> units = job.plan();
-            String layoutName = job.isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(in.model().family()) : request.layout().cliName();
-            List<ConversionReport.WrittenCheckpoint> written = StagedRun.run(request.output(),
-                    request.writing().replaceExisting(), units, null, new InputGuard(List.of(in.checkpoint())), job::write,
-                    listener);
-            List<String> decisions = new ArrayList<>(List.of(
-                    "family " + in.model().family().modelType() + " from " + in.detectedFrom(),
-                    "per-expert input written as " + layoutName,
-                    "expert copies on " + (job.isGroupedOnDisk() ? "cpu" : copies.where())));
-            decisions.addAll(job.copied.decisions());
-            return Reports.of(request.output(), written, start, decisions);
+            job.units = job.plan();
+            if (!job.isGroupedOnDisk()) {
+                job.feeds = new InputFeeds(in.checkpoint(), in.model().family().naming(), in.model().config(),
+                        request.layout(), request.keepFp8(), job.lora.inputKeys(),
+                        job.units.isEmpty() ? List.of() : job.units.getFirst().specs());
+            }
+            return job;
+        } catch (RuntimeException e) {
+            in.close();
+            throw e;
         }
     }
 
-    /** The plan of {@code request}, from headers alone; nothing is written. */
-    static ConversionPlan plan(ToGroupedRequest request) {
-        if (GroupedToGrouped.isGroupedInput(request.input())) {
-            return GroupedToGrouped.plan(request);
-        }
-        try (ModelInput in = ModelInput.open(request.input(), request.model(), request.numExperts())) {
-            ToGrouped job = new ToGrouped(request, in, LayerCopies.onCpu());
-            return job.describe(job.plan());
-        }
+    @Override
+    public String name() {
+        return "to-grouped";
     }
 
-    private ConversionPlan describe(List<RankUnit> units) {
-        List<String> extra = SideFiles.planned(inputDir(), in.configFile());
-        List<WorkUnit> described = new ArrayList<>();
-        for (RankUnit unit : units) {
-            described.add(unit.describe(reads(unit), request.writing().maxShardBytes(), extra));
-        }
-        return new ConversionPlan("to-grouped", request.input().toString(), request.output().toString(),
-                PlanFingerprint.of(List.of(in.checkpoint()), request.outputShaping()), described);
+    @Override
+    public String fingerprint() {
+        return PlanFingerprint.of(List.of(in.checkpoint()), request.outputShaping());
+    }
+
+    @Override
+    public List<RankUnit> checkpoints() {
+        return units;
+    }
+
+    @Override
+    public String layoutName() {
+        return null;
+    }
+
+    @Override
+    public List<String> decisions() {
+        String layoutName = isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(in.model().family()) : request.layout().cliName();
+        List<String> decisions = new ArrayList<>(List.of(
+                "family " + in.model().family().modelType() + " from " + in.detectedFrom(),
+                "per-expert input written as " + layoutName,
+                "expert copies on " + (isGroupedOnDisk() ? "cpu" : copies.where())));
+        decisions.addAll(copied.decisions());
+        return decisions;
+    }
+
+    @Override
+    public InputGuard guard() {
+        return new InputGuard(List.of(in.checkpoint()));
+    }
+
+    @Override
+    public List<String> finishedFiles() {
+        List<String> files = new ArrayList<>(SideFiles.planned(inputDir(), in.configFile()));
+        files.add(GroupedManifest.FILE_NAME);
+        return files;
+    }
+
+    @Override
+    public void close() {
+        in.close();
     }
 
     /**
-     * The input bytes {@code unit} reads: its experts' tensors (with their scales), its experts' rows of fused and
-     * GPT-OSS expert tensors, and every other tensor whole (LoRA is grouped whole on every rank).
+     * The input bytes writing {@code keys} of {@code unit} reads: the tensors that feed them ({@link InputFeeds}), of
+     * fused and grouped-on-disk expert tensors only the rows of the unit's experts.
      */
-    private List<ByteRange> reads(RankUnit unit) {
+    @Override
+    public List<ByteRange> reads(RankUnit unit, Set<String> keys) {
         ReadSet reads = new ReadSet(in.checkpoint());
         ExpertNaming naming = in.model().family().naming();
         ExpertRange range = unit.range();
+        Map<String, String> onDiskNames = isGroupedOnDisk()
+                ? GroupedOnDiskLayout.groupedNames(in.model().family(), in.checkpoint(), in.model().config().numExperts())
+                : Map.of();
         for (String key : in.checkpoint().keys()) {
             if (isGroupedOnDisk()) {
+                if (!keys.contains(onDiskNames.get(key))) {
+                    continue;
+                }
                 if (GroupedOnDiskLayout.isExpertKey(in.model().family(), key)) {
                     reads.leadingRows(key, range.start(), range.count());
                 } else {
                     reads.whole(key);
                 }
-                continue;
-            }
-            String weight = key.endsWith(Fp8BlockDequantizer.SCALE_SUFFIX)
-                    ? key.substring(0, key.length() - Fp8BlockDequantizer.SCALE_SUFFIX.length()) : key;
-            ExpertNaming.ExpertKey expert = naming.parsePerExpert(weight);
-            if (expert != null && !lora.inputKeys().contains(key)) {
-                if (range.contains(expert.expert())) {
+            } else if (feeds.feeds(key, range, keys)) {
+                if (GroupedPlan.fusedGroupedKey(key, in.checkpoint().entry(key), naming) != null) {
+                    reads.leadingRows(key, range.start(), range.count());
+                } else {
                     reads.whole(key);
                 }
-            } else if (GroupedPlan.fusedGroupedKey(key, in.checkpoint().entry(key), naming) != null) {
-                reads.leadingRows(key, range.start(), range.count());
-            } else {
-                reads.whole(key);
             }
         }
         return reads.ranges();
@@ -248,30 +273,33 @@ final class ToGrouped {
         return units;
     }
 
-    private void write(RankUnit unit, Path dir, ByteProgress progress) throws IOException {
+    @Override
+    public void writeShard(RankUnit unit, ShardedCheckpointWriter out, ByteProgress progress) {
         if (isGroupedOnDisk()) {
-            writeGroupedOnDisk(unit, dir, progress);
+            writeGroupedOnDisk(unit, out, progress);
         } else {
-            writePerExpert(unit, plans.get(unit.rank()), dir, progress);
+            writePerExpert(unit, plans.get(unit.rank()), out, progress);
         }
+    }
+
+    @Override
+    public SideFiles.Copied finish(RankUnit unit, Path dir) throws IOException {
         copied = SideFiles.write(inputDir(), in.configFile(), dir, unit.specs(), false);
         GroupedManifest.of(in.checkpoint().path(), in.model().family().modelType(),
                 isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(in.model().family()) : request.layout().cliName(),
                 in.model().config().numExperts(), unit.mesh(),
                 unit.range(), request.dtype()).writeTo(dir);
+        return copied;
     }
 
-    private ShardedCheckpointWriter open(Path dir, List<TensorSpec> specs) {
-        return ShardedCheckpointWriter.open(dir, ShardLayout.of(specs, request.writing().maxShardBytes()),
-                Map.of("format", "pt"));
-    }
-
-    private void writeGroupedOnDisk(RankUnit unit, Path dir, ByteProgress progress) {
-        try (ShardedCheckpointWriter out = open(dir, unit.specs());
-             StagedWrites staged = new StagedWrites(engine, out)) {
+    private void writeGroupedOnDisk(RankUnit unit, ShardedCheckpointWriter out, ByteProgress progress) {
+        try (StagedWrites staged = new StagedWrites(engine, out)) {
             String layer = null;
             for (Map.Entry<String, GroupedOnDiskSource> e : GroupedOnDiskLayout.grouped(in.model().family(), in.checkpoint(),
                     in.model().config().numExperts(), unit.mesh(), request.dtype()).entrySet()) {
+                if (!out.holds(e.getKey())) {
+                    continue; // another unit's
+                }
                 Tensor target = out.tensor(e.getKey());
                 e.getValue().writeInto(target, staged);
                 MappedPages.release(target);
@@ -284,22 +312,19 @@ final class ToGrouped {
                     layer = null;
                 }
             }
-            out.commit();
         }
     }
 
-    private void writePerExpert(RankUnit unit, GroupedPlan plan, Path dir, ByteProgress progress) {
+    private void writePerExpert(RankUnit unit, GroupedPlan plan, ShardedCheckpointWriter out, ByteProgress progress) {
         GroupedLayout layout = request.layout();
         Set<String> planned = new LinkedHashSet<>();
         plan.specs().forEach(s -> planned.add(s.name()));
-        try (ShardedCheckpointWriter out = open(dir, plan.specs());
-             StagedWrites staged = new StagedWrites(engine, out)) {
-            // The per-expert slices of the grouped tensors, as views of the mapped output shards: each expert is
-            // copied straight from the mapped input into its slice. Registered as write-through with the adapter, so
-            // that its fromHf below leaves these grouped tensors alone.
+        try (StagedWrites staged = new StagedWrites(engine, out)) {
+            // The per-expert slices of this unit's grouped tensors, as views of the mapped output shard: each expert
+            // is copied straight from the input into its slice.
             MoeStateDictAdapter adapter = in.model().adapter(layout);
             Map<String, Tensor> grouped = new LinkedHashMap<>();
-            plan.groupedKeys().forEach(key -> grouped.put(key, out.tensor(key)));
+            plan.groupedKeys().stream().filter(out::holds).forEach(key -> grouped.put(key, out.tensor(key)));
             Map<String, Tensor> targets = adapter.writeThroughTargets(grouped, unit.range());
             Map<String, Tensor> hf = in.checkpoint().tensors();
             ExpertNaming naming = in.model().family().naming();
@@ -308,9 +333,12 @@ final class ToGrouped {
                 List<Tensor> groupedOutputs = new ArrayList<>();
                 for (String name : layout.tensorNames(in.model().config().gated())) {
                     String key = layout.key(naming, layer.prefix(), layer.layer(), name);
-                    if (plan.groupedKeys().contains(key)) {
+                    if (grouped.containsKey(key)) {
                         groupedOutputs.add(out.tensor(key));
                     }
+                }
+                if (groupedOutputs.isEmpty()) {
+                    continue; // the layer's grouped tensors are other units'
                 }
                 long bytes = 0;
                 int experts = 0;
@@ -320,7 +348,7 @@ final class ToGrouped {
                 for (String key : survey.keysOf(layer)) {
                     Tensor target = targets.get(key);
                     if (target == null) {
-                        continue; // another rank's expert
+                        continue; // another rank's expert, or another unit's tensor
                     }
                     Tensor source = hf.get(key);
                     Tensor scale = hf.get(key + Fp8BlockDequantizer.SCALE_SUFFIX);
@@ -350,15 +378,28 @@ final class ToGrouped {
                 progress.step("layer " + layer.prefix() + "layers." + layer.layer() + " (" + experts
                         + " expert tensors)", bytes);
             }
-            // Everything else, written as the adapter emits it, so that no converted tensor waits in memory.
+            // Everything else this unit holds, written as the adapter emits it, so that no converted tensor waits in
+            // memory. The adapter sees only the inputs that feed this unit's other tensors: the experts' weights were
+            // copied above, and what feeds other units' tensors is left unread.
+            Set<String> held = new LinkedHashSet<>(planned);
+            held.removeIf(key -> !out.holds(key));
+            Map<String, Tensor> rest = new LinkedHashMap<>();
+            hf.forEach((key, value) -> {
+                if (!feeds.isExpertWeight(key) && feeds.feeds(key, unit.range(), held)) {
+                    rest.put(key, value);
+                }
+            });
             FromHfOptions options = FromHfOptions.defaults().withMesh(unit.mesh()).withOutputDtype(request.dtype())
                     .withKeepFp8(request.keepFp8());
             if (!request.keepFp8()) {
-                dequantizeInPlace(hf, out, planned, plan.groupedKeys(), options.dequantizedDtype(), progress);
+                dequantizeInPlace(rest, out, planned, plan.groupedKeys(), options.dequantizedDtype(), progress);
             }
-            adapter.fromHf(hf, options, (key, value) -> {
+            adapter.fromHf(rest, options, (key, value) -> {
                 if (!planned.contains(key) || plan.groupedKeys().contains(key)) {
                     throw new IllegalStateException("the adapter produced " + key + ", which the plan did not expect");
+                }
+                if (!out.holds(key)) {
+                    return; // fed partly by an input this unit shares with another unit's tensor
                 }
                 Tensor target = out.tensor(key);
                 staged.copy(target, value);
@@ -366,11 +407,6 @@ final class ToGrouped {
                 MappedPages.release(value);
                 progress.add(target.byteSize());
             });
-            if (!adapter.viewLoadedKeys().containsAll(plan.groupedKeys())) {
-                throw new IllegalStateException("the adapter did not fill the planned grouped tensors "
-                        + plan.groupedKeys() + "; it filled " + adapter.viewLoadedKeys());
-            }
-            out.commit();
         }
     }
 
@@ -386,7 +422,8 @@ final class ToGrouped {
         for (String key : new ArrayList<>(hf.keySet())) {
             Tensor value = hf.get(key);
             Tensor scale = hf.get(key + Fp8BlockDequantizer.SCALE_SUFFIX);
-            if (scale == null || !value.dtype().isFp8() || !planned.contains(key) || groupedKeys.contains(key)) {
+            if (scale == null || !value.dtype().isFp8() || !planned.contains(key) || groupedKeys.contains(key)
+                    || !out.holds(key)) {
                 continue;
             }
             Tensor target = out.tensor(key);

@@ -24,7 +24,8 @@ import java.nio.file.Path;
  */
 public record ToGroupedRequest(Path input, Path output, RankSelection ranks, DType dtype, boolean keepFp8,
                                GroupedLayout layout, GroupedLayout inputLayout, String model, Integer numExperts,
-                               LoraInputFormat lora, OutputOptions writing) {
+                               LoraInputFormat lora, OutputOptions writing)
+        implements ConversionRequest {
 
     public ToGroupedRequest {
         if (keepFp8 && dtype != null) {
@@ -39,6 +40,12 @@ public record ToGroupedRequest(Path input, Path output, RankSelection ranks, DTy
     public static ToGroupedRequest of(Path input, Path output) {
         return new ToGroupedRequest(input, output, RankSelection.none(), null, false, GroupedLayout.DEEPEP, null, null,
                 null, LoraInputFormat.AUTO, OutputOptions.DEFAULTS);
+    }
+
+    /** The same request into another output directory. */
+    public ToGroupedRequest withOutput(Path output) {
+        return new ToGroupedRequest(input, output, ranks, dtype, keepFp8, layout, inputLayout, model, numExperts, lora,
+                writing);
     }
 
     public ToGroupedRequest withRanks(RankSelection ranks) {

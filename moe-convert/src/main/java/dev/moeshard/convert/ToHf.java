@@ -2,13 +2,13 @@ package dev.moeshard.convert;
 
 import dev.moeshard.moe.ToHfOptions;
 import dev.moeshard.moe.lora.LoraExpertSuffix;
-import dev.moeshard.safetensors.ShardLayout;
+import dev.moeshard.moe.parallel.ExpertRange;
+import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.safetensors.TensorSpec;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyEngine;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * One grouped checkpoint, or the rank directories of one expert-parallel run, back to one per-expert HF checkpoint,
@@ -26,9 +27,7 @@ import java.util.Map;
  * output shards and copies each per-expert tensor straight from a transposed view of the mapped grouped input into
  * its mapped output slice; non-expert tensors are taken once, from the first rank.
  */
-final class ToHf {
-    private ToHf() {}
-
+final class ToHf implements StagedJob {
     /**
      * Where an output tensor's data comes from: {@code view} is all of it, or, for a GPT-OSS expert tensor, the
      * experts from {@code at} on along its first axis.
@@ -39,89 +38,162 @@ final class ToHf {
         }
     }
 
-    static ConversionReport run(ToHfRequest request, ProgressListener listener) {
-        long start = System.nanoTime();
-        List<Path> inputs = request.inputs();
-        Path output = request.output();
-        Requantization requantization = new Requantization(request.quantization() == Quantization.FP8_BLOCK128);
+    private final ToHfRequest request;
+    private final GroupedRanks ranks;
+    private final Requantization requantization;
+    private final CopyEngine engine;
+    /** Grouped key -> its per-expert tensors from every rank; other keys map to themselves, from rank 0. */
+    private final Map<String, List<Source>> plan;
+    private final RankUnit output;
+    private SideFiles.Copied copied = new SideFiles.Copied(List.of(), List.of());
+
+    private ToHf(ToHfRequest request, GroupedRanks ranks) {
+        this.request = request;
+        this.ranks = ranks;
+        this.requantization = new Requantization(request.quantization() == Quantization.FP8_BLOCK128);
+        this.engine = request.writing().engine();
+        this.plan = plan(ranks, request.lora());
+        List<TensorSpec> specs = new ArrayList<>();
+        for (List<Source> sources : plan.values()) {
+            if (sources.get(0).at() < 0) {
+                sources.forEach(s -> specs.addAll(requantization.specs(s.name(), s.view())));
+            } else { // one tensor of every rank's experts
+                long[] shape = sources.get(0).view().sizes();
+                shape[0] = sources.stream().mapToLong(s -> s.view().size(0)).sum();
+                specs.add(new TensorSpec(sources.get(0).name(), sources.get(0).view().dtype(), shape));
+            }
+        }
+        this.output = new RankUnit(0, null, ExpertRange.forMesh(null, ranks.model().config().numExperts()), specs,
+                null);
+    }
+
+    /** The job of {@code request}, planned from headers and manifests; every problem is raised here. */
+    static ToHf open(ToHfRequest request) {
         LayerCopies.requireUsable(request.writing().device());
-        CopyEngine engine = request.writing().engine();
-        request.writing().requireWritable(output, inputs);
-        try (GroupedRanks ranks = GroupedRanks.open(inputs, null, request.layout())) {
+        GroupedRanks ranks = GroupedRanks.open(request.inputs(), null, request.layout());
+        try {
             List<String> problems = ranks.problems();
             if (!problems.isEmpty()) {
-                throw new InvalidInputException(String.join(", ", inputs.stream().map(Path::toString).toList()), problems);
+                throw new InvalidInputException(String.join(", ", request.inputs().stream().map(Path::toString).toList()),
+                        problems);
             }
-            // Grouped key -> its per-expert tensors from every rank; other keys map to themselves, from rank 0.
-            Map<String, List<Source>> plan = plan(ranks, request.lora());
-            List<TensorSpec> specs = new ArrayList<>();
-            for (List<Source> sources : plan.values()) {
-                if (sources.get(0).at() < 0) {
-                    sources.forEach(s -> specs.addAll(requantization.specs(s.name(), s.view())));
-                } else { // one tensor of every rank's experts
-                    long[] shape = sources.get(0).view().sizes();
-                    shape[0] = sources.stream().mapToLong(s -> s.view().size(0)).sum();
-                    specs.add(new TensorSpec(sources.get(0).name(), sources.get(0).view().dtype(), shape));
-                }
-            }
-            ByteProgress progress = new ByteProgress(listener, specs.stream().mapToLong(TensorSpec::byteSize).sum());
-            FreeSpace.require(output, progress.total());
-            SideFiles.Copied copied;
-            InputGuard guard = new InputGuard(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList());
-            try (StagedDirectory staged = StagedDirectory.create(output, request.writing().replaceExisting(), listener)) {
-                guard.around(() -> write(plan, specs, staged, request, requantization, engine, ranks, progress));
-                progress.reach(progress.total(), "wrote " + output);
-                Path firstRank = ranks.ranks().getFirst().path();
-                copied = SideFiles.write(Files.isDirectory(firstRank) ? firstRank : null, ranks.configFile(),
-                        staged.path(), specs, request.quantization() == Quantization.FP8_BLOCK128);
-                staged.commit();
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot write " + output + ": " + e.getMessage(), e);
-            }
-            long bytes = progress.done();
-            ConversionReport.WrittenCheckpoint written = new ConversionReport.WrittenCheckpoint(output, 0,
-                    ranks.model().config().numExperts(), specs.size(), bytes);
-            List<String> decisions = new ArrayList<>(List.of(
-                    "family " + ranks.model().family().modelType() + ", " + ranks.ranks().size() + " grouped rank"
-                            + (ranks.ranks().size() == 1 ? "" : "s") + " in "
-                            + (ranks.isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(ranks.model().family()) : ranks.layout().cliName()),
-                    "LoRA written as " + request.lora(), "quantization " + request.quantization()));
-            decisions.addAll(copied.decisions());
-            return Reports.of(output, List.of(written), start, decisions);
+            return new ToHf(request, ranks);
+        } catch (RuntimeException e) {
+            ranks.close();
+            throw e;
         }
     }
 
+    @Override
+    public String name() {
+        return "to-hf";
+    }
 
-    /** Every output tensor of {@code plan} into {@code staged}'s shards, group by group. */
-    private static void write(Map<String, List<Source>> plan, List<TensorSpec> specs, StagedDirectory staged,
-                              ToHfRequest request, Requantization requantization, CopyEngine engine,
-                              GroupedRanks ranks, ByteProgress progress) {
-        try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(staged.path(),
-                ShardLayout.of(specs, request.writing().maxShardBytes()), Map.of("format", "pt"));
-             StagedWrites writes = new StagedWrites(engine, out)) {
+    @Override
+    public String fingerprint() {
+        return PlanFingerprint.of(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList(),
+                "to-hf layout=" + request.layout() + " lora=" + request.lora() + " quantization="
+                        + request.quantization() + " maxShardBytes=" + request.writing().maxShardBytes());
+    }
+
+    @Override
+    public List<RankUnit> checkpoints() {
+        return List.of(output);
+    }
+
+    /** Every input tensor a source of {@code keys} is a view of, whole. */
+    @Override
+    public List<ByteRange> reads(RankUnit checkpoint, Set<String> keys) {
+        List<ByteRange> all = new ArrayList<>();
+        for (GroupedRanks.Rank r : ranks.ranks()) {
+            ReadSet reads = new ReadSet(r.checkpoint());
+            for (Map.Entry<String, List<Source>> group : plan.entrySet()) {
+                boolean needed = group.getValue().stream().anyMatch(s -> keys.contains(s.name())
+                        || keys.contains(s.name() + Fp8BlockDequantizer.SCALE_SUFFIX));
+                boolean fromThisRank = r.index() == 0 || ranks.isGroupedExpertKey(group.getKey())
+                        || ranks.isOnDiskExpertKey(group.getKey());
+                if (needed && fromThisRank && r.checkpoint().contains(group.getKey())) {
+                    reads.whole(group.getKey());
+                }
+            }
+            all.addAll(reads.ranges());
+        }
+        return ByteRange.merged(all);
+    }
+
+    @Override
+    public String layoutName() {
+        return null;
+    }
+
+    @Override
+    public List<String> decisions() {
+        List<String> decisions = new ArrayList<>(List.of(
+                "family " + ranks.model().family().modelType() + ", " + ranks.ranks().size() + " grouped rank"
+                        + (ranks.ranks().size() == 1 ? "" : "s") + " in "
+                        + (ranks.isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(ranks.model().family()) : ranks.layout().cliName()),
+                "LoRA written as " + request.lora(), "quantization " + request.quantization()));
+        decisions.addAll(copied.decisions());
+        return decisions;
+    }
+
+    @Override
+    public InputGuard guard() {
+        return new InputGuard(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList());
+    }
+
+    @Override
+    public List<String> finishedFiles() {
+        Path firstRank = ranks.ranks().getFirst().path();
+        return SideFiles.planned(Files.isDirectory(firstRank) ? firstRank : null, ranks.configFile());
+    }
+
+    @Override
+    public SideFiles.Copied finish(RankUnit checkpoint, Path dir) throws IOException {
+        Path firstRank = ranks.ranks().getFirst().path();
+        copied = SideFiles.write(Files.isDirectory(firstRank) ? firstRank : null, ranks.configFile(), dir,
+                checkpoint.specs(), request.quantization() == Quantization.FP8_BLOCK128);
+        return copied;
+    }
+
+    @Override
+    public void close() {
+        ranks.close();
+    }
+
+    /** Every output tensor of the plan that {@code out} holds, group by group. */
+    @Override
+    public void writeShard(RankUnit checkpoint, ShardedCheckpointWriter out, ByteProgress progress) {
+        try (StagedWrites writes = new StagedWrites(engine, out)) {
             for (Map.Entry<String, List<Source>> group : plan.entrySet()) {
                 long groupBytes = 0;
                 List<MemorySegment> written = new ArrayList<>();
                 for (Source s : group.getValue()) {
+                    if (requantization.write(s.name(), s.view(), out)) {
+                        groupBytes += out.holds(s.name()) ? s.view().byteSize() : 0;
+                        continue;
+                    }
+                    if (!out.holds(s.name())) {
+                        continue; // another unit's
+                    }
                     // The output view is a slice of the shard, the source a view of the mapped input; the
                     // engine lays the transposed source out contiguously on the way into the shard.
                     Tensor target = out.tensor(s.name());
                     if (s.at() >= 0) {
                         target = target.narrow(0, s.at(), s.view().size(0));
                     }
-                    if (!requantization.write(s.name(), s.view(), out)) {
-                        writes.copy(target, s.view());
-                    }
+                    writes.copy(target, s.view());
                     // Done with these pages; they stay in the page cache but leave the resident set.
                     MappedPages.release(target);
                     written.add(target.segment());
                     groupBytes += s.view().byteSize();
                 }
                 progress.add(groupBytes);
-                if (group.getValue().size() > 1) { // a grouped tensor's experts: to disk while the next is split
+                if (written.size() > 1) { // a grouped tensor's experts: to disk while the next is split
                     out.startWriteBack(written);
                 }
-                if (ranks.isGroupedExpertKey(group.getKey()) || ranks.isOnDiskExpertKey(group.getKey())) {
+                if (!written.isEmpty() && (ranks.isGroupedExpertKey(group.getKey())
+                        || ranks.isOnDiskExpertKey(group.getKey()))) {
                     for (GroupedRanks.Rank r : ranks.ranks()) {
                         if (r.checkpoint().contains(group.getKey())) {
                             MappedPages.release(r.checkpoint().tensor(group.getKey()));
@@ -130,7 +202,6 @@ final class ToHf {
                     progress.step("split " + group.getKey() + " (" + group.getValue().size() + " tensors)");
                 }
             }
-            out.commit();
         }
     }
 

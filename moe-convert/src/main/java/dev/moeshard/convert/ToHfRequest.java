@@ -18,7 +18,8 @@ import java.util.List;
  * @param writing how the output is written
  */
 public record ToHfRequest(List<Path> inputs, Path output, GroupedLayout layout, ToHfOptions.LoraFormat lora,
-                          Quantization quantization, OutputOptions writing) {
+                          Quantization quantization, OutputOptions writing)
+        implements ConversionRequest {
 
     public ToHfRequest {
         inputs = List.copyOf(inputs);

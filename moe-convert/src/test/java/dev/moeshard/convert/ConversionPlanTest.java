@@ -18,10 +18,11 @@ class ConversionPlanTest {
     private static final Path QWEN = Path.of("../moe-state-dict/src/test/resources/fixtures/qwen3_moe");
 
     @Test
-    void everyRankIsOneUnitWithItsExpertsAndReadsNoOtherRanksExperts(@TempDir Path dir) {
+    void aRankInOneShardIsOneUnitWithItsExpertsAndReadsNoOtherRanksExperts(@TempDir Path dir) {
         ConversionPlan plan = MoeConvert.planToGrouped(ToGroupedRequest.of(QWEN, dir.resolve("out"))
                 .withRanks(RankSelection.all(3)));
-        assertEquals(List.of("rank-0", "rank-1", "rank-2"), plan.units().stream().map(WorkUnit::id).toList());
+        assertEquals(List.of("ep-rank-0/model.safetensors", "ep-rank-1/model.safetensors", "ep-rank-2/model.safetensors"),
+                plan.units().stream().map(WorkUnit::id).toList());
         assertEquals(List.of(0, 3, 6), plan.units().stream().map(WorkUnit::expertStart).toList());
         assertEquals(List.of(3, 6, 8), plan.units().stream().map(WorkUnit::expertEnd).toList());
         assertEquals("ep-rank-1", plan.units().get(1).subdirectory());
@@ -43,19 +44,23 @@ class ConversionPlanTest {
     }
 
     @Test
-    void unitsNameTheFilesTheyWriteAndTheBytesTheyHold(@TempDir Path dir) throws Exception {
+    void eachUnitIsOneShardFileAndTheUnitsOfARankAreItsShards(@TempDir Path dir) throws Exception {
         ToGroupedRequest request = ToGroupedRequest.of(QWEN, dir.resolve("out")).withRanks(RankSelection.all(2))
                 .withWriting(OutputOptions.DEFAULTS.withMaxShardBytes(100_000));
         ConversionPlan plan = MoeConvert.planToGrouped(request);
         ConversionReport report = MoeConvert.toGrouped(request);
         for (int r = 0; r < 2; r++) {
-            WorkUnit unit = plan.units().get(r);
-            Path rankDir = dir.resolve("out").resolve(unit.subdirectory());
-            try (var files = Files.list(rankDir)) {
-                assertEquals(unit.writes().stream().sorted().toList(),
-                        files.map(p -> p.getFileName().toString()).sorted().toList());
+            String folder = "ep-rank-" + r;
+            List<WorkUnit> units = plan.units().stream().filter(u -> folder.equals(u.subdirectory())).toList();
+            assertTrue(units.size() > 1, "small shards: several units per rank");
+            units.forEach(u -> assertEquals(1, u.writes().size(), u.toString()));
+            try (var files = Files.list(dir.resolve("out").resolve(folder))) {
+                assertEquals(units.stream().flatMap(u -> u.writes().stream()).sorted().toList(),
+                        files.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".safetensors")).sorted()
+                                .toList());
             }
-            assertEquals(report.outputs().get(r).bytes(), unit.outputBytes());
+            units.forEach(u -> assertEquals(folder + "/" + u.writes().getFirst(), u.id()));
+            assertEquals(report.outputs().get(r).bytes(), units.stream().mapToLong(WorkUnit::outputBytes).sum());
         }
         assertEquals(report.bytes(), plan.outputBytes());
     }

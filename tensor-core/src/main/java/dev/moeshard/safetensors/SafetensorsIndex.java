@@ -124,7 +124,7 @@ public final class SafetensorsIndex {
     }
 
     /** Bytes of the index that {@code layout} needs: total size and the sorted weight map, pretty-printed. */
-    static byte[] encode(ShardLayout layout) {
+    public static byte[] encode(ShardLayout layout) {
         ObjectNode root = StrictJson.MAPPER.createObjectNode();
         root.putObject("metadata").put("total_size", layout.totalSize());
         ObjectNode map = root.putObject("weight_map");

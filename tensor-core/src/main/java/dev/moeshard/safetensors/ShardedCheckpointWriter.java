@@ -36,11 +36,14 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
     private final List<SafetensorsWriter> writers;
     private final Map<String, SafetensorsWriter> byKey;
     private final List<Future<?>> pendingWriteBacks = new ArrayList<>();
+    /** Whether this writer holds every shard of the layout, and so writes (or removes) the index on commit. */
+    private final boolean whole;
     private ExecutorService writeBack;
 
-    private ShardedCheckpointWriter(Path directory, ShardLayout layout, List<SafetensorsWriter> writers) {
+    private ShardedCheckpointWriter(Path directory, ShardLayout layout, List<SafetensorsWriter> writers, boolean whole) {
         this.directory = directory;
         this.layout = layout;
+        this.whole = whole;
         this.writers = List.copyOf(writers);
         Map<String, SafetensorsWriter> map = new HashMap<>();
         for (SafetensorsWriter w : writers) {
@@ -56,14 +59,33 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
      * {@code metadata} as its {@code __metadata__}.
      */
     public static ShardedCheckpointWriter open(Path directory, ShardLayout layout, Map<String, String> metadata) {
+        return open(directory, layout, layout.shards(), metadata);
+    }
+
+    /**
+     * Creates and maps only {@code shard} of {@code layout} in {@code directory}: one independent piece of a
+     * checkpoint that other writers (other threads, processes or machines) complete. Only its tensors can be written
+     * ({@link #holds}); {@link #commit()} renames it into place and leaves the index alone, which whoever assembles
+     * the shards writes ({@link SafetensorsIndex#encode}).
+     */
+    public static ShardedCheckpointWriter openShard(Path directory, ShardLayout layout, ShardLayout.Shard shard,
+                                                    Map<String, String> metadata) {
+        if (!layout.shards().contains(shard)) {
+            throw new IllegalArgumentException(shard.fileName() + " is not a shard of this layout");
+        }
+        return open(directory, layout, List.of(shard), metadata);
+    }
+
+    private static ShardedCheckpointWriter open(Path directory, ShardLayout layout, List<ShardLayout.Shard> shards,
+                                                Map<String, String> metadata) {
         try {
             Files.createDirectories(directory);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create checkpoint directory " + directory, e);
         }
-        List<SafetensorsWriter> writers = new ArrayList<>(layout.shards().size());
+        List<SafetensorsWriter> writers = new ArrayList<>(shards.size());
         try {
-            for (ShardLayout.Shard shard : layout.shards()) {
+            for (ShardLayout.Shard shard : shards) {
                 writers.add(SafetensorsWriter.open(directory.resolve(shard.fileName()),
                         SafetensorsWriter.plan(shard.specs(), metadata)));
             }
@@ -77,7 +99,7 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
             }
             throw e;
         }
-        return new ShardedCheckpointWriter(directory, layout, writers);
+        return new ShardedCheckpointWriter(directory, layout, writers, shards.size() == layout.shards().size());
     }
 
     /**
@@ -96,6 +118,11 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
 
     public ShardLayout layout() {
         return layout;
+    }
+
+    /** Whether tensor {@code name} lies in a shard this writer writes. */
+    public boolean holds(String name) {
+        return byKey.containsKey(name);
     }
 
     /** The destination view of tensor {@code name} in its shard's mapping; see {@link SafetensorsWriter#tensor}. */
@@ -157,7 +184,8 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
     }
 
     /**
-     * Commits every shard, then writes the index (or, for a single shard, removes a stale one).
+     * Commits every shard, then writes the index (or, for a single shard, removes a stale one); a writer of one shard
+     * of several ({@link #openShard}) commits its shard only.
      *
      * @throws IllegalStateException naming a shard's tensors that were never written
      * @throws UncheckedIOException if a file cannot be written
@@ -170,6 +198,10 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
         }
         for (SafetensorsWriter w : writers) {
             w.commit();
+        }
+        if (!whole) {
+            LOG.debug("wrote {} of {} shards to {}", writers.size(), layout.shards().size(), directory);
+            return;
         }
         Path indexFile = directory.resolve(SafetensorsIndex.FILE_NAME);
         try {
