@@ -43,6 +43,7 @@ java_cmd=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-nati
   -cp "$jar" dev.moeshard.benchmarks.ScaleSimulation)
 sim() { "${java_cmd[@]}" "$@" 2> >(grep -v "incubator modules" >&2); }
 val() { grep "^$1=" "$2" | tail -n 1 | cut -d= -f2-; }
+gb() { awk -v b="$1" 'BEGIN {printf "%.3f", b / 1e9}'; }
 
 echo "== machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(stat -f -c %T "$work") at $work"
 echo "== free disk before: $(df -Pk "$work" | awk 'NR==2 {printf "%.1f GB", $4 * 1024 / 1e9}')"
@@ -51,8 +52,8 @@ echo "== writing the sparse checkpoint"
 rm -rf "$in"
 sim write "$in" | tee "$work/write.txt"
 logical=$(du -sb --apparent-size "$in" | cut -f1); on_disk=$(( $(du -sk "$in" | cut -f1) * 1024 ))
-printf 'checkpoint: %d bytes logical (%.1f GB), %d bytes on disk (%.1f MB)\n' "$logical" "$(echo "$logical / 1e9" | bc -l)" \
-  "$on_disk" "$(echo "$on_disk / 1e6" | bc -l)"
+printf 'checkpoint: %d bytes logical (%s GB), %d bytes on disk (%s MB)\n' "$logical" "$(gb "$logical")" "$on_disk" \
+  "$(awk -v b="$on_disk" 'BEGIN {printf "%.1f", b / 1e6}')"
 
 # ---------------------------------------------------------------------------------------------------- (a) planning
 # EP 1 (one unit) first: the fixed cost of planning (headers, the survey), beside which the per-rank cost shows.
@@ -109,8 +110,8 @@ plan_read=$(val convert.plan_read_bytes "$work/convert.txt")
 
 echo
 echo "== results"
-printf 'checkpoint                     %d shards, %s tensor bytes, %.1f MB on disk\n' "$(val write.shards "$work/write.txt")" \
-  "$(val write.tensor_bytes "$work/write.txt")" "$(echo "$on_disk / 1e6" | bc -l)"
+printf 'checkpoint                     %d shards, %s tensor bytes, %s MB on disk\n' "$(val write.shards "$work/write.txt")" \
+  "$(val write.tensor_bytes "$work/write.txt")" "$(awk -v b="$on_disk" 'BEGIN {printf "%.1f", b / 1e6}')"
 for e in 1 64 256 128; do
   grep -q "^plan.ep$e.units=" "$work/plan.txt" || continue
   printf 'plan EP %-3d                    first %s s, then %s; %s units; read bytes per unit %s\n' "$e" \
@@ -119,7 +120,7 @@ for e in 1 64 256 128; do
 done
 printf 'rank 0 of %-3d wall             %s s (the library call; the whole JVM: %s)\n' "$ep" \
   "$(val convert.seconds "$work/convert.txt")" "$(awk -F': ' '/Elapsed/ {print $2}' "$work/convert.time")"
-printf 'rank 0 rchar                   %d (%.3f GB)\n' "$rchar" "$(echo "$rchar / 1e9" | bc -l)"
+printf 'rank 0 rchar                   %d (%s GB)\n' "$rchar" "$(gb "$rchar")"
 printf 'rank 0 plan readBytes          %d (rchar - plan = %d; a plan of the same request alone read %d)\n' "$plan_read" \
   "$(( rchar - plan_read ))" "$(val convert.plan_io.rchar "$work/convert.txt")"
 [ "$ep" = 64 ] && printf 'rank 0 expected (shapes)       %d (rchar - expected = %d, plan - expected = %d)\n' "$expected" \
