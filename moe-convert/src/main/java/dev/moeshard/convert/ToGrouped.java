@@ -54,9 +54,10 @@ final class ToGrouped {
         this.engine = request.writing().engine();
     }
 
-    static ConversionReport run(ToGroupedRequest request, ProgressListener listener) {
+    static ConversionReport run(ToGroupedRequest asked, ProgressListener listener) {
         long start = System.nanoTime();
-        request.writing().requireWritable(request.output(), List.of(request.input()));
+        asked.writing().requireWritable(asked.output(), List.of(asked.input())); // the whole cache folder, if one
+        ToGroupedRequest request = asked.atSnapshot();
         LayerCopies copies = LayerCopies.on(request.writing().device());
         if (GroupedToGrouped.isGroupedInput(request.input())) {
             return GroupedToGrouped.run(request, listener, start);
@@ -78,7 +79,8 @@ final class ToGrouped {
     }
 
     /** The plan of {@code request}, from headers alone; nothing is written. */
-    static ConversionPlan plan(ToGroupedRequest request) {
+    static ConversionPlan plan(ToGroupedRequest asked) {
+        ToGroupedRequest request = asked.atSnapshot();
         if (GroupedToGrouped.isGroupedInput(request.input())) {
             return GroupedToGrouped.plan(request);
         }

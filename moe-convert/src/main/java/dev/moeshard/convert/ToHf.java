@@ -41,12 +41,12 @@ final class ToHf {
 
     static ConversionReport run(ToHfRequest request, ProgressListener listener) {
         long start = System.nanoTime();
-        List<Path> inputs = request.inputs();
         Path output = request.output();
         Requantization requantization = new Requantization(request.quantization() == Quantization.FP8_BLOCK128);
         LayerCopies.requireUsable(request.writing().device());
         CopyEngine engine = request.writing().engine();
-        request.writing().requireWritable(output, inputs);
+        request.writing().requireWritable(output, request.inputs()); // whole cache folders, where given
+        List<Path> inputs = request.snapshotInputs();
         try (GroupedRanks ranks = GroupedRanks.open(inputs, null, request.layout())) {
             List<String> problems = ranks.problems();
             if (!problems.isEmpty()) {

@@ -59,7 +59,7 @@ final class Verify {
 
     static VerifyReport run(VerifyRequest request) {
         TensorComparison comparison = new TensorComparison(CopyEngines.of(request.threads()));
-        Path hfInput = request.hfInput();
+        Path hfInput = InputPaths.atRevision(request.hfInput(), request.revision());
         List<String> differences = new ArrayList<>();
         long compared = 0;
         long bytes = 0;
