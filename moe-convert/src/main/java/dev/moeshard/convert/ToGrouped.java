@@ -46,6 +46,8 @@ final class ToGrouped {
     /** What the last unit copied beside its weights (the same for every unit). */
     private SideFiles.Copied copied = new SideFiles.Copied(List.of(), List.of());
     private LoraPlan lora;
+    /** A family grouped on disk written into a layout other than its own, or null. */
+    private OnDiskRegrouping regrouping;
 
     private ToGrouped(ToGroupedRequest request, ModelInput in, LayerCopies copies) {
         this.request = request;
@@ -65,7 +67,7 @@ final class ToGrouped {
         try (ModelInput in = ModelInput.open(request.input(), request.model(), request.numExperts())) {
             ToGrouped job = new ToGrouped(request, in, copies);
             List<RankUnit> units = job.plan();
-            String layoutName = job.isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(in.model().family()) : request.layout().cliName();
+            String layoutName = job.layoutWritten();
             List<ConversionReport.WrittenCheckpoint> written = StagedRun.run(request.output(),
                     request.writing().replaceExisting(), units, null, new InputGuard(List.of(in.checkpoint())), job::write,
                     listener);
@@ -142,6 +144,12 @@ final class ToGrouped {
         return Files.isDirectory(checkpoint) ? checkpoint : null;
     }
 
+    /** The layout the output is in: --layout's, but GPT-OSS's own for GPT-OSS. */
+    private String layoutWritten() {
+        return isGroupedOnDisk() && regrouping == null ? GroupedOnDiskLayout.layoutName(in.model().family())
+                : request.layout().cliName();
+    }
+
     private boolean isGroupedOnDisk() {
         return in.model().family().layout() == ModelFamily.Layout.GROUPED_ON_DISK;
     }
@@ -151,12 +159,12 @@ final class ToGrouped {
         int experts = in.model().config().numExperts();
         GroupedLayout layout = request.layout();
         if (isGroupedOnDisk()) {
-            GroupedLayout own = GroupedOnDiskLayout.onDiskLayout(in.model().family());
-            if (layout != (own == null ? GroupedLayout.DEEPEP : own)) {
+            if (GroupedOnDiskLayout.onDiskLayout(in.model().family()) == null && layout != GroupedLayout.DEEPEP) {
                 throw new InvalidInputException(request.input().toString(), List.of("--layout " + layout.cliName()
                         + ": " + in.model().family().modelType() + "'s experts are grouped on disk already and are kept"
-                        + " in that layout; use --layout " + (own == null ? GroupedLayout.DEEPEP : own).cliName()));
+                        + " in that layout; use --layout " + GroupedLayout.DEEPEP.cliName()));
             }
+            regrouping = OnDiskRegrouping.of(in.model().family(), layout, in.checkpoint(), in.model().config());
             return planGroupedOnDisk();
         }
         Set<String> problems = new LinkedHashSet<>(GroupedPlan.unsupported(in.checkpoint(), in.model().family(),
@@ -236,6 +244,10 @@ final class ToGrouped {
                     + "--dtype keep (--dtype applies only to MXFP4 experts, which are decoded)");
         }
         addIfPresent(problems, request.ranks().tooManyRanks(experts));
+        if (problems.isEmpty()) {
+            problems.addAll(OnDiskRegrouping.orientationProblems(in.model().family(), in.checkpoint(),
+                    in.model().config()));
+        }
         if (!problems.isEmpty()) {
             throw new InvalidInputException(request.input().toString(), new ArrayList<>(problems));
         }
@@ -243,7 +255,12 @@ final class ToGrouped {
         for (int rank : request.ranks().ranks()) {
             DeviceMesh mesh = request.ranks().mesh(rank);
             List<TensorSpec> specs = new ArrayList<>();
-            GroupedOnDiskLayout.grouped(in.model().family(), in.checkpoint(), experts, mesh, request.dtype()).forEach((k, v) -> specs.add(v.spec(k)));
+            if (regrouping != null) {
+                specs.addAll(regrouping.specs(mesh));
+            } else {
+                GroupedOnDiskLayout.grouped(in.model().family(), in.checkpoint(), experts, mesh, request.dtype())
+                        .forEach((k, v) -> specs.add(v.spec(k)));
+            }
             units.add(new RankUnit(rank, mesh, ExpertRange.forMesh(mesh, experts), specs,
                     request.ranks().subdirectory(rank)));
         }
@@ -251,14 +268,16 @@ final class ToGrouped {
     }
 
     private void write(RankUnit unit, Path dir, ByteProgress progress) throws IOException {
-        if (isGroupedOnDisk()) {
+        if (regrouping != null) {
+            regrouping.write(unit.mesh(), unit.specs(), dir, request.writing().maxShardBytes(), engine, progress);
+        } else if (isGroupedOnDisk()) {
             writeGroupedOnDisk(unit, dir, progress);
         } else {
             writePerExpert(unit, plans.get(unit.rank()), dir, progress);
         }
         copied = SideFiles.write(inputDir(), in.configFile(), dir, unit.specs(), false);
         GroupedManifest.of(in.checkpoint().path(), in.model().family().modelType(),
-                isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(in.model().family()) : request.layout().cliName(),
+                layoutWritten(),
                 in.model().config().numExperts(), unit.mesh(),
                 unit.range(), request.dtype()).writeTo(dir);
     }

@@ -31,11 +31,16 @@ final class ToHf {
 
     /**
      * Where an output tensor's data comes from: {@code view} is all of it, or, for a GPT-OSS expert tensor, the
-     * experts from {@code at} on along its first axis.
+     * experts from {@code at} on along its first axis; or, for a regrouped family grouped on disk, one projection of
+     * one rank's experts, landing where {@code piece} says ({@link OnDiskRestoration}).
      */
-    private record Source(String name, Tensor view, long at) {
+    private record Source(String name, Tensor view, long at, OnDiskRestoration.Piece piece) {
         Source(String name, Tensor view) {
-            this(name, view, -1);
+            this(name, view, -1, null);
+        }
+
+        Source(String name, Tensor view, long at) {
+            this(name, view, at, null);
         }
     }
 
@@ -53,10 +58,14 @@ final class ToHf {
                 throw new InvalidInputException(String.join(", ", inputs.stream().map(Path::toString).toList()), problems);
             }
             // Grouped key -> its per-expert tensors from every rank; other keys map to themselves, from rank 0.
-            Map<String, List<Source>> plan = plan(ranks, request.lora());
+            OnDiskRestoration restoration = OnDiskRestoration.of(ranks);
+            Map<String, List<Source>> plan = plan(ranks, request.lora(), restoration);
             List<TensorSpec> specs = new ArrayList<>();
             for (List<Source> sources : plan.values()) {
-                if (sources.get(0).at() < 0) {
+                if (sources.get(0).piece() != null) {
+                    specs.add(restoration.spec(sources.get(0).name(),
+                            sources.stream().map(Source::piece).toList()));
+                } else if (sources.get(0).at() < 0) {
                     sources.forEach(s -> specs.addAll(requantization.specs(s.name(), s.view())));
                 } else { // one tensor of every rank's experts
                     long[] shape = sources.get(0).view().sizes();
@@ -69,7 +78,8 @@ final class ToHf {
             SideFiles.Copied copied;
             InputGuard guard = new InputGuard(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList());
             try (StagedDirectory staged = StagedDirectory.create(output, request.writing().replaceExisting(), listener)) {
-                guard.around(() -> write(plan, specs, staged, request, requantization, engine, ranks, progress));
+                guard.around(() -> write(plan, specs, staged, request, requantization, engine, ranks, restoration,
+                        progress));
                 progress.reach(progress.total(), "wrote " + output);
                 Path firstRank = ranks.ranks().getFirst().path();
                 copied = SideFiles.write(Files.isDirectory(firstRank) ? firstRank : null, ranks.configFile(),
@@ -95,7 +105,7 @@ final class ToHf {
     /** Every output tensor of {@code plan} into {@code staged}'s shards, group by group. */
     private static void write(Map<String, List<Source>> plan, List<TensorSpec> specs, StagedDirectory staged,
                               ToHfRequest request, Requantization requantization, CopyEngine engine,
-                              GroupedRanks ranks, ByteProgress progress) {
+                              GroupedRanks ranks, OnDiskRestoration restoration, ByteProgress progress) {
         try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(staged.path(),
                 ShardLayout.of(specs, request.writing().maxShardBytes()), Map.of("format", "pt"));
              StagedWrites writes = new StagedWrites(engine, out)) {
@@ -106,16 +116,25 @@ final class ToHf {
                     // The output view is a slice of the shard, the source a view of the mapped input; the
                     // engine lays the transposed source out contiguously on the way into the shard.
                     Tensor target = out.tensor(s.name());
-                    if (s.at() >= 0) {
+                    if (s.piece() != null) {
+                        target = restoration.target(target, s.piece());
+                    } else if (s.at() >= 0) {
                         target = target.narrow(0, s.at(), s.view().size(0));
                     }
-                    if (!requantization.write(s.name(), s.view(), out)) {
+                    if (s.piece() != null || !requantization.write(s.name(), s.view(), out)) {
                         writes.copy(target, s.view());
                     }
                     // Done with these pages; they stay in the page cache but leave the resident set.
                     MappedPages.release(target);
-                    written.add(target.segment());
+                    if (s.piece() == null) {
+                        written.add(target.segment());
+                    }
                     groupBytes += s.view().byteSize();
+                }
+                if (group.getValue().getFirst().piece() != null) { // strided pieces of one tensor, now complete
+                    Tensor whole = out.tensor(group.getKey());
+                    MappedPages.release(whole);
+                    written.add(whole.segment());
                 }
                 progress.add(groupBytes);
                 if (group.getValue().size() > 1) { // a grouped tensor's experts: to disk while the next is split
@@ -135,13 +154,21 @@ final class ToHf {
     }
 
     /** The output tensors in order: rank 0's key order, each grouped key expanded over all ranks by expert id. */
-    private static Map<String, List<Source>> plan(GroupedRanks ranks, ToHfOptions.LoraFormat lora) {
+    private static Map<String, List<Source>> plan(GroupedRanks ranks, ToHfOptions.LoraFormat lora,
+                                                  OnDiskRestoration restoration) {
         Map<String, List<Source>> plan = new LinkedHashMap<>();
         GroupedRanks.Rank first = ranks.ranks().get(0);
         Map<String, String> onDiskNames = ranks.isGroupedOnDisk()
                 ? GroupedOnDiskLayout.hfNames(ranks.model().family(), first.checkpoint(), ranks.model().config().numExperts()) : Map.of();
+        List<String> restoredLayers = new ArrayList<>();
         for (String key : first.checkpoint().keys()) {
             List<Source> sources = new ArrayList<>();
+            if (restoration != null && restoration.restores(key)) {
+                // The layer's own tensors in their own orientation, all of them with its first tensor.
+                restoration.layer(key, restoredLayers).forEach((name, pieces) -> plan.put(name, pieces.stream()
+                        .map(p -> new Source(name, p.source(), p.at(), p)).toList()));
+                continue;
+            }
             if (ranks.isOnDiskExpertKey(key)) {
                 // Renamed back, each rank's experts at their place along the first axis.
                 for (GroupedRanks.Rank r : ranks.byFirstExpert()) {
