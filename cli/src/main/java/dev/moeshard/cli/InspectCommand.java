@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
@@ -18,8 +19,14 @@ import picocli.CommandLine.Parameters;
                 + "problems, from headers only. Exit 0 when it is complete, 3 when not.")
 final class InspectCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "INPUT",
-            description = "A checkpoint directory (with an index or *.safetensors files) or one .safetensors file.")
+            description = "A checkpoint directory (with an index or *.safetensors files), one .safetensors file, a "
+                    + "Hugging Face cache folder (models--ORG--NAME/) or an --all-ranks output folder.")
     Path input;
+
+    @Option(names = "--revision", paramLabel = "REV",
+            description = "Which snapshot of a Hugging Face cache folder INPUT to read: a ref name in its refs/ "
+                    + "(main, a branch) or a commit hash in snapshots/, or a unique prefix of one (default: main).")
+    String revision;
 
     @Mixin
     OutputMode mode;
@@ -29,7 +36,7 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        InspectReport report = MoeConvert.inspect(input);
+        InspectReport report = MoeConvert.inspect(input, revision);
         if (mode.json) {
             mode.printJson(report);
         } else {

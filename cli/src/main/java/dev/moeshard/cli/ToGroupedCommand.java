@@ -18,8 +18,14 @@ import picocli.CommandLine.Parameters;
         description = "Converts a per-expert HF checkpoint, or a grouped one, to grouped experts in --layout.")
 final class ToGroupedCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "INPUT",
-            description = "A checkpoint directory (with an index or *.safetensors files) or one .safetensors file.")
+            description = "A checkpoint directory (with an index or *.safetensors files), one .safetensors file, or "
+                    + "a Hugging Face cache folder (models--ORG--NAME/).")
     Path input;
+
+    @Option(names = "--revision", paramLabel = "REV",
+            description = "Which snapshot of a Hugging Face cache folder INPUT to read: a ref name in its refs/ "
+                    + "(main, a branch) or a commit hash in snapshots/, or a unique prefix of one (default: main).")
+    String revision;
 
     @Parameters(index = "1", paramLabel = "OUTPUT", description = "The directory to create.")
     Path output;
@@ -82,6 +88,7 @@ final class ToGroupedCommand implements Callable<Integer> {
     /** The request these options describe. */
     ToGroupedRequest request() {
         ToGroupedRequest request = ToGroupedRequest.of(input, output)
+                .withRevision(revision)
                 .withRanks(ranks())
                 .withLayout(Choices.layout("--layout", layoutName))
                 .withInputLayout(Choices.layoutOrAuto("--input-layout", inputLayoutName))

@@ -17,8 +17,14 @@ import picocli.CommandLine.Parameters;
         description = "Checks that grouped checkpoints hold exactly an HF checkpoint's data. Exit 0 when they do, "
                 + "1 and the first differences when not.")
 final class VerifyCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "HF_INPUT", description = "The per-expert HF checkpoint.")
+    @Parameters(index = "0", paramLabel = "HF_INPUT",
+            description = "The per-expert HF checkpoint, or a Hugging Face cache folder (models--ORG--NAME/) of one.")
     Path hfInput;
+
+    @Option(names = "--revision", paramLabel = "REV",
+            description = "Which snapshot of a Hugging Face cache folder HF_INPUT to read: a ref name in its refs/ "
+                    + "(main, a branch) or a commit hash in snapshots/, or a unique prefix of one (default: main).")
+    String revision;
 
     @Parameters(index = "1..*", arity = "1..*", paramLabel = "GROUPED_INPUT",
             description = "Grouped checkpoints (one, the ranks of one EP run, or a directory holding ep-rank-R/).")
@@ -45,7 +51,7 @@ final class VerifyCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         MoeConvert.requireUsable(device.device());
-        VerifyReport report = MoeConvert.verify(VerifyRequest.of(hfInput, groupedInputs)
+        VerifyReport report = MoeConvert.verify(VerifyRequest.of(hfInput, groupedInputs).withRevision(revision)
                 .withLayout(Choices.layoutOrAuto("--layout", layoutName)).withThreads(device.threads()));
         if (mode.json) {
             mode.printJson(report);

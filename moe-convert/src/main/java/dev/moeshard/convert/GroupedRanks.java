@@ -90,7 +90,9 @@ final class GroupedRanks implements AutoCloseable {
                     : config.isPresent() ? knownFamily(config.get()) : null;
             DetectedModel detected = known;
             GroupedLayout chosen = GroupedLayout.DEEPEP;
-            if (known == null || known.family().layout() != ModelFamily.Layout.GROUPED_ON_DISK) {
+            if (known != null && known.family().layout() == ModelFamily.Layout.GROUPED_ON_DISK) {
+                chosen = onDiskRanksLayout(known.family(), manifests.get(0), layout);
+            } else {
                 GroupedLayout recorded = manifests.get(0).map(GroupedRanks::recordedLayout).orElse(null);
                 Map<String, long[]> shapes = new LinkedHashMap<>();
                 opened.get(0).keys().forEach(k -> shapes.put(k, opened.get(0).entry(k).shape()));
@@ -139,7 +141,10 @@ final class GroupedRanks implements AutoCloseable {
         return model;
     }
 
-    /** The grouped layout of these ranks' expert tensors (deepep for a family grouped on disk, whose own layout is never split). */
+    /**
+     * The grouped layout of these ranks' expert tensors: for a family grouped on disk, its own orientation's (deepep for
+     * GPT-OSS, whose own layout is never split) or the layout to-grouped regrouped it into.
+     */
     GroupedLayout layout() {
         return layout;
     }
@@ -162,7 +167,29 @@ final class GroupedRanks implements AutoCloseable {
 
     /** Whether {@code key} is an expert tensor of a family grouped on disk, holding the rank's experts on its first axis. */
     boolean isOnDiskExpertKey(String key) {
-        return isGroupedOnDisk() && GroupedOnDiskLayout.isExpertKey(model.family(), key);
+        return isGroupedOnDisk() && (GroupedOnDiskLayout.isExpertKey(model.family(), key)
+                || isRegroupedOnDisk() && layout.parse(model.family().naming(), key) != null);
+    }
+
+    /** Whether these are ranks of a family grouped on disk that to-grouped wrote in a layout other than its own. */
+    boolean isRegroupedOnDisk() {
+        GroupedLayout own = GroupedOnDiskLayout.onDiskLayout(model.family());
+        return isGroupedOnDisk() && own != null && layout != own;
+    }
+
+    /**
+     * The layout ranks of {@code family} (grouped on disk) are in: the one the manifest records (to-grouped writes
+     * one with every rank), else the one asked for, else the family's own orientation (GPT-OSS: deepep, as these
+     * ranks have always been read).
+     */
+    private static GroupedLayout onDiskRanksLayout(ModelFamily family, Optional<GroupedManifest> manifest,
+                                                   GroupedLayout asked) {
+        GroupedLayout own = GroupedOnDiskLayout.onDiskLayout(family);
+        if (own == null) {
+            return GroupedLayout.DEEPEP;
+        }
+        GroupedLayout recorded = manifest.map(GroupedRanks::recordedLayout).orElse(null);
+        return recorded != null ? recorded : asked != null ? asked : own;
     }
 
     /**

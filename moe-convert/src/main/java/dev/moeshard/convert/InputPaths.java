@@ -2,16 +2,13 @@ package dev.moeshard.convert;
 
 import dev.moeshard.safetensors.InputFile;
 import dev.moeshard.safetensors.SafetensorsIndex;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 
 /**
  * An input path as users have it, turned into the checkpoint it names. A Hugging Face cache repository folder
- * ({@code models--org--name/}, with {@code refs/} and {@code snapshots/}) stands for the snapshot its ref names
- * ({@code refs/main}); its files are links into
+ * ({@code models--org--name/}, with {@code refs/} and {@code snapshots/}) stands for one of its snapshots
+ * ({@link CacheRevision}: {@code refs/main} unless a revision is asked for); its files are links into
  * {@code blobs/}, which are followed. A {@code model.safetensors.index.json} stands for its folder, and so does one
  * shard of an indexed folder, which alone would be a fraction of the model. Anything else is itself.
  */
@@ -19,9 +16,9 @@ final class InputPaths {
     private InputPaths() {}
 
     static Path resolve(Path input) {
-        if (Files.isDirectory(input) && Files.isDirectory(input.resolve("snapshots"))
-                && input.getFileName() != null && input.getFileName().toString().startsWith("models--")) {
-            return snapshot(input, "main");
+        Path snapshot = atRevision(input, null);
+        if (!snapshot.equals(input)) {
+            return snapshot;
         }
         String name = input.getFileName() == null ? "" : input.getFileName().toString();
         Path parent = input.toAbsolutePath().getParent();
@@ -36,21 +33,24 @@ final class InputPaths {
         return input;
     }
 
-    private static Path snapshot(Path repo, String revision) {
-        Path ref = repo.resolve("refs").resolve(revision);
-        String commit = revision;
-        if (Files.isRegularFile(ref)) {
-            try {
-                commit = Files.readString(ref).strip();
-            } catch (IOException e) {
-                throw new UncheckedIOException(ref + ": cannot read the ref: " + e.getMessage(), e);
-            }
+    /**
+     * The snapshot folder {@code revision} names when {@code input} is a cache repository folder ({@code refs/main}'s
+     * for a null revision), else {@code input} itself. A revision for anything else is refused: it would be ignored.
+     */
+    static Path atRevision(Path input, String revision) {
+        if (isCacheRepository(input)) {
+            return CacheRevision.snapshot(input, revision == null ? "main" : revision);
         }
-        if (!commit.matches("[0-9a-fA-F]{6,64}") || !Files.isDirectory(repo.resolve("snapshots").resolve(commit))) {
-            throw new InvalidInputException(repo.toString(), List.of("no snapshot for revision '" + revision
-                    + "': " + (Files.isRegularFile(ref) ? "refs/" + revision + " names " + commit + ", which is not "
-                    + "in snapshots/" : "no refs/" + revision + " and no snapshots/" + revision)));
+        if (revision != null) {
+            throw new UsageException("--revision " + revision + ": " + input + " is not a Hugging Face cache "
+                    + "repository folder (models--ORG--NAME/ with refs/ and snapshots/), the only input a revision "
+                    + "picks from");
         }
-        return repo.resolve("snapshots").resolve(commit);
+        return input;
+    }
+
+    static boolean isCacheRepository(Path input) {
+        return Files.isDirectory(input) && Files.isDirectory(input.resolve("snapshots"))
+                && input.getFileName() != null && input.getFileName().toString().startsWith("models--");
     }
 }

@@ -24,7 +24,9 @@ import java.util.TreeMap;
 final class Inspect {
     private Inspect() {}
 
-    static InspectReport run(Path input) {
+    /** {@code given}, or the snapshot {@code revision} names when it is a cache repository folder (null: main's). */
+    static InspectReport run(Path given, String revision) {
+        Path input = InputPaths.atRevision(given, revision);
         if (GroupedToGrouped.isGroupedInput(input)) {
             try (GroupedRanks ranks = GroupedRanks.open(List.of(input), null, null)) {
                 return inspectGrouped(ranks);

@@ -78,13 +78,13 @@ record JobRecord(String version, String fingerprint, ToGroupedRequest toGrouped,
     }
 
     private static ToGroupedRequest absolute(ToGroupedRequest r) {
-        return new ToGroupedRequest(r.input().toAbsolutePath().normalize(), r.output().toAbsolutePath().normalize(),
-                r.ranks(), r.dtype(), r.keepFp8(), r.layout(), r.inputLayout(), r.model(), r.numExperts(), r.lora(),
-                r.writing());
+        return new ToGroupedRequest(r.input().toAbsolutePath().normalize(), r.revision(),
+                r.output().toAbsolutePath().normalize(), r.ranks(), r.dtype(), r.keepFp8(), r.layout(), r.inputLayout(),
+                r.model(), r.numExperts(), r.lora(), r.writing());
     }
 
     private static ToHfRequest absolute(ToHfRequest r) {
-        return new ToHfRequest(r.inputs().stream().map(p -> p.toAbsolutePath().normalize()).toList(),
+        return new ToHfRequest(r.inputs().stream().map(p -> p.toAbsolutePath().normalize()).toList(), r.revision(),
                 r.output().toAbsolutePath().normalize(), r.layout(), r.lora(), r.quantization(), r.writing());
     }
 

@@ -129,7 +129,15 @@ public final class MoeConvert {
 
     /** What {@code input} (a checkpoint directory or one {@code .safetensors} file) holds, from headers only. */
     public static InspectReport inspect(Path input) {
-        return Inspect.run(input);
+        return Inspect.run(input, null);
+    }
+
+    /**
+     * What snapshot {@code revision} (a ref name, a commit hash or a unique prefix of one) of the Hugging Face cache
+     * repository folder {@code input} holds; a revision for any other input is refused with {@link UsageException}.
+     */
+    public static InspectReport inspect(Path input, String revision) {
+        return Inspect.run(input, revision);
     }
 
     /**

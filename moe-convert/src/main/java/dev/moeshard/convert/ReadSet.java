@@ -30,6 +30,14 @@ final class ReadSet {
                 count * rowBytes));
     }
 
+    /** {@code length} bytes of {@code key}'s data from {@code offset} on (clipped to the tensor). */
+    void span(String key, long offset, long length) {
+        long size = checkpoint.entry(key).byteSize();
+        long from = Math.min(Math.max(0, offset), size);
+        ranges.add(new ByteRange(checkpoint.fileOf(key).toString(), checkpoint.fileOffsetOf(key) + from,
+                Math.min(length, size - from)));
+    }
+
     /** What was gathered, merged into runs. */
     List<ByteRange> ranges() {
         return ByteRange.merged(ranges);

@@ -196,7 +196,7 @@ final class StagedRun {
         for (ShardUnit u : ShardUnit.of(job, request.writing().maxShardBytes())) {
             units.add(u.describe(job.reads(u.checkpoint(), u.keys())));
         }
-        return new ConversionPlan(job.name(), String.join(", ", StagedJobs.inputs(request).stream()
+        return new ConversionPlan(job.name(), String.join(", ", StagedJobs.readInputs(request).stream()
                 .map(Path::toString).toList()), request.output().toString(), job.fingerprint(), units);
     }
 

@@ -48,6 +48,8 @@ final class ToGrouped implements StagedJob {
     private LoraPlan lora;
     private List<RankUnit> units;
     private InputFeeds feeds;
+    /** A family grouped on disk written into a layout other than its own, or null. */
+    private OnDiskRegrouping regrouping;
 
     private ToGrouped(ToGroupedRequest request, ModelInput in, LayerCopies copies) {
         this.request = request;
@@ -97,7 +99,7 @@ final class ToGrouped implements StagedJob {
 
     @Override
     public List<String> decisions() {
-        String layoutName = isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(in.model().family()) : request.layout().cliName();
+        String layoutName = layoutWritten();
         List<String> decisions = new ArrayList<>(List.of(
                 "family " + in.model().family().modelType() + " from " + in.detectedFrom(),
                 "per-expert input written as " + layoutName,
@@ -137,7 +139,9 @@ final class ToGrouped implements StagedJob {
                 : Map.of();
         for (String key : in.checkpoint().keys()) {
             if (isGroupedOnDisk()) {
-                if (!keys.contains(onDiskNames.get(key))) {
+                Set<String> outputs = regrouping != null ? regrouping.outputsOf(onDiskNames.get(key))
+                        : Set.of(onDiskNames.get(key));
+                if (java.util.Collections.disjoint(outputs, keys)) {
                     continue;
                 }
                 if (GroupedOnDiskLayout.isExpertKey(in.model().family(), key)) {
@@ -165,6 +169,12 @@ final class ToGrouped implements StagedJob {
         return Files.isDirectory(checkpoint) ? checkpoint : null;
     }
 
+    /** The layout the output is in: --layout's, but GPT-OSS's own for GPT-OSS. */
+    private String layoutWritten() {
+        return isGroupedOnDisk() && regrouping == null ? GroupedOnDiskLayout.layoutName(in.model().family())
+                : request.layout().cliName();
+    }
+
     private boolean isGroupedOnDisk() {
         return in.model().family().layout() == ModelFamily.Layout.GROUPED_ON_DISK;
     }
@@ -174,12 +184,12 @@ final class ToGrouped implements StagedJob {
         int experts = in.model().config().numExperts();
         GroupedLayout layout = request.layout();
         if (isGroupedOnDisk()) {
-            GroupedLayout own = GroupedOnDiskLayout.onDiskLayout(in.model().family());
-            if (layout != (own == null ? GroupedLayout.DEEPEP : own)) {
+            if (GroupedOnDiskLayout.onDiskLayout(in.model().family()) == null && layout != GroupedLayout.DEEPEP) {
                 throw new InvalidInputException(request.input().toString(), List.of("--layout " + layout.cliName()
                         + ": " + in.model().family().modelType() + "'s experts are grouped on disk already and are kept"
-                        + " in that layout; use --layout " + (own == null ? GroupedLayout.DEEPEP : own).cliName()));
+                        + " in that layout; use --layout " + GroupedLayout.DEEPEP.cliName()));
             }
+            regrouping = OnDiskRegrouping.of(in.model().family(), layout, in.checkpoint(), in.model().config());
             return planGroupedOnDisk();
         }
         Set<String> problems = new LinkedHashSet<>(GroupedPlan.unsupported(in.checkpoint(), in.model().family(),
@@ -259,6 +269,10 @@ final class ToGrouped implements StagedJob {
                     + "--dtype keep (--dtype applies only to MXFP4 experts, which are decoded)");
         }
         addIfPresent(problems, request.ranks().tooManyRanks(experts));
+        if (problems.isEmpty()) {
+            problems.addAll(OnDiskRegrouping.orientationProblems(in.model().family(), in.checkpoint(),
+                    in.model().config()));
+        }
         if (!problems.isEmpty()) {
             throw new InvalidInputException(request.input().toString(), new ArrayList<>(problems));
         }
@@ -266,7 +280,12 @@ final class ToGrouped implements StagedJob {
         for (int rank : request.ranks().ranks()) {
             DeviceMesh mesh = request.ranks().mesh(rank);
             List<TensorSpec> specs = new ArrayList<>();
-            GroupedOnDiskLayout.grouped(in.model().family(), in.checkpoint(), experts, mesh, request.dtype()).forEach((k, v) -> specs.add(v.spec(k)));
+            if (regrouping != null) {
+                specs.addAll(regrouping.specs(mesh));
+            } else {
+                GroupedOnDiskLayout.grouped(in.model().family(), in.checkpoint(), experts, mesh, request.dtype())
+                        .forEach((k, v) -> specs.add(v.spec(k)));
+            }
             units.add(new RankUnit(rank, mesh, ExpertRange.forMesh(mesh, experts), specs,
                     request.ranks().subdirectory(rank)));
         }
@@ -275,7 +294,9 @@ final class ToGrouped implements StagedJob {
 
     @Override
     public void writeShard(RankUnit unit, ShardedCheckpointWriter out, ByteProgress progress) {
-        if (isGroupedOnDisk()) {
+        if (regrouping != null) {
+            regrouping.write(unit.mesh(), out, engine, progress);
+        } else if (isGroupedOnDisk()) {
             writeGroupedOnDisk(unit, out, progress);
         } else {
             writePerExpert(unit, plans.get(unit.rank()), out, progress);
@@ -286,7 +307,7 @@ final class ToGrouped implements StagedJob {
     public SideFiles.Copied finish(RankUnit unit, Path dir) throws IOException {
         copied = SideFiles.write(inputDir(), in.configFile(), dir, unit.specs(), false);
         GroupedManifest.of(in.checkpoint().path(), in.model().family().modelType(),
-                isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(in.model().family()) : request.layout().cliName(),
+                layoutWritten(),
                 in.model().config().numExperts(), unit.mesh(),
                 unit.range(), request.dtype()).writeTo(dir);
         return copied;

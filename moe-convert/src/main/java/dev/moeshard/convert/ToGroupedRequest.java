@@ -9,7 +9,11 @@ import java.nio.file.Path;
  * {@link MoeConvert#toGrouped} runs it. Start from {@link #of} and change what differs from the defaults.
  *
  * @param input a checkpoint directory (with an index or {@code *.safetensors} files), one {@code .safetensors} file,
- *              or a grouped checkpoint (one, or a folder of {@code ep-rank-R/} folders of one run)
+ *              or a grouped checkpoint (one, or a folder of {@code ep-rank-R/} folders of one run), or a Hugging Face
+ *              cache repository folder ({@code models--org--name/})
+ * @param revision which snapshot of a cache repository folder {@code input} to read: a ref name ({@code main}, a
+ *                 branch), a commit hash or a unique prefix of one; null reads {@code refs/main}. Refused for any
+ *                 other input
  * @param output the directory to create
  * @param ranks which expert-parallel ranks to write
  * @param dtype the grouped expert tensors' dtype, or null to keep each layer's input dtype
@@ -22,9 +26,9 @@ import java.nio.file.Path;
  * @param lora the PEFT layout of the input's expert LoRA keys
  * @param writing how the output is written
  */
-public record ToGroupedRequest(Path input, Path output, RankSelection ranks, DType dtype, boolean keepFp8,
-                               GroupedLayout layout, GroupedLayout inputLayout, String model, Integer numExperts,
-                               LoraInputFormat lora, OutputOptions writing)
+public record ToGroupedRequest(Path input, String revision, Path output, RankSelection ranks, DType dtype,
+                               boolean keepFp8, GroupedLayout layout, GroupedLayout inputLayout, String model,
+                               Integer numExperts, LoraInputFormat lora, OutputOptions writing)
         implements ConversionRequest {
 
     public ToGroupedRequest {
@@ -38,62 +42,74 @@ public record ToGroupedRequest(Path input, Path output, RankSelection ranks, DTy
 
     /** {@code input} to {@code output} in the DeepEP layout, every expert in one checkpoint, dtypes kept. */
     public static ToGroupedRequest of(Path input, Path output) {
-        return new ToGroupedRequest(input, output, RankSelection.none(), null, false, GroupedLayout.DEEPEP, null, null,
-                null, LoraInputFormat.AUTO, OutputOptions.DEFAULTS);
+        return new ToGroupedRequest(input, null, output, RankSelection.none(), null, false, GroupedLayout.DEEPEP,
+                null, null, null, LoraInputFormat.AUTO, OutputOptions.DEFAULTS);
+    }
+
+    /** The snapshot of a cache repository folder input; null reads {@code refs/main}. */
+    public ToGroupedRequest withRevision(String revision) {
+        return new ToGroupedRequest(input, revision, output, ranks, dtype, keepFp8, layout, inputLayout, model,
+                numExperts, lora, writing);
+    }
+
+    /** This request with a cache repository folder input replaced by the snapshot its revision names. */
+    ToGroupedRequest atSnapshot() {
+        return new ToGroupedRequest(InputPaths.atRevision(input, revision), null, output, ranks, dtype, keepFp8, layout,
+                inputLayout, model, numExperts, lora, writing);
     }
 
     /** The same request into another output directory. */
     public ToGroupedRequest withOutput(Path output) {
-        return new ToGroupedRequest(input, output, ranks, dtype, keepFp8, layout, inputLayout, model, numExperts, lora,
-                writing);
+        return new ToGroupedRequest(input, revision, output, ranks, dtype, keepFp8, layout, inputLayout, model,
+                numExperts, lora, writing);
     }
 
     public ToGroupedRequest withRanks(RankSelection ranks) {
-        return new ToGroupedRequest(input, output, ranks, dtype, keepFp8, layout, inputLayout, model, numExperts, lora,
-                writing);
+        return new ToGroupedRequest(input, revision, output, ranks, dtype, keepFp8, layout, inputLayout, model,
+                numExperts, lora, writing);
     }
 
     /** The grouped experts' dtype; null keeps each layer's. */
     public ToGroupedRequest withDtype(DType dtype) {
-        return new ToGroupedRequest(input, output, ranks, dtype, false, layout, inputLayout, model, numExperts, lora,
-                writing);
+        return new ToGroupedRequest(input, revision, output, ranks, dtype, false, layout, inputLayout, model,
+                numExperts, lora, writing);
     }
 
     /** FP8 block-quantized experts grouped as FP8 with their scales, not dequantized. */
     public ToGroupedRequest withKeepFp8() {
-        return new ToGroupedRequest(input, output, ranks, null, true, layout, inputLayout, model, numExperts, lora,
-                writing);
+        return new ToGroupedRequest(input, revision, output, ranks, null, true, layout, inputLayout, model, numExperts,
+                lora, writing);
     }
 
     public ToGroupedRequest withLayout(GroupedLayout layout) {
-        return new ToGroupedRequest(input, output, ranks, dtype, keepFp8, layout, inputLayout, model, numExperts, lora,
-                writing);
+        return new ToGroupedRequest(input, revision, output, ranks, dtype, keepFp8, layout, inputLayout, model,
+                numExperts, lora, writing);
     }
 
     public ToGroupedRequest withInputLayout(GroupedLayout inputLayout) {
-        return new ToGroupedRequest(input, output, ranks, dtype, keepFp8, layout, inputLayout, model, numExperts, lora,
-                writing);
+        return new ToGroupedRequest(input, revision, output, ranks, dtype, keepFp8, layout, inputLayout, model,
+                numExperts, lora, writing);
     }
 
     /** The family by its config.json {@code model_type}; null detects it. */
     public ToGroupedRequest withModel(String model) {
-        return new ToGroupedRequest(input, output, ranks, dtype, keepFp8, layout, inputLayout, model, numExperts, lora,
-                writing);
+        return new ToGroupedRequest(input, revision, output, ranks, dtype, keepFp8, layout, inputLayout, model,
+                numExperts, lora, writing);
     }
 
     public ToGroupedRequest withNumExperts(Integer numExperts) {
-        return new ToGroupedRequest(input, output, ranks, dtype, keepFp8, layout, inputLayout, model, numExperts, lora,
-                writing);
+        return new ToGroupedRequest(input, revision, output, ranks, dtype, keepFp8, layout, inputLayout, model,
+                numExperts, lora, writing);
     }
 
     public ToGroupedRequest withLora(LoraInputFormat lora) {
-        return new ToGroupedRequest(input, output, ranks, dtype, keepFp8, layout, inputLayout, model, numExperts, lora,
-                writing);
+        return new ToGroupedRequest(input, revision, output, ranks, dtype, keepFp8, layout, inputLayout, model,
+                numExperts, lora, writing);
     }
 
     public ToGroupedRequest withWriting(OutputOptions writing) {
-        return new ToGroupedRequest(input, output, ranks, dtype, keepFp8, layout, inputLayout, model, numExperts, lora,
-                writing);
+        return new ToGroupedRequest(input, revision, output, ranks, dtype, keepFp8, layout, inputLayout, model,
+                numExperts, lora, writing);
     }
 
     /** The options that decide the output's bytes, for the plan's fingerprint (not paths, threads or device). */

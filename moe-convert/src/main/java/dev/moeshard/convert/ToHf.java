@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * One grouped checkpoint, or the rank directories of one expert-parallel run, back to one per-expert HF checkpoint,
@@ -30,11 +31,16 @@ import java.util.Set;
 final class ToHf implements StagedJob {
     /**
      * Where an output tensor's data comes from: {@code view} is all of it, or, for a GPT-OSS expert tensor, the
-     * experts from {@code at} on along its first axis.
+     * experts from {@code at} on along its first axis; or, for a regrouped family grouped on disk, one projection of
+     * one rank's experts, landing where {@code piece} says ({@link OnDiskRestoration}).
      */
-    private record Source(String name, Tensor view, long at) {
+    private record Source(String name, Tensor view, long at, OnDiskRestoration.Piece piece) {
         Source(String name, Tensor view) {
-            this(name, view, -1);
+            this(name, view, -1, null);
+        }
+
+        Source(String name, Tensor view, long at) {
+            this(name, view, at, null);
         }
     }
 
@@ -42,6 +48,7 @@ final class ToHf implements StagedJob {
     private final GroupedRanks ranks;
     private final Requantization requantization;
     private final CopyEngine engine;
+    private final OnDiskRestoration restoration;
     /** Grouped key -> its per-expert tensors from every rank; other keys map to themselves, from rank 0. */
     private final Map<String, List<Source>> plan;
     private final RankUnit output;
@@ -52,10 +59,13 @@ final class ToHf implements StagedJob {
         this.ranks = ranks;
         this.requantization = new Requantization(request.quantization() == Quantization.FP8_BLOCK128);
         this.engine = request.writing().engine();
-        this.plan = plan(ranks, request.lora());
+        this.restoration = OnDiskRestoration.of(ranks);
+        this.plan = plan(ranks, request.lora(), restoration);
         List<TensorSpec> specs = new ArrayList<>();
         for (List<Source> sources : plan.values()) {
-            if (sources.get(0).at() < 0) {
+            if (sources.get(0).piece() != null) {
+                specs.add(restoration.spec(sources.get(0).name(), sources.stream().map(Source::piece).toList()));
+            } else if (sources.get(0).at() < 0) {
                 sources.forEach(s -> specs.addAll(requantization.specs(s.name(), s.view())));
             } else { // one tensor of every rank's experts
                 long[] shape = sources.get(0).view().sizes();
@@ -67,10 +77,13 @@ final class ToHf implements StagedJob {
                 null);
     }
 
-    /** The job of {@code request}, planned from headers and manifests; every problem is raised here. */
+    /**
+     * The job of {@code request}, planned from headers and manifests; every problem is raised here. Cache
+     * repository folders are read at the snapshot the request's revision names.
+     */
     static ToHf open(ToHfRequest request) {
         LayerCopies.requireUsable(request.writing().device());
-        GroupedRanks ranks = GroupedRanks.open(request.inputs(), null, request.layout());
+        GroupedRanks ranks = GroupedRanks.open(request.snapshotInputs(), null, request.layout());
         try {
             List<String> problems = ranks.problems();
             if (!problems.isEmpty()) {
@@ -101,23 +114,35 @@ final class ToHf implements StagedJob {
         return List.of(output);
     }
 
-    /** Every input tensor a source of {@code keys} is a view of, whole. */
+    /** The bytes of the input that the sources of {@code keys} span, found by where their views lie. */
     @Override
     public List<ByteRange> reads(RankUnit checkpoint, Set<String> keys) {
-        List<ByteRange> all = new ArrayList<>();
+        // Every input tensor by the address its mapping starts at, so that a view's address names the tensor it is in.
+        TreeMap<Long, Map.Entry<GroupedRanks.Rank, String>> byAddress = new TreeMap<>();
         for (GroupedRanks.Rank r : ranks.ranks()) {
-            ReadSet reads = new ReadSet(r.checkpoint());
-            for (Map.Entry<String, List<Source>> group : plan.entrySet()) {
-                boolean needed = group.getValue().stream().anyMatch(s -> keys.contains(s.name())
-                        || keys.contains(s.name() + Fp8BlockDequantizer.SCALE_SUFFIX));
-                boolean fromThisRank = r.index() == 0 || ranks.isGroupedExpertKey(group.getKey())
-                        || ranks.isOnDiskExpertKey(group.getKey());
-                if (needed && fromThisRank && r.checkpoint().contains(group.getKey())) {
-                    reads.whole(group.getKey());
-                }
+            for (String key : r.checkpoint().keys()) {
+                Tensor t = r.checkpoint().tensor(key);
+                byAddress.put(t.storage().address() + t.byteOffset(), Map.entry(r, key));
             }
-            all.addAll(reads.ranges());
         }
+        Map<GroupedRanks.Rank, ReadSet> reads = new LinkedHashMap<>();
+        for (List<Source> sources : plan.values()) {
+            for (Source s : sources) {
+                if (!keys.contains(s.name()) && !keys.contains(s.name() + Fp8BlockDequantizer.SCALE_SUFFIX)) {
+                    continue;
+                }
+                long at = s.view().storage().address() + s.view().byteOffset();
+                Map.Entry<Long, Map.Entry<GroupedRanks.Rank, String>> in = byAddress.floorEntry(at);
+                if (in == null || s.view().byteSpan() == 0) {
+                    continue; // an empty view, or one converted in memory (grouped LoRA), read with its tensor
+                }
+                GroupedRanks.Rank r = in.getValue().getKey();
+                reads.computeIfAbsent(r, x -> new ReadSet(x.checkpoint()))
+                        .span(in.getValue().getValue(), at - in.getKey(), s.view().byteSpan());
+            }
+        }
+        List<ByteRange> all = new ArrayList<>();
+        reads.values().forEach(r -> all.addAll(r.ranges()));
         return ByteRange.merged(all);
     }
 
@@ -169,7 +194,7 @@ final class ToHf implements StagedJob {
                 long groupBytes = 0;
                 List<MemorySegment> written = new ArrayList<>();
                 for (Source s : group.getValue()) {
-                    if (requantization.write(s.name(), s.view(), out)) {
+                    if (s.piece() == null && requantization.write(s.name(), s.view(), out)) {
                         groupBytes += out.holds(s.name()) ? s.view().byteSize() : 0;
                         continue;
                     }
@@ -179,20 +204,30 @@ final class ToHf implements StagedJob {
                     // The output view is a slice of the shard, the source a view of the mapped input; the
                     // engine lays the transposed source out contiguously on the way into the shard.
                     Tensor target = out.tensor(s.name());
-                    if (s.at() >= 0) {
+                    if (s.piece() != null) {
+                        target = restoration.target(target, s.piece());
+                    } else if (s.at() >= 0) {
                         target = target.narrow(0, s.at(), s.view().size(0));
                     }
                     writes.copy(target, s.view());
                     // Done with these pages; they stay in the page cache but leave the resident set.
                     MappedPages.release(target);
-                    written.add(target.segment());
+                    if (s.piece() == null) {
+                        written.add(target.segment());
+                    }
                     groupBytes += s.view().byteSize();
                 }
-                progress.add(groupBytes);
-                if (written.size() > 1) { // a grouped tensor's experts: to disk while the next is split
-                    out.startWriteBack(written);
+                if (group.getValue().getFirst().piece() != null && out.holds(group.getKey())) {
+                    // strided pieces of one tensor, now complete
+                    Tensor whole = out.tensor(group.getKey());
+                    MappedPages.release(whole);
+                    written.add(whole.segment());
                 }
-                if (!written.isEmpty() && (ranks.isGroupedExpertKey(group.getKey())
+                progress.add(groupBytes);
+                if (written.size() > 1 || (written.size() == 1 && group.getValue().getFirst().piece() != null)) {
+                    out.startWriteBack(written); // a grouped tensor's experts: to disk while the next is split
+                }
+                if (groupBytes > 0 && (ranks.isGroupedExpertKey(group.getKey())
                         || ranks.isOnDiskExpertKey(group.getKey()))) {
                     for (GroupedRanks.Rank r : ranks.ranks()) {
                         if (r.checkpoint().contains(group.getKey())) {
@@ -206,13 +241,21 @@ final class ToHf implements StagedJob {
     }
 
     /** The output tensors in order: rank 0's key order, each grouped key expanded over all ranks by expert id. */
-    private static Map<String, List<Source>> plan(GroupedRanks ranks, ToHfOptions.LoraFormat lora) {
+    private static Map<String, List<Source>> plan(GroupedRanks ranks, ToHfOptions.LoraFormat lora,
+                                                  OnDiskRestoration restoration) {
         Map<String, List<Source>> plan = new LinkedHashMap<>();
         GroupedRanks.Rank first = ranks.ranks().get(0);
         Map<String, String> onDiskNames = ranks.isGroupedOnDisk()
                 ? GroupedOnDiskLayout.hfNames(ranks.model().family(), first.checkpoint(), ranks.model().config().numExperts()) : Map.of();
+        List<String> restoredLayers = new ArrayList<>();
         for (String key : first.checkpoint().keys()) {
             List<Source> sources = new ArrayList<>();
+            if (restoration != null && restoration.restores(key)) {
+                // The layer's own tensors in their own orientation, all of them with its first tensor.
+                restoration.layer(key, restoredLayers).forEach((name, pieces) -> plan.put(name, pieces.stream()
+                        .map(p -> new Source(name, p.source(), p.at(), p)).toList()));
+                continue;
+            }
             if (ranks.isOnDiskExpertKey(key)) {
                 // Renamed back, each rank's experts at their place along the first axis.
                 for (GroupedRanks.Rank r : ranks.byFirstExpert()) {

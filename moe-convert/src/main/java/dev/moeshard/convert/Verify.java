@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
  * Whether grouped checkpoints hold exactly an HF checkpoint's data.
@@ -29,11 +30,17 @@ final class Verify {
     /**
      * A tensor found in the grouped checkpoints: the rank it came from, whether it was split from experts, where a
      * GPT-OSS expert slice starts, and the mapped tensor it is a view of, whose pages are let go once its last view
-     * has been compared.
+     * has been compared. {@code part}, where not null, is the view of the HF tensor it is compared with (one
+     * projection of a rank's experts of a regrouped family grouped on disk: {@link OnDiskRestoration}).
      */
-    private record Found(int rank, Tensor tensor, boolean expert, long at, MappedSource source) {
+    private record Found(int rank, Tensor tensor, boolean expert, long at, MappedSource source,
+                         UnaryOperator<Tensor> part) {
         Found(int rank, Tensor tensor, boolean expert, MappedSource source) {
-            this(rank, tensor, expert, -1, source);
+            this(rank, tensor, expert, -1, source, null);
+        }
+
+        Found(int rank, Tensor tensor, boolean expert, long at, MappedSource source) {
+            this(rank, tensor, expert, at, source, null);
         }
     }
 
@@ -59,7 +66,7 @@ final class Verify {
 
     static VerifyReport run(VerifyRequest request) {
         TensorComparison comparison = new TensorComparison(CopyEngines.of(request.threads()));
-        Path hfInput = request.hfInput();
+        Path hfInput = InputPaths.atRevision(request.hfInput(), request.revision());
         List<String> differences = new ArrayList<>();
         long compared = 0;
         long bytes = 0;
@@ -138,13 +145,19 @@ final class Verify {
     /** Every tensor of every rank under its HF name: per-expert views of grouped tensors, other tensors as they are. */
     private static Map<String, List<Found>> found(GroupedRanks ranks, ToHfOptions.LoraFormat lora) {
         Map<String, List<Found>> found = new LinkedHashMap<>();
+        OnDiskRestoration restoration = OnDiskRestoration.of(ranks);
         for (GroupedRanks.Rank r : ranks.ranks()) {
             Map<String, String> onDiskNames = ranks.isGroupedOnDisk()
                     ? GroupedOnDiskLayout.hfNames(ranks.model().family(), r.checkpoint(), ranks.model().config().numExperts()) : Map.of();
             for (String key : r.checkpoint().keys()) {
                 MappedSource source = new MappedSource(r.checkpoint().tensor(key));
                 List<Map.Entry<String, Found>> views = new ArrayList<>();
-                if (ranks.isGroupedOnDisk()) {
+                if (restoration != null && restoration.restores(key)) {
+                    for (Map.Entry<String, OnDiskRestoration.Piece> p : restoration.pieces(r, key)) {
+                        views.add(Map.entry(p.getKey(), new Found(r.index(), p.getValue().source(), false, -1, source,
+                                hf -> restoration.target(hf, p.getValue()))));
+                    }
+                } else if (ranks.isGroupedOnDisk()) {
                     // Every rank holds every GPT-OSS tensor, its expert tensors cut to the rank's experts.
                     boolean experts = ranks.isOnDiskExpertKey(key);
                     views.add(Map.entry(onDiskNames.get(key), new Found(r.index(), source.whole, false,
@@ -185,7 +198,9 @@ final class Verify {
     private static String compare(TensorComparison comparison, String key, Tensor expected, Found f) {
         String where = key + " (rank " + f.rank() + "): ";
         Tensor actual = f.tensor();
-        if (f.at() >= 0 && actual.dim() > 0 && expected.dim() > 0 && f.at() + actual.size(0) <= expected.size(0)) {
+        if (f.part() != null) {
+            expected = f.part().apply(expected);
+        } else if (f.at() >= 0 && actual.dim() > 0 && expected.dim() > 0 && f.at() + actual.size(0) <= expected.size(0)) {
             expected = expected.narrow(0, f.at(), actual.size(0));
         }
         if (!Arrays.equals(expected.sizes(), actual.sizes())) {

@@ -116,6 +116,11 @@ public final class GroupedOnDiskConversion {
         return rename(key, true);
     }
 
+    /** The HF name of grouped key {@code key}: {@link #groupedName} undone. */
+    public String hfName(String key) {
+        return rename(key, false);
+    }
+
     /** Whether {@code key} holds this family's experts on its first axis. */
     public boolean isExpertKey(String key) {
         return family.isOnDiskExpertKey(key);
