@@ -30,6 +30,16 @@ final class OutputFiles {
         }
     }
 
+    /** Asserts that no hidden staging directory (a {@code .NAME.tmp-...} sibling of an output) is left in {@code dir}. */
+    static void assertNoStagingLeft(Path dir) {
+        try (Stream<Path> files = Files.list(dir)) {
+            List<String> hidden = files.map(f -> f.getFileName().toString()).filter(n -> n.startsWith(".")).toList();
+            assertEquals(List.of(), hidden, "left in " + dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     /** Every regular file under {@code root}, as sorted relative paths. */
     static List<String> relativeFiles(Path root) {
         try (Stream<Path> files = Files.walk(root)) {
