@@ -9,4 +9,10 @@ public sealed interface ConversionRequest permits ToGroupedRequest, ToHfRequest 
 
     /** How the output is written. */
     OutputOptions writing();
+
+    /**
+     * The same request with every path absolute against this process's working directory, as a request recorded for
+     * workers in other directories (on other machines) must be.
+     */
+    ConversionRequest withAbsolutePaths();
 }

@@ -44,8 +44,8 @@ record JobRecord(String version, String fingerprint, ToGroupedRequest toGrouped,
 
     static JobRecord of(ConversionRequest request, ConversionPlan plan) {
         return new JobRecord(MoeshardVersion.current(), plan.fingerprint(),
-                request instanceof ToGroupedRequest g ? absolute(g) : null,
-                request instanceof ToHfRequest h ? absolute(h) : null,
+                request instanceof ToGroupedRequest g ? g.withAbsolutePaths() : null,
+                request instanceof ToHfRequest h ? h.withAbsolutePaths() : null,
                 plan.units().stream().map(WorkUnit::id).toList());
     }
 
@@ -75,17 +75,6 @@ record JobRecord(String version, String fingerprint, ToGroupedRequest toGrouped,
             throw new InvalidInputException(file.toString(), List.of("not a moeshard job record, or one written by "
                     + "another version: " + e.getMessage()));
         }
-    }
-
-    private static ToGroupedRequest absolute(ToGroupedRequest r) {
-        return new ToGroupedRequest(r.input().toAbsolutePath().normalize(), r.revision(),
-                r.output().toAbsolutePath().normalize(), r.ranks(), r.dtype(), r.keepFp8(), r.layout(), r.inputLayout(),
-                r.model(), r.numExperts(), r.lora(), r.writing());
-    }
-
-    private static ToHfRequest absolute(ToHfRequest r) {
-        return new ToHfRequest(r.inputs().stream().map(p -> p.toAbsolutePath().normalize()).toList(), r.revision(),
-                r.output().toAbsolutePath().normalize(), r.layout(), r.lora(), r.quantization(), r.writing());
     }
 
     /** Paths as plain strings (Jackson's own form is a URI). */

@@ -28,8 +28,23 @@ import java.util.concurrent.ConcurrentHashMap;
  * ({@link #finish}); a unit found done and intact is never written twice, so a stopped run continues where it was.
  */
 final class StagedRun {
+    /** What a run leaves of its staging when it fails or is stopped. */
+    private enum Leaving {
+        /** A plain run: nothing; its staging is removed. */
+        NOTHING,
+        /** A resumable run, the staging's only writer: its finished units, and none of its unfinished files. */
+        FINISHED_UNITS,
+        /**
+         * A worker among others: everything, since the unfinished files there may be other workers' at work (its
+         * own writers remove their files as they fail; a killed worker's are removed by finalize).
+         */
+        EVERYTHING
+    }
+
     /** The staging directories this process is writing into, for {@link #abandonAll}. */
-    private static final Map<StagedDirectory, Boolean> RUNNING = new ConcurrentHashMap<>();
+    private static final Map<StagedDirectory, Leaving> RUNNING = new ConcurrentHashMap<>();
+    /** Set once this process is being stopped: no unit starts or is recorded after that. */
+    private static volatile boolean stopping;
 
     private StagedRun() {}
 
@@ -64,7 +79,8 @@ final class StagedRun {
                 }
             }
             join(staged, request, plan);
-            RUNNING.put(staged, resume);
+            Leaving leaving = resume ? Leaving.FINISHED_UNITS : Leaving.NOTHING;
+            RUNNING.put(staged, leaving);
             try {
                 StagingOwner.write(staged);
                 List<ShardUnit> units = ShardUnit.of(job, request.writing().maxShardBytes());
@@ -76,7 +92,7 @@ final class StagedRun {
                 throw new UncheckedIOException("cannot write " + request.output() + ": " + e.getMessage(), e);
             } catch (RuntimeException | Error e) {
                 if (RUNNING.containsKey(staged)) {
-                    leave(staged, resume);
+                    leave(staged, leaving);
                 }
                 throw e;
             } finally {
@@ -111,15 +127,12 @@ final class StagedRun {
                 throw new UsageException("no unit " + String.join(", ", wanted) + " in the plan staged in "
                         + staged.path() + " (" + all.size() + " units)");
             }
-            RUNNING.put(staged, true);
+            RUNNING.put(staged, Leaving.EVERYTHING);
             Set<String> written;
             try {
                 written = write(job, staged, mine, listener);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + output + ": " + e.getMessage(), e);
-            } catch (RuntimeException | Error e) {
-                leave(staged, true);
-                throw e;
             } finally {
                 RUNNING.remove(staged);
             }
@@ -167,24 +180,33 @@ final class StagedRun {
      * keeps its units, stripped of unfinished files. Returns one line each saying which.
      */
     static List<String> abandonAll() {
+        stopping = true;
         List<String> lines = new ArrayList<>();
-        for (Map.Entry<StagedDirectory, Boolean> e : Map.copyOf(RUNNING).entrySet()) {
+        for (Map.Entry<StagedDirectory, Leaving> e : Map.copyOf(RUNNING).entrySet()) {
             RUNNING.remove(e.getKey());
             lines.add(leave(e.getKey(), e.getValue()));
         }
         return lines;
     }
 
-    private static String leave(StagedDirectory staged, boolean keepUnits) {
+    private static String leave(StagedDirectory staged, Leaving leaving) {
         try {
-            if (!keepUnits) {
-                staged.delete();
-                return "removed the unfinished output " + staged.path();
+            switch (leaving) {
+                case NOTHING -> {
+                    staged.delete();
+                    return "removed the unfinished output " + staged.path();
+                }
+                case FINISHED_UNITS -> {
+                    staged.removeTemporaryFiles();
+                    StagingOwner.remove(staged);
+                    return "kept the finished units in " + staged.path() + ": run the same command with --resume to "
+                            + "continue, or remove it with rm -rf '" + staged.path() + "'";
+                }
+                default -> {
+                    return "kept the finished units in " + staged.path() + ": run this worker again to finish its "
+                            + "units, then moeshard finalize " + staged.target();
+                }
             }
-            staged.removeTemporaryFiles();
-            StagingOwner.remove(staged);
-            return "kept the finished units in " + staged.path() + ": run the same command with --resume to continue,"
-                    + " or remove it with rm -rf '" + staged.path() + "'";
         } catch (IOException | RuntimeException e) {
             return "could not clean up " + staged.path() + ": " + e.getMessage();
         }
@@ -273,6 +295,7 @@ final class StagedRun {
         long finished = 0;
         Set<String> written = new LinkedHashSet<>();
         for (ShardUnit u : todo) {
+            requireNotStopping();
             Path dir = folderOf(staged, u.checkpoint());
             job.guard().around(() -> {
                 try (ShardedCheckpointWriter out = ShardedCheckpointWriter.openShard(dir, u.layout(), u.shard(),
@@ -281,6 +304,7 @@ final class StagedRun {
                     out.commit();
                 }
             });
+            requireNotStopping();
             DoneRecord.write(staged, u.id(), fingerprint, List.of(u.id()));
             finished += u.bytes();
             progress.reach(finished, "wrote unit " + u.id());
@@ -329,6 +353,13 @@ final class StagedRun {
         staged.commit(request.writing().replaceExisting());
         RUNNING.remove(staged);
         return Reports.of(request.output(), written, start, job.decisions());
+    }
+
+    /** Stops the calling job where this process is being stopped, before it writes into a staging being left. */
+    private static void requireNotStopping() {
+        if (stopping) {
+            throw new IllegalStateException("stopped: this process is shutting down");
+        }
     }
 
     private static Path folderOf(StagedDirectory staged, RankUnit checkpoint) {

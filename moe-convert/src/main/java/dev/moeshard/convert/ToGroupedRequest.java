@@ -58,6 +58,12 @@ public record ToGroupedRequest(Path input, String revision, Path output, RankSel
                 inputLayout, model, numExperts, lora, writing);
     }
 
+    @Override
+    public ToGroupedRequest withAbsolutePaths() {
+        return new ToGroupedRequest(input.toAbsolutePath().normalize(), revision, output.toAbsolutePath().normalize(),
+                ranks, dtype, keepFp8, layout, inputLayout, model, numExperts, lora, writing);
+    }
+
     /** The same request into another output directory. */
     public ToGroupedRequest withOutput(Path output) {
         return new ToGroupedRequest(input, revision, output, ranks, dtype, keepFp8, layout, inputLayout, model,

@@ -42,6 +42,12 @@ public record ToHfRequest(List<Path> inputs, String revision, Path output, Group
         return new ToHfRequest(inputs, revision, output, layout, lora, quantization, writing);
     }
 
+    @Override
+    public ToHfRequest withAbsolutePaths() {
+        return new ToHfRequest(inputs.stream().map(p -> p.toAbsolutePath().normalize()).toList(), revision,
+                output.toAbsolutePath().normalize(), layout, lora, quantization, writing);
+    }
+
     /** The inputs, a cache repository folder replaced by the snapshot the revision names. */
     List<Path> snapshotInputs() {
         return inputs.stream().map(p -> InputPaths.atRevision(p, revision)).toList();

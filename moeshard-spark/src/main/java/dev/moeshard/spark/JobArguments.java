@@ -2,10 +2,7 @@ package dev.moeshard.spark;
 
 import dev.moeshard.cli.Requests;
 import dev.moeshard.convert.ConversionRequest;
-import dev.moeshard.convert.ToGroupedRequest;
-import dev.moeshard.convert.ToHfRequest;
 import dev.moeshard.convert.UsageException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -53,24 +50,6 @@ record JobArguments(String command, ConversionRequest request, boolean json, boo
             words.addFirst("to-grouped");
         }
         ConversionRequest request = Requests.parse(words.toArray(String[]::new));
-        return new JobArguments(words.getFirst(), absolute(request), json, quiet, verbose);
-    }
-
-    /**
-     * {@code request} with every path absolute: the driver plans and records the request, executors in other working
-     * directories (on other machines) read it back.
-     */
-    static ConversionRequest absolute(ConversionRequest request) {
-        return switch (request) {
-            case ToGroupedRequest g -> new ToGroupedRequest(absolute(g.input()), absolute(g.output()), g.ranks(),
-                    g.dtype(), g.keepFp8(), g.layout(), g.inputLayout(), g.model(), g.numExperts(), g.lora(),
-                    g.writing());
-            case ToHfRequest h -> new ToHfRequest(h.inputs().stream().map(JobArguments::absolute).toList(),
-                    absolute(h.output()), h.layout(), h.lora(), h.quantization(), h.writing());
-        };
-    }
-
-    private static Path absolute(Path p) {
-        return p.toAbsolutePath().normalize();
+        return new JobArguments(words.getFirst(), request.withAbsolutePaths(), json, quiet, verbose);
     }
 }
