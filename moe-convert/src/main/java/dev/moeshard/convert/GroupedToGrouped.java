@@ -27,6 +27,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.IntPredicate;
 import java.util.stream.Stream;
 
 /**
@@ -45,11 +46,11 @@ final class GroupedToGrouped implements StagedJob {
     private final List<RankUnit> units;
     private SideFiles.Copied copied = new SideFiles.Copied(List.of(), List.of());
 
-    private GroupedToGrouped(ToGroupedRequest request, GroupedRanks ranks) {
+    private GroupedToGrouped(ToGroupedRequest request, GroupedRanks ranks, IntPredicate planned) {
         this.request = request;
         this.ranks = ranks;
         this.engine = request.writing().engine();
-        this.units = units();
+        this.units = units(planned);
     }
 
     /**
@@ -99,10 +100,10 @@ final class GroupedToGrouped implements StagedJob {
     }
 
     /** The job of regrouping {@code request.input()}, planned from headers; every problem is raised here. */
-    static GroupedToGrouped open(ToGroupedRequest request) {
+    static GroupedToGrouped open(ToGroupedRequest request, IntPredicate planned) {
         GroupedRanks ranks = openRanks(request);
         try {
-            return new GroupedToGrouped(request, ranks);
+            return new GroupedToGrouped(request, ranks, planned);
         } catch (RuntimeException e) {
             ranks.close();
             throw e;
@@ -187,10 +188,10 @@ final class GroupedToGrouped implements StagedJob {
         }
     }
 
-    private List<RankUnit> units() {
+    private List<RankUnit> units(IntPredicate planned) {
         List<RankUnit> units = new ArrayList<>();
         int experts = ranks.model().config().numExperts();
-        for (int rank : request.ranks().ranks()) {
+        for (int rank : request.ranks().ranks().stream().filter(planned::test).toList()) {
             DeviceMesh mesh = request.ranks().mesh(rank);
             ExpertRange range = ExpertRange.forMesh(mesh, experts);
             units.add(new RankUnit(rank, mesh, range, specs(range), request.ranks().subdirectory(rank)));

@@ -118,15 +118,17 @@ final class StagedRun {
         long start = System.nanoTime();
         StagedDirectory staged = StagedDirectory.of(output);
         JobRecord record = requireRecord(staged);
-        try (StagedJob job = StagedJobs.open(record.request())) {
+        Set<String> wanted = new LinkedHashSet<>(ids);
+        wanted.removeAll(record.units());
+        if (!wanted.isEmpty()) {
+            throw new UsageException("no unit " + String.join(", ", wanted) + " in the plan staged in "
+                    + staged.path() + " (" + record.units().size() + " units)");
+        }
+        try (StagedJob job = StagedJobs.open(record.request(), StagedJobs.ranksOf(ids))) {
             requireSamePlan(staged, record, job.fingerprint());
-            List<ShardUnit> all = ShardUnit.of(job, record.request().writing().maxShardBytes());
-            Set<String> wanted = new LinkedHashSet<>(ids);
-            List<ShardUnit> mine = all.stream().filter(u -> wanted.remove(u.id())).toList();
-            if (!wanted.isEmpty()) {
-                throw new UsageException("no unit " + String.join(", ", wanted) + " in the plan staged in "
-                        + staged.path() + " (" + all.size() + " units)");
-            }
+            Set<String> asked = new HashSet<>(ids);
+            List<ShardUnit> mine = ShardUnit.of(job, record.request().writing().maxShardBytes()).stream()
+                    .filter(u -> asked.contains(u.id())).toList();
             RUNNING.put(staged, Leaving.EVERYTHING);
             Set<String> written;
             try {
@@ -148,7 +150,7 @@ final class StagedRun {
                 }
             }
             return new UnitsReport(staged.target(), staged.path(), ran, skipped, bytes,
-                    (System.nanoTime() - start) / 1e9, doneCount(staged, all), all.size());
+                    (System.nanoTime() - start) / 1e9, doneCount(staged, record), record.units().size());
         }
     }
 
@@ -258,10 +260,9 @@ final class StagedRun {
                 .filter(u -> DoneRecord.problem(staged, u.id(), plan.fingerprint(), false) == null).count();
     }
 
-    private static int doneCount(StagedDirectory staged, List<ShardUnit> units) {
-        JobRecord record = JobRecord.readFrom(staged);
-        return (int) units.stream()
-                .filter(u -> DoneRecord.problem(staged, u.id(), record.fingerprint(), false) == null).count();
+    private static int doneCount(StagedDirectory staged, JobRecord record) {
+        return (int) record.units().stream()
+                .filter(id -> DoneRecord.problem(staged, id, record.fingerprint(), false) == null).count();
     }
 
     /**

@@ -25,6 +25,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.IntPredicate;
 
 /**
  * A per-expert HF checkpoint to the grouped layout, for one rank, every rank, or no expert parallelism at all.
@@ -47,6 +48,8 @@ final class ToGrouped implements StagedJob {
     private SideFiles.Copied copied = new SideFiles.Copied(List.of(), List.of());
     private LoraPlan lora;
     private List<RankUnit> units;
+    /** The ranks to plan: every rank of the request, or those of the units one worker writes. */
+    private IntPredicate planned = rank -> true;
     private InputFeeds feeds;
     /** A family grouped on disk written into a layout other than its own, or null. */
     private OnDiskRegrouping regrouping;
@@ -58,12 +61,16 @@ final class ToGrouped implements StagedJob {
         this.engine = request.writing().engine();
     }
 
-    /** The job of {@code request}, planned from headers; every problem with the input is raised here. */
-    static ToGrouped open(ToGroupedRequest request) {
+    /**
+     * The job of {@code request} for the ranks {@code ranks} accepts, planned from headers; every problem with the
+     * input (and with those ranks) is raised here.
+     */
+    static ToGrouped open(ToGroupedRequest request, IntPredicate ranks) {
         LayerCopies copies = LayerCopies.on(request.writing().device());
         ModelInput in = ModelInput.open(request.input(), request.model(), request.numExperts());
         try {
             ToGrouped job = new ToGrouped(request, in, copies);
+            job.planned = ranks;
             job.units = job.plan();
             if (!job.isGroupedOnDisk()) {
                 job.feeds = new InputFeeds(in.checkpoint(), in.model().family().naming(), in.model().config(),
@@ -214,7 +221,7 @@ final class ToGrouped implements StagedJob {
         }
         // Every rank is checked before any is planned, so that the list names what all of them lack.
         List<RankUnit> units = new ArrayList<>();
-        for (int rank : request.ranks().ranks()) {
+        for (int rank : request.ranks().ranks().stream().filter(planned::test).toList()) {
             DeviceMesh mesh = request.ranks().mesh(rank);
             ExpertRange range = ExpertRange.forMesh(mesh, experts);
             problems.addAll(survey.problems(range, mesh));
@@ -277,7 +284,7 @@ final class ToGrouped implements StagedJob {
             throw new InvalidInputException(request.input().toString(), new ArrayList<>(problems));
         }
         List<RankUnit> units = new ArrayList<>();
-        for (int rank : request.ranks().ranks()) {
+        for (int rank : request.ranks().ranks().stream().filter(planned::test).toList()) {
             DeviceMesh mesh = request.ranks().mesh(rank);
             List<TensorSpec> specs = new ArrayList<>();
             if (regrouping != null) {

@@ -128,6 +128,15 @@ class StagedUnitsTest {
     }
 
     @Test
+    void aWorkerPlansOnlyTheRanksOfItsUnits() {
+        java.util.function.IntPredicate ranks = StagedJobs.ranksOf(List.of("ep-rank-3/model-00001-of-00002.safetensors",
+                "ep-rank-12/model.safetensors"));
+        assertTrue(ranks.test(3) && ranks.test(12));
+        assertFalse(ranks.test(4) || ranks.test(0));
+        assertTrue(StagedJobs.ranksOf(List.of("model.safetensors")).test(7), "no rank folder: every rank");
+    }
+
+    @Test
     void slicesComeFromSlurmAndKubernetesEnvironments() {
         assertEquals(new UnitSlice(3, 8), UnitSlice.fromEnvironment(
                 Map.of("SLURM_ARRAY_TASK_ID", "3", "SLURM_ARRAY_TASK_COUNT", "8"), null).orElseThrow());
