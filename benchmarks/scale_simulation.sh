@@ -121,8 +121,12 @@ done
 printf 'rank 0 of %-3d wall             %s s (the library call; the whole JVM: %s)\n' "$ep" \
   "$(val convert.seconds "$work/convert.txt")" "$(awk -F': ' '/Elapsed/ {print $2}' "$work/convert.time")"
 printf 'rank 0 rchar                   %d (%s GB)\n' "$rchar" "$(gb "$rchar")"
+plan_out=$(val convert.plan_output_bytes "$work/convert.txt")
 printf 'rank 0 plan readBytes          %d (rchar - plan = %d; a plan of the same request alone read %d)\n' "$plan_read" \
   "$(( rchar - plan_read ))" "$(val convert.plan_io.rchar "$work/convert.txt")"
+# Each unit's file is read back once after it is written, for its done-record's checksums: that read is in rchar too.
+printf 'rank 0 rchar - output          %d (the input read, once the %d bytes read back for checksums are taken off)\n' \
+  "$(( rchar - plan_out ))" "$plan_out"
 [ "$ep" = 64 ] && printf 'rank 0 expected (shapes)       %d (rchar - expected = %d, plan - expected = %d)\n' "$expected" \
   "$(( rchar - expected ))" "$(( plan_read - expected ))"
 printf 'rank 0 read_bytes (from disk)  %d: the data are holes, which the kernel returns as zeros without touching the disk\n' "$read_bytes"

@@ -146,13 +146,17 @@ public final class ScaleSimulation {
         units.forEach(u -> byExperts.merge(u.expertEnd() - u.expertStart(), 1, Integer::sum));
         System.out.println(key + ".units_by_expert_count=" + byExperts);
         System.out.println(key + ".output_bytes=" + plan.outputBytes());
-        System.out.println(key + ".plan_json_chars=" + plan.toJson().length());
-        units.stream().filter(u -> u.rank() == 0).findFirst().ifPresent(u -> {
-            System.out.println(key + ".rank0.id=" + u.id());
-            System.out.println(key + ".rank0.experts=[" + u.expertStart() + ", " + u.expertEnd() + ")");
-            System.out.println(key + ".rank0.read_bytes=" + u.readBytes());
-            System.out.println(key + ".rank0.output_bytes=" + u.outputBytes());
-        });
+        CountingStream json = new CountingStream();
+        plan.writeJson(json);
+        System.out.println(key + ".plan_json_bytes=" + json.count);
+        List<WorkUnit> rank0 = units.stream().filter(u -> u.rank() == 0).toList();
+        if (!rank0.isEmpty()) {
+            System.out.println(key + ".rank0.units=" + rank0.size());
+            System.out.println(key + ".rank0.experts=[" + rank0.getFirst().expertStart() + ", "
+                    + rank0.getFirst().expertEnd() + ")");
+            System.out.println(key + ".rank0.read_bytes=" + rank0.stream().mapToLong(WorkUnit::readBytes).sum());
+            System.out.println(key + ".rank0.output_bytes=" + rank0.stream().mapToLong(WorkUnit::outputBytes).sum());
+        }
     }
 
     private static void spread(String key, List<WorkUnit> units, ToLongFunction<WorkUnit> value) {
@@ -166,12 +170,13 @@ public final class ScaleSimulation {
     private static void convert(Path in, Path out, int ep, int rank) throws IOException {
         ToGroupedRequest request = ToGroupedRequest.of(in, out).withRanks(RankSelection.one(ep, rank)).withKeepFp8();
         Map<String, Long> beforePlan = io();
-        WorkUnit planned = MoeConvert.planToGrouped(request).units().getFirst();
+        List<WorkUnit> planned = MoeConvert.planToGrouped(request).units();
         Map<String, Long> afterPlan = io();
         System.out.println("convert.pid=" + ProcessHandle.current().pid());
         System.out.println("convert.plan_io.rchar=" + (afterPlan.get("rchar") - beforePlan.get("rchar")));
-        System.out.println("convert.plan_read_bytes=" + planned.readBytes());
-        System.out.println("convert.plan_output_bytes=" + planned.outputBytes());
+        System.out.println("convert.plan_units=" + planned.size());
+        System.out.println("convert.plan_read_bytes=" + planned.stream().mapToLong(WorkUnit::readBytes).sum());
+        System.out.println("convert.plan_output_bytes=" + planned.stream().mapToLong(WorkUnit::outputBytes).sum());
         Map<String, Long> before = io();
         long start = System.nanoTime();
         ConversionReport report = MoeConvert.toGrouped(request);
@@ -195,5 +200,20 @@ public final class ScaleSimulation {
             counters.put(line.substring(0, colon).trim(), Long.parseLong(line.substring(colon + 1).trim()));
         }
         return counters;
+    }
+
+    /** Counts the bytes written to it and keeps none. */
+    private static final class CountingStream extends java.io.OutputStream {
+        long count;
+
+        @Override
+        public void write(int b) {
+            count++;
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) {
+            count += len;
+        }
     }
 }

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.util.List;
 
@@ -30,6 +32,18 @@ public record ConversionPlan(String job, String input, String output, String fin
     /** The tensor bytes all units write. */
     public long outputBytes() {
         return units.stream().mapToLong(WorkUnit::outputBytes).sum();
+    }
+
+    /**
+     * Writes the plan as JSON to {@code out}, streamed: the plan of a terabyte checkpoint at hundreds of ranks lists
+     * tens of millions of byte ranges, more than one string can hold.
+     */
+    public void writeJson(OutputStream out) {
+        try {
+            JSON.writeValue(out, this);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the plan as JSON: " + e.getMessage(), e);
+        }
     }
 
     /** The plan as JSON, the form another process reads it in. */

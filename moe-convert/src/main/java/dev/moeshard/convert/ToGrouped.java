@@ -51,6 +51,9 @@ final class ToGrouped implements StagedJob {
     /** The ranks to plan: every rank of the request, or those of the units one worker writes. */
     private IntPredicate planned = rank -> true;
     private InputFeeds feeds;
+    /** {@link #inputsFeeding} of the rank {@link #reads} last described. */
+    private Map<String, List<String>> feeding;
+    private int feedingRank = -1;
     /** A family grouped on disk written into a layout other than its own, or null. */
     private OnDiskRegrouping regrouping;
 
@@ -138,33 +141,44 @@ final class ToGrouped implements StagedJob {
      */
     @Override
     public List<ByteRange> reads(RankUnit unit, Set<String> keys) {
+        if (feeding == null || feedingRank != unit.rank()) {
+            // Units come rank by rank: one pass over the input per rank, not per unit, and one rank's map held.
+            feeding = inputsFeeding(unit.range());
+            feedingRank = unit.rank();
+        }
+        Set<String> inputs = new LinkedHashSet<>();
+        keys.forEach(key -> inputs.addAll(feeding.getOrDefault(key, List.of())));
         ReadSet reads = new ReadSet(in.checkpoint());
         ExpertNaming naming = in.model().family().naming();
         ExpertRange range = unit.range();
-        Map<String, String> onDiskNames = isGroupedOnDisk()
-                ? GroupedOnDiskLayout.groupedNames(in.model().family(), in.checkpoint(), in.model().config().numExperts())
-                : Map.of();
-        for (String key : in.checkpoint().keys()) {
-            if (isGroupedOnDisk()) {
-                Set<String> outputs = regrouping != null ? regrouping.outputsOf(onDiskNames.get(key))
-                        : Set.of(onDiskNames.get(key));
-                if (java.util.Collections.disjoint(outputs, keys)) {
-                    continue;
-                }
-                if (GroupedOnDiskLayout.isExpertKey(in.model().family(), key)) {
-                    reads.leadingRows(key, range.start(), range.count());
-                } else {
-                    reads.whole(key);
-                }
-            } else if (feeds.feeds(key, range, keys)) {
-                if (GroupedPlan.fusedGroupedKey(key, in.checkpoint().entry(key), naming) != null) {
-                    reads.leadingRows(key, range.start(), range.count());
-                } else {
-                    reads.whole(key);
-                }
+        for (String key : inputs) {
+            boolean expertRows = isGroupedOnDisk() ? GroupedOnDiskLayout.isExpertKey(in.model().family(), key)
+                    : GroupedPlan.fusedGroupedKey(key, in.checkpoint().entry(key), naming) != null;
+            if (expertRows) {
+                reads.leadingRows(key, range.start(), range.count());
+            } else {
+                reads.whole(key);
             }
         }
         return reads.ranges();
+    }
+
+    /** For each output tensor of a rank with the experts of {@code range}, the input tensors that feed it. */
+    private Map<String, List<String>> inputsFeeding(ExpertRange range) {
+        Map<String, String> onDiskNames = isGroupedOnDisk()
+                ? GroupedOnDiskLayout.groupedNames(in.model().family(), in.checkpoint(), in.model().config().numExperts())
+                : Map.of();
+        Map<String, List<String>> inputs = new HashMap<>();
+        for (String key : in.checkpoint().keys()) {
+            Set<String> outputs;
+            if (isGroupedOnDisk()) {
+                outputs = regrouping != null ? regrouping.outputsOf(onDiskNames.get(key)) : Set.of(onDiskNames.get(key));
+            } else {
+                outputs = feeds.outputsOf(key, range);
+            }
+            outputs.forEach(output -> inputs.computeIfAbsent(output, k -> new ArrayList<>(1)).add(key));
+        }
+        return inputs;
     }
 
     /**

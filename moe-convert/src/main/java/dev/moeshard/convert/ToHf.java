@@ -52,6 +52,8 @@ final class ToHf implements StagedJob {
     /** Grouped key -> its per-expert tensors from every rank; other keys map to themselves, from rank 0. */
     private final Map<String, List<Source>> plan;
     private final RankUnit output;
+    /** The input tensors by address, for {@link #reads}. */
+    private TreeMap<Long, Map.Entry<GroupedRanks.Rank, String>> byAddress;
     private SideFiles.Copied copied = new SideFiles.Copied(List.of(), List.of());
 
     private ToHf(ToHfRequest request, GroupedRanks ranks) {
@@ -117,12 +119,14 @@ final class ToHf implements StagedJob {
     /** The bytes of the input that the sources of {@code keys} span, found by where their views lie. */
     @Override
     public List<ByteRange> reads(RankUnit checkpoint, Set<String> keys) {
-        // Every input tensor by the address its mapping starts at, so that a view's address names the tensor it is in.
-        TreeMap<Long, Map.Entry<GroupedRanks.Rank, String>> byAddress = new TreeMap<>();
-        for (GroupedRanks.Rank r : ranks.ranks()) {
-            for (String key : r.checkpoint().keys()) {
-                Tensor t = r.checkpoint().tensor(key);
-                byAddress.put(t.storage().address() + t.byteOffset(), Map.entry(r, key));
+        if (byAddress == null) {
+            // Every input tensor by the address its mapping starts at, so that a view's address names its tensor.
+            byAddress = new TreeMap<>();
+            for (GroupedRanks.Rank r : ranks.ranks()) {
+                for (String key : r.checkpoint().keys()) {
+                    Tensor t = r.checkpoint().tensor(key);
+                    byAddress.put(t.storage().address() + t.byteOffset(), Map.entry(r, key));
+                }
             }
         }
         Map<GroupedRanks.Rank, ReadSet> reads = new LinkedHashMap<>();
@@ -133,10 +137,11 @@ final class ToHf implements StagedJob {
                 }
                 long at = s.view().storage().address() + s.view().byteOffset();
                 Map.Entry<Long, Map.Entry<GroupedRanks.Rank, String>> in = byAddress.floorEntry(at);
-                if (in == null || s.view().byteSpan() == 0) {
-                    continue; // an empty view, or one converted in memory (grouped LoRA), read with its tensor
+                GroupedRanks.Rank r = in == null ? null : in.getValue().getKey();
+                if (r == null || s.view().byteSpan() == 0
+                        || at - in.getKey() >= r.checkpoint().entry(in.getValue().getValue()).byteSize()) {
+                    continue; // an empty view, or one converted in memory (grouped LoRA), which lies in no input
                 }
-                GroupedRanks.Rank r = in.getValue().getKey();
                 reads.computeIfAbsent(r, x -> new ReadSet(x.checkpoint()))
                         .span(in.getValue().getValue(), at - in.getKey(), s.view().byteSpan());
             }
