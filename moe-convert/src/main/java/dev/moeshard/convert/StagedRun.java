@@ -45,6 +45,10 @@ final class StagedRun {
     private static final Map<StagedDirectory, Leaving> RUNNING = new ConcurrentHashMap<>();
     /** Set once this process is being stopped: no unit starts or is recorded after that. */
     private static volatile boolean stopping;
+    /** What the jobs that stopped themselves left, for {@link #abandonAll} to report. */
+    private static final List<String> LEFT = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** How long a stopping process waits for its jobs to stop at a unit's end before it cleans up under them. */
+    private static final long STOP_WAIT_NANOS = 10_000_000_000L;
 
     private StagedRun() {}
 
@@ -92,7 +96,10 @@ final class StagedRun {
                 throw new UncheckedIOException("cannot write " + request.output() + ": " + e.getMessage(), e);
             } catch (RuntimeException | Error e) {
                 if (RUNNING.containsKey(staged)) {
-                    leave(staged, leaving);
+                    String left = leave(staged, leaving);
+                    if (stopping) {
+                        LEFT.add(left);
+                    }
                 }
                 throw e;
             } finally {
@@ -135,6 +142,11 @@ final class StagedRun {
                 written = write(job, staged, mine, listener);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + output + ": " + e.getMessage(), e);
+            } catch (RuntimeException | Error e) {
+                if (stopping) {
+                    LEFT.add(leave(staged, Leaving.EVERYTHING));
+                }
+                throw e;
             } finally {
                 RUNNING.remove(staged);
             }
@@ -182,8 +194,20 @@ final class StagedRun {
      * keeps its units, stripped of unfinished files. Returns one line each saying which.
      */
     static List<String> abandonAll() {
+        // The jobs stop themselves at their next unit's start or end and clean up behind them, so that nothing is
+        // written into a staging directory after it is removed; a job still in one long unit after the wait is
+        // cleaned up under it.
         stopping = true;
-        List<String> lines = new ArrayList<>();
+        long deadline = System.nanoTime() + STOP_WAIT_NANOS;
+        while (!RUNNING.isEmpty() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        List<String> lines = new ArrayList<>(LEFT);
         for (Map.Entry<StagedDirectory, Leaving> e : Map.copyOf(RUNNING).entrySet()) {
             RUNNING.remove(e.getKey());
             lines.add(leave(e.getKey(), e.getValue()));
