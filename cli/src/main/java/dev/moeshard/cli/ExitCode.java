@@ -1,5 +1,10 @@
 package dev.moeshard.cli;
 
+import dev.moeshard.convert.DeviceMissingException;
+import dev.moeshard.convert.InvalidInputException;
+import dev.moeshard.convert.UsageException;
+import dev.moeshard.moe.MissingExpertWeightsException;
+import dev.moeshard.safetensors.SafetensorsFormatException;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -21,6 +26,24 @@ public final class ExitCode {
 
     /** The list {@code --help} shows. */
     static final Map<String, String> DESCRIPTIONS = descriptions();
+
+    /**
+     * The exit code of a job that failed with {@code e}: 5 a device missing, 2 usage, 3 invalid input, else 4 (I/O
+     * failures, and whatever else a job dies of).
+     */
+    public static int of(Throwable e) {
+        if (e instanceof DeviceMissingException) {
+            return DEVICE_MISSING;
+        }
+        if (e instanceof UsageException) {
+            return USAGE;
+        }
+        if (e instanceof InvalidInputException || e instanceof MissingExpertWeightsException
+                || e instanceof SafetensorsFormatException || e instanceof IllegalArgumentException) {
+            return INVALID_INPUT;
+        }
+        return IO_FAILURE;
+    }
 
     private ExitCode() {}
 

@@ -1,14 +1,7 @@
 package dev.moeshard.cli;
 
-import dev.moeshard.convert.DeviceMissingException;
-import dev.moeshard.convert.InvalidInputException;
 import dev.moeshard.convert.MoeConvert;
-import dev.moeshard.convert.UsageException;
-import dev.moeshard.moe.MissingExpertWeightsException;
-import dev.moeshard.safetensors.SafetensorsFormatException;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.UncheckedIOException;
 import java.util.Arrays;
 import picocli.AutoComplete;
 import picocli.CommandLine;
@@ -48,7 +41,7 @@ public final class Main {
             if (verbose) {
                 e.printStackTrace(commandLine.getErr());
             }
-            return exitCodeOf(e);
+            return ExitCode.of(e);
         });
         try {
             return cli.execute(args);
@@ -63,22 +56,6 @@ public final class Main {
         }
     }
 
-    static int exitCodeOf(Throwable e) {
-        if (e instanceof DeviceMissingException) {
-            return ExitCode.DEVICE_MISSING;
-        }
-        if (e instanceof UsageException) {
-            return ExitCode.USAGE;
-        }
-        if (e instanceof InvalidInputException || e instanceof MissingExpertWeightsException
-                || e instanceof SafetensorsFormatException || e instanceof IllegalArgumentException) {
-            return ExitCode.INVALID_INPUT;
-        }
-        if (e instanceof IOException || e instanceof UncheckedIOException) {
-            return ExitCode.IO_FAILURE;
-        }
-        return ExitCode.IO_FAILURE;
-    }
 
     /**
      * The error's message, each line with its control characters shown escaped (a tensor name or path from the input

@@ -1,11 +1,6 @@
 package dev.moeshard.spark;
 
 import dev.moeshard.cli.ExitCode;
-import dev.moeshard.convert.DeviceMissingException;
-import dev.moeshard.convert.InvalidInputException;
-import dev.moeshard.convert.UsageException;
-import dev.moeshard.moe.MissingExpertWeightsException;
-import dev.moeshard.safetensors.SafetensorsFormatException;
 import org.apache.spark.SparkException;
 
 /**
@@ -27,19 +22,7 @@ final class Failures {
 
     /** The moeshard command's exit code for {@code e}: 2 usage, 3 invalid input, 4 I/O, 5 a device missing. */
     static int exitCode(Throwable e) {
-        Throwable t = cause(e);
-        if (t instanceof DeviceMissingException) {
-            return ExitCode.DEVICE_MISSING;
-        }
-        if (t instanceof UsageException) {
-            return ExitCode.USAGE;
-        }
-        if (t instanceof InvalidInputException || t instanceof MissingExpertWeightsException
-                || t instanceof SafetensorsFormatException || t instanceof IllegalArgumentException) {
-            return ExitCode.INVALID_INPUT;
-        }
-        // I/O failures (UncheckedIOException) and whatever else a task died of, as the command counts them.
-        return ExitCode.IO_FAILURE;
+        return ExitCode.of(cause(e));
     }
 
     /** The message of {@code e}'s cause, each line escaped; its class name where it has none. */
