@@ -133,6 +133,11 @@ final class GroupedRanks implements AutoCloseable {
         }
     }
 
+    /** Each rank's checkpoint, in rank order. */
+    List<Checkpoint> checkpoints() {
+        return ranks().stream().map(Rank::checkpoint).toList();
+    }
+
     List<Rank> ranks() {
         return ranks;
     }

@@ -117,7 +117,7 @@ final class GroupedToGrouped implements StagedJob {
 
     @Override
     public String fingerprint() {
-        return PlanFingerprint.of(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList(),
+        return PlanFingerprint.of(ranks.checkpoints(),
                 request.outputShaping());
     }
 
@@ -142,7 +142,7 @@ final class GroupedToGrouped implements StagedJob {
 
     @Override
     public InputGuard guard() {
-        return new InputGuard(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList());
+        return new InputGuard(ranks.checkpoints());
     }
 
     @Override

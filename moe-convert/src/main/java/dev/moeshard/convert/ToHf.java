@@ -106,7 +106,7 @@ final class ToHf implements StagedJob {
 
     @Override
     public String fingerprint() {
-        return PlanFingerprint.of(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList(),
+        return PlanFingerprint.of(ranks.checkpoints(),
                 "to-hf layout=" + request.layout() + " lora=" + request.lora() + " quantization="
                         + request.quantization() + " maxShardBytes=" + request.writing().maxShardBytes());
     }
@@ -169,7 +169,7 @@ final class ToHf implements StagedJob {
 
     @Override
     public InputGuard guard() {
-        return new InputGuard(ranks.ranks().stream().map(GroupedRanks.Rank::checkpoint).toList());
+        return new InputGuard(ranks.checkpoints());
     }
 
     @Override
