@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The small record a unit leaves once its files are complete, forced to disk and renamed into place: the unit, the
@@ -22,6 +23,8 @@ import java.util.List;
  */
 record DoneRecord(String unit, String fingerprint, List<FileSum> files) {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** The system property that makes {@link #write} check the written checksums against the files (tests set it). */
+    static final String CHECK_PROPERTY = "moeshard.checksums.check";
 
     /**
      * One file a unit wrote.
@@ -37,12 +40,26 @@ record DoneRecord(String unit, String fingerprint, List<FileSum> files) {
         files = List.copyOf(files);
     }
 
-    /** Records {@code files} (relative to {@code staged}'s directory) as unit {@code unit}'s, done. */
-    static DoneRecord write(StagedDirectory staged, String unit, String fingerprint, List<String> files) {
+    /**
+     * Records {@code files} (relative to {@code staged}'s directory) as unit {@code unit}'s, done, with the block
+     * checksums their writer took as it wrote them ({@code written}, by path), reading back any file it has none for.
+     * With the system property {@value #CHECK_PROPERTY} set to true, every checksum taken while writing is checked
+     * against the file's bytes read back, and a difference is an {@link IllegalStateException}.
+     */
+    static DoneRecord write(StagedDirectory staged, String unit, String fingerprint, List<String> files,
+                            Map<Path, List<Integer>> written) {
         List<FileSum> sums = files.stream().map(f -> {
             Path file = staged.path().resolve(f);
             try {
-                return new FileSum(f, Files.size(file), FileChecksums.BLOCK_BYTES, FileChecksums.of(file));
+                List<Integer> taken = written.entrySet().stream()
+                        .filter(e -> e.getKey().toAbsolutePath().normalize().equals(file.toAbsolutePath().normalize()))
+                        .map(Map.Entry::getValue).findFirst().orElse(null);
+                List<String> crc32c = taken == null ? FileChecksums.of(file) : FileChecksums.hex(taken);
+                if (taken != null && Boolean.getBoolean(CHECK_PROPERTY) && !crc32c.equals(FileChecksums.of(file))) {
+                    throw new IllegalStateException(file + ": the checksums taken while writing it, " + crc32c
+                            + ", are not those of its bytes, " + FileChecksums.of(file));
+                }
+                return new FileSum(f, Files.size(file), FileChecksums.BLOCK_BYTES, crc32c);
             } catch (IOException e) {
                 throw new UncheckedIOException(file + ": cannot read its size: " + e.getMessage(), e);
             }

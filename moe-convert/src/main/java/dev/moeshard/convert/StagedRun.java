@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -322,15 +323,17 @@ final class StagedRun {
         for (ShardUnit u : todo) {
             requireNotStopping();
             Path dir = folderOf(staged, u.checkpoint());
+            Map<Path, List<Integer>> checksums = new HashMap<>();
             job.guard().around(() -> {
                 try (ShardedCheckpointWriter out = ShardedCheckpointWriter.openShard(dir, u.layout(), u.shard(),
                         Map.of("format", "pt"))) {
                     job.writeShard(u.checkpoint(), out, progress);
                     out.commit();
+                    checksums.putAll(out.blockChecksums());
                 }
             });
             requireNotStopping();
-            DoneRecord.write(staged, u.id(), fingerprint, List.of(u.id()));
+            DoneRecord.write(staged, u.id(), fingerprint, List.of(u.id()), checksums);
             finished += u.bytes();
             progress.reach(finished, "wrote unit " + u.id());
             written.add(u.id());

@@ -8,6 +8,7 @@ import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
+import dev.moeshard.safetensors.ReadAhead;
 import dev.moeshard.safetensors.ShardLayout;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.safetensors.TensorSpec;
@@ -361,7 +362,7 @@ final class ToGrouped implements StagedJob {
         GroupedLayout layout = request.layout();
         Set<String> planned = new LinkedHashSet<>();
         plan.specs().forEach(s -> planned.add(s.name()));
-        try (StagedWrites staged = new StagedWrites(engine, out)) {
+        try (StagedWrites staged = new StagedWrites(engine, out); ReadAhead readAhead = new ReadAhead()) {
             // The per-expert slices of this unit's grouped tensors, as views of the mapped output shard: each expert
             // is copied straight from the input into its slice.
             MoeStateDictAdapter adapter = in.model().adapter(layout);
@@ -371,7 +372,16 @@ final class ToGrouped implements StagedJob {
             Map<String, Tensor> hf = in.checkpoint().tensors();
             ExpertNaming naming = in.model().family().naming();
             DequantizedExperts fp8Experts = new DequantizedExperts(staged);
-            for (ExpertSurvey.Layer layer : survey.layers()) {
+            List<ExpertSurvey.Layer> layers = List.copyOf(survey.layers());
+            // The disk reads one layer ahead of the copies: the next layer's input while this one is copied and written.
+            if (!layers.isEmpty()) {
+                readAhead.request(sourcesOf(layers.getFirst(), targets, hf));
+            }
+            for (int l = 0; l < layers.size(); l++) {
+                ExpertSurvey.Layer layer = layers.get(l);
+                if (l + 1 < layers.size()) {
+                    readAhead.request(sourcesOf(layers.get(l + 1), targets, hf));
+                }
                 List<Tensor> groupedOutputs = new ArrayList<>();
                 for (String name : layout.tensorNames(in.model().config().gated())) {
                     String key = layout.key(naming, layer.prefix(), layer.layer(), name);
@@ -450,6 +460,18 @@ final class ToGrouped implements StagedJob {
                 progress.add(target.byteSize());
             });
         }
+    }
+
+    /** The inputs {@code layer}'s expert copies read for this unit: each target's weight and its scale, if any. */
+    private List<Tensor> sourcesOf(ExpertSurvey.Layer layer, Map<String, Tensor> targets, Map<String, Tensor> hf) {
+        List<Tensor> sources = new ArrayList<>();
+        for (String key : survey.keysOf(layer)) {
+            if (targets.containsKey(key)) {
+                sources.add(hf.get(key));
+                sources.add(hf.get(key + Fp8BlockDequantizer.SCALE_SUFFIX));
+            }
+        }
+        return sources;
     }
 
     /**

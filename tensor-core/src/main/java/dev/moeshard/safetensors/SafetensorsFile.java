@@ -58,6 +58,11 @@ public final class SafetensorsFile implements AutoCloseable {
         return inside && e.getValue().arena.scope().isAlive() ? Optional.of(e.getValue()) : Optional.empty();
     }
 
+    /** Where the file's mapping starts (a page boundary). */
+    long mappingAddress() {
+        return mapping.address();
+    }
+
     /**
      * Reads {@code into.byteSize()} bytes of the file, from where {@code address} lies in its mapping, with positional
      * reads rather than through the mapping: a page of a mapping whose file was truncated faults, and a fault in

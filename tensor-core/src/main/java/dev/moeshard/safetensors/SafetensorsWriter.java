@@ -52,6 +52,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class SafetensorsWriter implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SafetensorsWriter.class);
+    /** The alignment of a buffer that {@link #bufferOffsetFor} offsets into. */
+    public static final long DIRECT_BUFFER_ALIGNMENT = DirectWrites.MAX_ALIGNMENT;
 
     /**
      * The complete layout of a file to be written: the tensors in order with their offsets, the metadata and the
@@ -135,11 +137,18 @@ public final class SafetensorsWriter implements AutoCloseable {
     private final MemorySegment mapping;
     private final boolean[] written;
     private final ReentrantLock fileWrites = new ReentrantLock();
+    /** Null where the file system takes no direct writes. */
+    private final DirectWrites direct;
+    private final WrittenChecksums checksums;
+    private List<Integer> blockChecksums;
     private boolean committed;
     private boolean closed;
 
-    private SafetensorsWriter(Path target, Path temp, Plan plan, Arena arena, FileChannel channel, MemorySegment mapping) {
+    private SafetensorsWriter(Path target, Path temp, Plan plan, Arena arena, FileChannel channel, MemorySegment mapping,
+                              DirectWrites direct, WrittenChecksums checksums) {
         this.target = target;
+        this.direct = direct;
+        this.checksums = checksums;
         this.temp = temp;
         this.plan = plan;
         this.arena = arena;
@@ -198,9 +207,15 @@ public final class SafetensorsWriter implements AutoCloseable {
      * @throws UncheckedIOException if the file cannot be created or mapped
      */
     public static SafetensorsWriter open(Path path, Plan plan) {
+        return open(path, plan, DirectWrites.wanted());
+    }
+
+    /** As {@link #open(Path, Plan)}, writing large aligned runs past the page cache where {@code direct} and possible. */
+    static SafetensorsWriter open(Path path, Plan plan, boolean direct) {
         Path temp = AtomicReplace.tempSibling(path);
         Arena arena = Arena.ofShared();
         FileChannel channel = null;
+        DirectWrites directWrites = null;
         try {
             channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
                     StandardOpenOption.WRITE);
@@ -209,17 +224,22 @@ public final class SafetensorsWriter implements AutoCloseable {
             FilePreallocation.reserve(temp, plan.fileSize());
             // The header goes in with a positional write, not through the mapping: on a full disk a write fails with
             // an IOException, where a store to a mapped page the file system cannot back faults.
-            ByteBuffer head = ByteBuffer.allocate(8 + plan.header().length).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer head = ByteBuffer.allocateDirect(8 + plan.header().length).order(ByteOrder.LITTLE_ENDIAN);
             head.putLong(plan.headerLength()).put(plan.header()).flip();
+            WrittenChecksums checksums = new WrittenChecksums(temp);
+            checksums.wrote(0, MemorySegment.ofBuffer(head));
             while (head.hasRemaining()) {
                 channel.write(head, head.position());
             }
             MemorySegment mapping = channel.map(FileChannel.MapMode.READ_WRITE, 0, plan.fileSize(), arena);
-            LOG.debug("writing {} ({} tensors, {} bytes) through {}", path, plan.entries.size(), plan.fileSize(), temp);
-            return new SafetensorsWriter(path, temp, plan, arena, channel, mapping);
+            directWrites = direct ? DirectWrites.open(temp) : null;
+            LOG.debug("writing {} ({} tensors, {} bytes) through {}{}", path, plan.entries.size(), plan.fileSize(), temp,
+                    directWrites == null ? "" : ", large runs direct");
+            return new SafetensorsWriter(path, temp, plan, arena, channel, mapping, directWrites, checksums);
         } catch (IOException | RuntimeException e) {
             arena.close();
             closeQuietly(channel, e);
+            closeQuietly(directWrites, e);
             try {
                 Files.deleteIfExists(temp);
             } catch (IOException suppressed) {
@@ -321,8 +341,33 @@ public final class SafetensorsWriter implements AutoCloseable {
         synchronized (this) {
             checkOpen();
         }
-        ByteBuffer buffer = bytes.asByteBuffer();
         long position = region.address() - mapping.address();
+        checksums.wrote(position, bytes);
+        long[] interior = direct == null ? new long[] {0, 0} : direct.interiorOf(position, bytes);
+        if (interior[1] > interior[0]
+                && direct.write(position + interior[0], bytes.asSlice(interior[0], interior[1] - interior[0]))) {
+            writeBuffered(position, bytes.asSlice(0, interior[0]));
+            writeBuffered(position + interior[1], bytes.asSlice(interior[1]));
+        } else {
+            writeBuffered(position, bytes);
+        }
+    }
+
+    /**
+     * Where bytes for {@code region} (a slice of the tensor data) should start in a buffer aligned to
+     * {@link #DIRECT_BUFFER_ALIGNMENT} for {@link #writeViaFile} to write the bulk of them past the page cache: the
+     * file position's offset within a file-system block, or 0 where direct writes are not available.
+     */
+    public long bufferOffsetFor(MemorySegment region) {
+        return direct == null ? 0 : (region.address() - mapping.address()) % direct.alignment();
+    }
+
+    /** A positional write through the page cache. */
+    private void writeBuffered(long position, MemorySegment bytes) {
+        if (bytes.byteSize() == 0) {
+            return;
+        }
+        ByteBuffer buffer = bytes.asByteBuffer();
         // One write at a time: the kernel holds the file's lock for a buffered write anyway, and a thread waiting
         // for it there spins (a fifth of the CPU time with two writers); waiting here, it sleeps.
         fileWrites.lock();
@@ -370,8 +415,12 @@ public final class SafetensorsWriter implements AutoCloseable {
         try {
             mapping.force();
             channel.force(false);
+            blockChecksums = checksums.finish(channel, plan.fileSize());
             arena.close();
             channel.close();
+            if (direct != null) {
+                direct.close();
+            }
             AtomicReplace.moveIntoPlace(temp, target);
         } catch (IOException e) {
             throw new UncheckedIOException(target + ": cannot commit safetensors file: " + e.getMessage(), e);
@@ -379,6 +428,18 @@ public final class SafetensorsWriter implements AutoCloseable {
         committed = true;
         closed = true;
         LOG.debug("committed {}", target);
+    }
+
+    /**
+     * The committed file's {@link BlockChecksums}, taken as it was written.
+     *
+     * @throws IllegalStateException before {@link #commit()}
+     */
+    public synchronized List<Integer> blockChecksums() {
+        if (!committed) {
+            throw new IllegalStateException(target + ": not committed, its checksums are not final");
+        }
+        return blockChecksums;
     }
 
     /**
@@ -412,6 +473,9 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
         try {
             channel.close();
+            if (direct != null) {
+                direct.close();
+            }
             Files.deleteIfExists(temp);
         } catch (IOException e) {
             throw new UncheckedIOException(temp + ": cannot delete unfinished output: " + e.getMessage(), e);
@@ -457,13 +521,13 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
     }
 
-    private static void closeQuietly(FileChannel channel, Exception failure) {
-        if (channel == null) {
+    private static void closeQuietly(AutoCloseable closeable, Exception failure) {
+        if (closeable == null) {
             return;
         }
         try {
-            channel.close();
-        } catch (IOException suppressed) {
+            closeable.close();
+        } catch (Exception suppressed) {
             failure.addSuppressed(suppressed);
         }
     }

@@ -145,6 +145,24 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
         holderOf(region).writeViaFile(region, bytes);
     }
 
+    /** See {@link SafetensorsWriter#bufferOffsetFor}: where bytes for {@code region} best start in a buffer. */
+    public long bufferOffsetFor(MemorySegment region) {
+        return holderOf(region).bufferOffsetFor(region);
+    }
+
+    /**
+     * Each committed shard's {@link BlockChecksums}, by the shard's path, taken as the shards were written.
+     *
+     * @throws IllegalStateException before {@link #commit()}
+     */
+    public Map<Path, List<Integer>> blockChecksums() {
+        Map<Path, List<Integer>> sums = new LinkedHashMap<>();
+        for (SafetensorsWriter w : writers) {
+            sums.put(w.path(), w.blockChecksums());
+        }
+        return sums;
+    }
+
     /**
      * Starts writing {@code region}, a slice of a tensor handed out by {@link #tensor} that is complete, back to
      * disk on a background thread, so that the disk works while the next tensors are built and {@link #commit()}
