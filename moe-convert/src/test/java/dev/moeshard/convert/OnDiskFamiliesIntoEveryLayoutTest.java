@@ -170,6 +170,32 @@ class OnDiskFamiliesIntoEveryLayoutTest {
         assertTrue(java.nio.file.Files.notExists(dir.resolve("out")));
     }
 
+    /**
+     * Regrouping an output refuses what converting the original directly refuses (--dtype: the experts are moved, not
+     * converted) and a tensor holding the ranks' experts that is none of the layout's, which regrouping would take
+     * whole from the first rank; nothing is written.
+     */
+    @org.junit.jupiter.api.Test
+    void regroupingRefusesADtypeAndAnExpertTensorOfNoLayout(@TempDir Path dir) {
+        Path in = Fixtures.ROOT.resolve("families").resolve("granitemoe");
+        Path vllm = convert(in, dir.resolve("vllm"), GroupedLayout.VLLM, RankSelection.none());
+        InvalidInputException dtype = org.junit.jupiter.api.Assertions.assertThrows(InvalidInputException.class,
+                () -> MoeConvert.toGrouped(ToGroupedRequest.of(vllm, dir.resolve("out"))
+                        .withLayout(GroupedLayout.DEEPEP).withDtype(dev.moeshard.tensor.DType.F32)));
+        assertEquals(List.of("--dtype f32: granitemoe experts are moved, not converted; use --dtype keep"),
+                dtype.problems());
+
+        // The input's own gate/up tensor beside the vllm ones, as a checkpoint mixed by hand would hold it.
+        String extra = "model.layers.1.block_sparse_moe.input_linear.weight";
+        CheckpointFiles.addTensor(vllm, extra, Tensor.allocate(dev.moeshard.tensor.DType.BF16, 8, 192, 64));
+        InvalidInputException mixed = org.junit.jupiter.api.Assertions.assertThrows(InvalidInputException.class,
+                () -> MoeConvert.toGrouped(ToGroupedRequest.of(vllm, dir.resolve("out"))
+                        .withLayout(GroupedLayout.DEEPEP)));
+        assertEquals(List.of(vllm + ": " + extra + " holds the rank's experts but is no vllm tensor [w13_weight, "
+                + "w2_weight]; only those are regrouped"), mixed.problems());
+        assertTrue(java.nio.file.Files.notExists(dir.resolve("out")));
+    }
+
     /** GPT-OSS ranks, interleaved in a layout of their own, are refused by a to-grouped, not regrouped. */
     @org.junit.jupiter.api.Test
     void gptOssRanksAreNotRegrouped(@TempDir Path dir) {
