@@ -232,15 +232,19 @@ final class GroupedRanks implements AutoCloseable {
                     }
                     continue;
                 }
-                if (isOnDiskExpertKey(key)) {
+                // A layout's tensor has that layout's shape, also for a family grouped on disk in a layout's
+                // orientation; GPT-OSS's interleaved tensors, and others cut per rank, only the rank's experts first.
+                boolean layoutShaped = g != null
+                        && (!isGroupedOnDisk() || GroupedOnDiskLayout.onDiskLayout(model.family()) != null);
+                if (isOnDiskExpertKey(key) && !layoutShaped) {
                     if (e.shape().length == 0 || e.shape()[0] != r.range().count()) {
                         problems.add(r.path() + ": " + key + ": shape " + Arrays.toString(e.shape()) + ", expected "
                                 + r.range().count() + " experts on the first axis");
                     }
-                } else if (g == null || isGroupedOnDisk()) {
+                } else if (!layoutShaped) {
                     continue;
                 }
-                long[] want = isGroupedOnDisk() ? e.shape() : layout.shape(g.name(), r.range().count(), config);
+                long[] want = layoutShaped ? layout.shape(g.name(), r.range().count(), config) : e.shape();
                 if (!Arrays.equals(e.shape(), want)) {
                     problems.add(r.path() + ": " + key + ": shape " + Arrays.toString(e.shape()) + ", expected "
                             + Arrays.toString(want) + " for experts [" + r.range().start() + ", " + r.range().end() + ")");

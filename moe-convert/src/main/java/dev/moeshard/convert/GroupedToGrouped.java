@@ -26,6 +26,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.IntPredicate;
 import java.util.stream.Stream;
@@ -35,7 +36,9 @@ import java.util.stream.Stream;
  * {@code --layout} for the requested ranks, with no per-expert step. Each target layer's tensors are views of the
  * mapped output shards; each projection of each source rank's experts moves into them with one strided copy between
  * the two layouts' views (see {@link LayoutConversion}), so every byte moves once, from mapping to mapping. Non-expert
- * tensors and grouped LoRA (the same in every layout) are copied from the first source rank.
+ * tensors and grouped LoRA (the same in every layout) are copied from the first source rank. Outputs of Llama-4,
+ * Granite and Qwen3-VL-MoE are grouped checkpoints of the layout their moeshard.json records and regroup the same way;
+ * to-hf takes any of them back to the family's own tensors ({@link OnDiskRestoration}).
  */
 final class GroupedToGrouped implements StagedJob {
     private static final List<ExpertNaming> NAMINGS = List.of(ExpertNaming.DEFAULT, ExpertNaming.MIXTRAL, ExpertNaming.NEMOTRON_H);
@@ -56,7 +59,9 @@ final class GroupedToGrouped implements StagedJob {
     /**
      * Whether {@code input} is grouped rather than per-expert: rank folders, or grouped tensors of a moeshard layout
      * and no per-expert ones. transformers-v5 fused input without a moeshard.json keeps to the per-expert path, which
-     * reads it too; GPT-OSS is never regrouped.
+     * reads it too. A family grouped on disk is grouped input only as to-grouped wrote it (rank folders or a
+     * moeshard.json), and only where it has a grouped layout's orientation: its own checkpoints are renamed and cut
+     * ({@link ToGrouped}), and GPT-OSS is never regrouped.
      */
     static boolean isGroupedInput(Path given) {
         Path input = InputPaths.resolve(given);
@@ -64,22 +69,17 @@ final class GroupedToGrouped implements StagedJob {
             return false;
         }
         Path dir = Files.isDirectory(input) ? input : input.toAbsolutePath().getParent();
-        Path config = dir.resolve("config.json");
-        if (Files.isRegularFile(config) && ModelFamily.ofModelType(FamilyDetection.modelType(
-                FamilyDetection.readConfig(config))).map(f -> f.layout() == ModelFamily.Layout.GROUPED_ON_DISK)
-                .orElse(false)) {
-            return false;
-        }
-        if (Files.isDirectory(input)) {
-            try (Stream<Path> children = Files.list(input)) {
-                if (children.anyMatch(p -> Files.isDirectory(p) && p.getFileName().toString().matches("ep-rank-\\d+"))) {
-                    return true;
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot list " + input + ": " + e.getMessage(), e);
-            }
-        }
         boolean manifest = Files.isRegularFile(dir.resolve(GroupedManifest.FILE_NAME));
+        Path config = dir.resolve("config.json");
+        Optional<ModelFamily> onDisk = Files.isRegularFile(config) ? ModelFamily.ofModelType(FamilyDetection.modelType(
+                FamilyDetection.readConfig(config))).filter(f -> f.layout() == ModelFamily.Layout.GROUPED_ON_DISK)
+                : Optional.empty();
+        if (onDisk.isPresent()) {
+            return GroupedOnDiskLayout.onDiskLayout(onDisk.get()) != null && (manifest || hasRankFolders(input));
+        }
+        if (hasRankFolders(input)) {
+            return true;
+        }
         try (Checkpoint c = Checkpoint.open(input)) {
             boolean grouped = false;
             for (String key : c.keys()) {
@@ -96,6 +96,18 @@ final class GroupedToGrouped implements StagedJob {
                 }
             }
             return grouped;
+        }
+    }
+
+    /** Whether {@code input} is a directory of {@code ep-rank-R/} folders, the ranks of one run. */
+    private static boolean hasRankFolders(Path input) {
+        if (!Files.isDirectory(input)) {
+            return false;
+        }
+        try (Stream<Path> children = Files.list(input)) {
+            return children.anyMatch(p -> Files.isDirectory(p) && p.getFileName().toString().matches("ep-rank-\\d+"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + input + ": " + e.getMessage(), e);
         }
     }
 
@@ -170,10 +182,15 @@ final class GroupedToGrouped implements StagedJob {
     private static GroupedRanks openRanks(ToGroupedRequest request) {
         GroupedRanks ranks = GroupedRanks.open(List.of(request.input()), null, request.inputLayout());
         try {
-            if (ranks.isGroupedOnDisk()) {
-                throw new InvalidInputException(request.input().toString(), List.of(ranks.model().family().modelType() + " checkpoints, grouped on disk in their own names, are not regrouped"));
+            ModelFamily family = ranks.model().family();
+            if (ranks.isGroupedOnDisk() && GroupedOnDiskLayout.onDiskLayout(family) == null) {
+                throw new InvalidInputException(request.input().toString(), List.of(family.modelType()
+                        + " checkpoints, grouped on disk in their own interleaved layout, are not regrouped"));
             }
             List<String> problems = new ArrayList<>(ranks.problems());
+            if (ranks.isGroupedOnDisk()) {
+                problems.addAll(onDiskProblems(request, ranks));
+            }
             String tooMany = request.ranks().tooManyRanks(ranks.model().config().numExperts());
             if (tooMany != null) {
                 problems.add(tooMany);
@@ -186,6 +203,30 @@ final class GroupedToGrouped implements StagedJob {
             ranks.close();
             throw e;
         }
+    }
+
+    /**
+     * What stops ranks that to-grouped wrote of a family grouped on disk (Llama-4, Granite, Qwen3-VL-MoE) from being
+     * regrouped as any grouped checkpoint is: --dtype, which their direct conversion refuses too, so that a regrouped
+     * output is always what converting directly would have written; and a tensor cut per rank along its experts that
+     * is none of the layout's, which would be taken whole from the first rank.
+     */
+    private static List<String> onDiskProblems(ToGroupedRequest request, GroupedRanks ranks) {
+        List<String> problems = new ArrayList<>();
+        ModelFamily family = ranks.model().family();
+        if (request.dtype() != null) {
+            problems.add("--dtype " + request.dtypeName() + ": " + family.modelType() + " experts are moved, not "
+                    + "converted; use --dtype keep");
+        }
+        for (GroupedRanks.Rank r : ranks.ranks()) {
+            for (String key : r.checkpoint().keys()) {
+                if (ranks.isOnDiskExpertKey(key) && ranks.layout().parse(family.naming(), key) == null) {
+                    problems.add(r.path() + ": " + key + " holds the rank's experts but is no " + ranks.layout().cliName()
+                            + " tensor " + ranks.layout().allTensorNames() + "; only those are regrouped");
+                }
+            }
+        }
+        return problems;
     }
 
     private List<RankUnit> units(IntPredicate planned) {

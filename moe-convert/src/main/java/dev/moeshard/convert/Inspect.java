@@ -71,8 +71,11 @@ final class Inspect {
             }
         }
         MoeConfig config = ranks.model().config();
-        String layout = ranks.isGroupedOnDisk() ? GroupedOnDiskLayout.describe(ranks.model().family()) : ranks.layout() == GroupedLayout.HF_V5
-                ? "hf-v5 (transformers v5 fused)" : ranks.layout().cliName();
+        // GPT-OSS ranks keep the family's own layout; any other grouped ranks, those of Llama-4, Granite and
+        // Qwen3-VL-MoE included, are in the grouped layout they were written in, whatever its names.
+        boolean ownLayout = ranks.isGroupedOnDisk() && GroupedOnDiskLayout.onDiskLayout(ranks.model().family()) == null;
+        String layout = ownLayout ? GroupedOnDiskLayout.describe(ranks.model().family())
+                : ranks.layout() == GroupedLayout.HF_V5 ? "hf-v5 (transformers v5 fused)" : ranks.layout().cliName();
         Checkpoint first = ranks.ranks().getFirst().checkpoint();
         return new InspectReport(ranks.ranks().size() == 1 ? first.path().toString()
                 : first.path().toAbsolutePath().getParent().toString(), files, ranks.model().family().modelType(),

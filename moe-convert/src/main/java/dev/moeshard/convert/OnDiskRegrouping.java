@@ -61,8 +61,9 @@ final class OnDiskRegrouping {
     /**
      * For a family grouped on disk in a grouped layout's orientation: every layer's own tensors present, each in that
      * orientation's shape for all experts, which the renames and the strided copies take for granted. An input in
-     * another orientation (a regrouped output given back as input, say) is refused here rather than read across.
-     * None for GPT-OSS, whose interleaved tensors are only cut.
+     * another orientation is refused here rather than read across: a regrouped output given back as input without
+     * the moeshard.json that tells its layout ({@link GroupedToGrouped} regroups it with one). None for GPT-OSS, whose
+     * interleaved tensors are only cut.
      */
     static List<String> orientationProblems(ModelFamily family, Checkpoint checkpoint, MoeConfig config) {
         GroupedLayout own = GroupedOnDiskLayout.onDiskLayout(family);
@@ -83,7 +84,8 @@ final class OnDiskRegrouping {
                 problems.add(key + ": a " + family.modelType() + " expert tensor of this model (E, H, I = "
                         + config.numExperts() + ", " + config.hidden() + ", " + config.intermediate() + ") has shape "
                         + Arrays.toString(want) + " in its own (" + own.cliName() + ") orientation, got "
-                        + Arrays.toString(got));
+                        + Arrays.toString(got) + "; an output of to-grouped is read back in its layout only with its "
+                        + GroupedManifest.FILE_NAME + " beside it");
             }
             layers.computeIfAbsent(k.prefix() + "layers." + k.layer(), x -> new LinkedHashSet<>()).add(k.name());
         }

@@ -13,8 +13,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * to-hf of ranks that {@link OnDiskRegrouping} wrote: a family grouped on disk (Llama-4, Granite, Qwen3-VL-MoE) in
- * a layout other than its own. Each layer's tensors go back into the family's own orientation under its HF names,
+ * to-hf of ranks of a family grouped on disk (Llama-4, Granite, Qwen3-VL-MoE) in a layout other than its own, as
+ * {@link OnDiskRegrouping} wrote them or {@link GroupedToGrouped} regrouped them again. Each layer's tensors go back into the family's own orientation under its HF names,
  * every rank's experts at their place along the first axis, one projection at a time: a piece is the rank's view of
  * one projection in the layout written, and it lands in the own layout's view of that projection in the output.
  * Since only views are involved, the input comes back byte for byte.

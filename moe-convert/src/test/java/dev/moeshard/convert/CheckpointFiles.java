@@ -51,24 +51,34 @@ final class CheckpointFiles {
 
     /** Rewrites the checkpoint in {@code dir} as one file without {@code removed}; other files stay. */
     static void removeTensors(Path dir, Collection<String> removed) {
-        rewrite(dir, (key, t) -> removed.contains(key) ? null : t, removed);
+        rewrite(dir, (key, t) -> removed.contains(key) ? null : t, removed, Map.of());
     }
 
     /** Rewrites the checkpoint in {@code dir} with tensor {@code key} replaced by {@code change} of a copy of it. */
     static void changeTensor(Path dir, String key, UnaryOperator<Tensor> change) {
-        rewrite(dir, (k, t) -> k.equals(key) ? change.apply(t) : t, List.of(key));
+        rewrite(dir, (k, t) -> k.equals(key) ? change.apply(t) : t, List.of(key), Map.of());
+    }
+
+    /** Rewrites the checkpoint in {@code dir} with tensor {@code key}, which it lacks, added as {@code added}. */
+    static void addTensor(Path dir, String key, Tensor added) {
+        rewrite(dir, (k, t) -> t, List.of(), Map.of(key, added));
     }
 
     private interface Edit {
         Tensor apply(String key, Tensor copy);
     }
 
-    private static void rewrite(Path dir, Edit edit, Collection<String> mustExist) {
+    private static void rewrite(Path dir, Edit edit, Collection<String> mustExist, Map<String, Tensor> added) {
         Map<String, Tensor> kept = new LinkedHashMap<>();
         try (Checkpoint in = Checkpoint.open(dir)) {
             for (String k : mustExist) {
                 if (!in.contains(k)) {
                     throw new IllegalArgumentException(dir + " has no tensor " + k);
+                }
+            }
+            for (String k : added.keySet()) {
+                if (in.contains(k)) {
+                    throw new IllegalArgumentException(dir + " has a tensor " + k + " already");
                 }
             }
             for (String k : in.keys()) {
@@ -77,6 +87,7 @@ final class CheckpointFiles {
                     kept.put(k, t);
                 }
             }
+            kept.putAll(added);
         }
         try (Stream<Path> files = Files.list(dir)) {
             for (Path f : files.toList()) {

@@ -20,7 +20,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The families grouped on disk in a grouped layout's orientation (Llama-4: DeepEP's; Granite and Qwen3-VL-MoE:
  * hf-v5's) converted into every layout, on one rank and on an uneven three: each grouped tensor holds what the
  * reference formula, computed here from the input's own tensors, says; to-hf restores the input byte for byte, and
- * verify finds the two identical.
+ * verify finds the two identical. An output of any layout regrouped into another is what converting directly into
+ * that one writes, and inspect tells its layers, experts and layout.
  */
 class OnDiskFamiliesIntoEveryLayoutTest {
 
@@ -72,22 +73,145 @@ class OnDiskFamiliesIntoEveryLayoutTest {
         }
     }
 
+    static Stream<Arguments> familiesAndPairsOfLayouts() {
+        return FAMILIES.stream().flatMap(f -> Stream.of(GroupedLayout.values()).flatMap(first ->
+                Stream.of(GroupedLayout.values()).map(second -> Arguments.of(f, first, second))));
+    }
+
+    /**
+     * An output in {@code first} regrouped into {@code second} is, tensor for tensor and byte for byte, what
+     * converting the input directly into {@code second} writes: from an uneven three ranks into one, and from one into
+     * the uneven three (when {@code first} is not the family's own orientation, a regrouped output regrouped again);
+     * the direct conversions are held to the reference formula above. to-hf of each restores the input byte for
+     * byte, and verify finds them equal.
+     */
+    @ParameterizedTest(name = "{0}: {1} regrouped into {2}")
+    @MethodSource("familiesAndPairsOfLayouts")
+    void aRegroupedOutputIsTheDirectConversionAndComesBackByteForByte(OnDisk family, GroupedLayout first,
+                                                                       GroupedLayout second, @TempDir Path dir) {
+        Path in = Fixtures.ROOT.resolve("families").resolve(family.fixture());
+        Path firstOne = convert(in, dir.resolve("first-1"), first, RankSelection.none());
+        Path firstThree = convert(in, dir.resolve("first-3"), first, RankSelection.all(3));
+        Path directOne = convert(in, dir.resolve("direct-1"), second, RankSelection.none());
+        Path directThree = convert(in, dir.resolve("direct-3"), second, RankSelection.all(3));
+
+        Path intoOne = dir.resolve("regrouped-1");
+        ConversionReport one = MoeConvert.toGrouped(ToGroupedRequest.of(firstThree, intoOne).withLayout(second));
+        CheckpointFiles.assertSameTensors(directOne, intoOne);
+        assertTrue(one.decisions().contains("grouped input in " + first.cliName() + " regrouped into "
+                + second.cliName()), one.decisions().toString());
+
+        Path intoThree = dir.resolve("regrouped-3");
+        ConversionReport three = MoeConvert.toGrouped(ToGroupedRequest.of(firstOne, intoThree).withLayout(second)
+                .withRanks(RankSelection.all(3)));
+        assertEquals(List.of(0, 3, 6), three.outputs().stream().map(ConversionReport.WrittenCheckpoint::expertStart)
+                .toList());
+        for (ConversionReport.WrittenCheckpoint rank : three.outputs()) {
+            String folder = rank.path().getFileName().toString();
+            CheckpointFiles.assertSameTensors(directThree.resolve(folder), rank.path());
+        }
+
+        for (Path regrouped : List.of(intoOne, intoThree)) {
+            Path back = dir.resolve("back-" + regrouped.getFileName());
+            MoeConvert.toHf(ToHfRequest.of(List.of(regrouped), back));
+            CheckpointFiles.assertSameTensors(in, back);
+            VerifyReport verified = MoeConvert.verify(VerifyRequest.of(in, List.of(regrouped)));
+            assertTrue(verified.identical(), verified.differences().toString());
+        }
+    }
+
+    /**
+     * inspect on an output of any layout, as one checkpoint and as the uneven ranks of one run: the family, its
+     * experts and sizes, both expert layers, the layout written, each rank's experts, and nothing that stops to-hf.
+     */
+    @ParameterizedTest(name = "{0} into {1}")
+    @MethodSource("familiesAndLayouts")
+    void inspectTellsTheLayersExpertsAndLayoutOfAnOutput(OnDisk family, GroupedLayout layout, @TempDir Path dir) {
+        Path in = Fixtures.ROOT.resolve("families").resolve(family.fixture());
+        InspectReport input = MoeConvert.inspect(in);
+        String layoutLine = layout == GroupedLayout.HF_V5 ? "hf-v5 (transformers v5 fused)" : layout.cliName();
+        List<String> layers = List.of(family.layers() + "0", family.layers() + "1");
+        for (RankSelection ranks : List.of(RankSelection.none(), RankSelection.all(3))) {
+            Path out = convert(in, dir.resolve("out-" + ranks.ranks().size()), layout, ranks);
+            InspectReport report = MoeConvert.inspect(out);
+            assertEquals(input.family(), report.family(), out.toString());
+            assertEquals(layoutLine, report.layout(), out.toString());
+            assertEquals(8, report.numExperts(), out.toString());
+            assertEquals(input.hidden(), report.hidden(), out.toString());
+            assertEquals(input.intermediate(), report.intermediate(), out.toString());
+            assertTrue(report.gated(), out.toString());
+            assertEquals(layers, report.expertLayers(), out.toString());
+            assertEquals(layout.tensorNames(true).size() * 2 * ranks.ranks().size(), report.expertTensors(),
+                    out.toString());
+            assertEquals(ranks.ranks().size() == 1 ? List.of("out-1: experts [0, 8)") : List.of(
+                    "ep-rank-0: experts [0, 3)", "ep-rank-1: experts [3, 6)", "ep-rank-2: experts [6, 8)"),
+                    report.ranks(), out.toString());
+            assertTrue(report.valid(), report.problems().toString());
+        }
+    }
+
     /**
      * A Llama-4 output regrouped into hf-v5 holds {@code gate_up_proj} under the input's own name but [E, 2I, H]:
-     * given back as input it is refused, naming the tensor and both shapes, in any layout, its own included.
+     * without the moeshard.json that records its layout it reads as the family's own checkpoint, so given back as
+     * input it is refused, naming the tensor and both shapes, in any layout, its own included.
      */
     @ParameterizedTest(name = "into {0}")
     @org.junit.jupiter.params.provider.EnumSource(GroupedLayout.class)
-    void anInputInAnotherOrientationIsRefusedNotReadAcross(GroupedLayout layout, @TempDir Path dir) {
+    void anOutputWithoutItsManifestIsRefusedNotReadAcross(GroupedLayout layout, @TempDir Path dir) throws Exception {
         Path in = Fixtures.ROOT.resolve("families").resolve("llama4_text");
-        Path regrouped = dir.resolve("hf-v5");
-        MoeConvert.toGrouped(ToGroupedRequest.of(in, regrouped).withLayout(GroupedLayout.HF_V5));
+        Path regrouped = convert(in, dir.resolve("hf-v5"), GroupedLayout.HF_V5, RankSelection.none());
+        java.nio.file.Files.delete(regrouped.resolve(GroupedManifest.FILE_NAME));
         InvalidInputException e = org.junit.jupiter.api.Assertions.assertThrows(InvalidInputException.class,
                 () -> MoeConvert.toGrouped(ToGroupedRequest.of(regrouped, dir.resolve("out")).withLayout(layout)));
         assertTrue(e.problems().contains("model.layers.0.feed_forward.experts.gate_up_proj: a llama4_text expert "
                 + "tensor of this model (E, H, I = 8, 64, 96) has shape [8, 64, 192] in its own (deepep) orientation, "
-                + "got [8, 192, 64]"), e.problems().toString());
+                + "got [8, 192, 64]; an output of to-grouped is read back in its layout only with its moeshard.json "
+                + "beside it"), e.problems().toString());
         assertTrue(java.nio.file.Files.notExists(dir.resolve("out")));
+    }
+
+    /**
+     * Regrouping an output refuses what converting the original directly refuses (--dtype: the experts are moved, not
+     * converted) and a tensor holding the ranks' experts that is none of the layout's, which regrouping would take
+     * whole from the first rank; nothing is written.
+     */
+    @org.junit.jupiter.api.Test
+    void regroupingRefusesADtypeAndAnExpertTensorOfNoLayout(@TempDir Path dir) {
+        Path in = Fixtures.ROOT.resolve("families").resolve("granitemoe");
+        Path vllm = convert(in, dir.resolve("vllm"), GroupedLayout.VLLM, RankSelection.none());
+        InvalidInputException dtype = org.junit.jupiter.api.Assertions.assertThrows(InvalidInputException.class,
+                () -> MoeConvert.toGrouped(ToGroupedRequest.of(vllm, dir.resolve("out"))
+                        .withLayout(GroupedLayout.DEEPEP).withDtype(dev.moeshard.tensor.DType.F32)));
+        assertEquals(List.of("--dtype f32: granitemoe experts are moved, not converted; use --dtype keep"),
+                dtype.problems());
+
+        // The input's own gate/up tensor beside the vllm ones, as a checkpoint mixed by hand would hold it.
+        String extra = "model.layers.1.block_sparse_moe.input_linear.weight";
+        CheckpointFiles.addTensor(vllm, extra, Tensor.allocate(dev.moeshard.tensor.DType.BF16, 8, 192, 64));
+        InvalidInputException mixed = org.junit.jupiter.api.Assertions.assertThrows(InvalidInputException.class,
+                () -> MoeConvert.toGrouped(ToGroupedRequest.of(vllm, dir.resolve("out"))
+                        .withLayout(GroupedLayout.DEEPEP)));
+        assertEquals(List.of(vllm + ": " + extra + " holds the rank's experts but is no vllm tensor [w13_weight, "
+                + "w2_weight]; only those are regrouped"), mixed.problems());
+        assertTrue(java.nio.file.Files.notExists(dir.resolve("out")));
+    }
+
+    /** GPT-OSS ranks, interleaved in a layout of their own, are refused by a to-grouped, not regrouped. */
+    @org.junit.jupiter.api.Test
+    void gptOssRanksAreNotRegrouped(@TempDir Path dir) {
+        Path in = Fixtures.ROOT.resolve("families").resolve("gpt_oss");
+        Path ranks = convert(in, dir.resolve("ranks"), GroupedLayout.DEEPEP, RankSelection.all(2));
+        InvalidInputException e = org.junit.jupiter.api.Assertions.assertThrows(InvalidInputException.class,
+                () -> MoeConvert.toGrouped(ToGroupedRequest.of(ranks, dir.resolve("out"))
+                        .withLayout(GroupedLayout.HF_V5)));
+        assertEquals(List.of("gpt_oss checkpoints, grouped on disk in their own interleaved layout, are not "
+                + "regrouped"), e.problems());
+        assertTrue(java.nio.file.Files.notExists(dir.resolve("out")));
+    }
+
+    private static Path convert(Path in, Path out, GroupedLayout layout, RankSelection ranks) {
+        MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withLayout(layout).withRanks(ranks));
+        return out;
     }
 
     /**
