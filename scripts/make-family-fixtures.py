@@ -28,7 +28,8 @@ FAMILIES = [
 # intermediate size is half the hidden size: fused [E, 2I, H] and [E, H, 2I] would then have one shape.
 SMALL = {
     "vocab_size": 128, "hidden_size": 64, "intermediate_size": 96, "moe_intermediate_size": 24,
-    "shared_expert_intermediate_size": 32, "expert_ffn_hidden_size": 32, "ffn_hidden_size": 32,
+    "shared_expert_intermediate_size": 32, "moe_shared_expert_intermediate_size": 32, "expert_ffn_hidden_size": 32,
+    "ffn_hidden_size": 32,
     "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16,
     "num_experts": 8, "n_routed_experts": 8, "num_local_experts": 8, "moe_num_experts": 8,
     "num_experts_per_tok": 2, "moe_k": 2, "top_k": 2, "n_shared_experts": 1, "num_shared_experts": 1,
@@ -45,8 +46,22 @@ SMALL = {
 }
 
 
-def shrink(config):
+# Arguments a family's config is made with, where its defaults cannot simply be shrunk. They are passed to
+# AutoConfig.for_model, so that the config derives what depends on them itself, and shrink leaves them alone.
+CONFIG_ARGS = {
+    # Nemotron-H's layers, one letter each (configuration_nemotron_h.py): M Mamba-2, E MoE (routed experts, non-gated
+    # ReLU², beside one shared expert), * attention, - dense MLP. transformers 5 takes the string as the legacy
+    # hybrid_override_pattern and keeps it as the list layers_block_type, in its own words for the layer kinds, with
+    # num_hidden_layers derived from it; older versions keep the string and require its length to be
+    # num_hidden_layers, so both are given. No Mamba kernels: the naive path runs anywhere, with no download.
+    "nemotron_h": {"hybrid_override_pattern": "ME*-E", "num_hidden_layers": 5, "use_mamba_kernels": False},
+}
+
+
+def shrink(config, keep=()):
     for name, value in SMALL.items():
+        if name in keep:
+            continue
         # None too: a size left unset (dots1's, hunyuan's head_dim) would stay unset in the tiny model
         if hasattr(config, name) and (getattr(config, name) is None or isinstance(getattr(config, name), int)):
             try:
@@ -62,12 +77,6 @@ def shrink(config):
         if isinstance(getattr(config, attr, None), list) and getattr(config, attr):
             seq = getattr(config, attr)
             setattr(config, attr, seq[-config.num_hidden_layers:] if attr != "mlp_only_layers" else [])
-    if hasattr(config, "layers_block_type"):
-        try:
-            config.layers_block_type = ["mamba", "moe", "attention", "moe"][:max(2, config.num_hidden_layers)]
-            config.num_hidden_layers = len(config.layers_block_type)
-        except (AttributeError, ValueError):
-            pass
     if hasattr(config, "moe_layer_freq") and isinstance(config.moe_layer_freq, int):
         config.moe_layer_freq = 1
     if hasattr(config, "decoder_sparse_step"):
@@ -76,13 +85,15 @@ def shrink(config):
 
 
 def build(model_type):
-    config = shrink(AutoConfig.for_model(model_type))
+    args = CONFIG_ARGS.get(model_type, {})
+    config = shrink(AutoConfig.for_model(model_type, **args), keep=args)
+    reasons = []
     for auto in ("AutoModelForCausalLM", "AutoModelForImageTextToText", "AutoModel"):
         try:
             return config, getattr(transformers, auto).from_config(config, torch_dtype=torch.bfloat16)
-        except (ValueError, KeyError):
-            continue
-    raise ValueError("no auto class builds " + model_type)
+        except (ValueError, KeyError) as e:
+            reasons.append(f"{auto}: {type(e).__name__}: {e}")
+    raise ValueError(f"no auto class builds {model_type}: " + "; ".join(reasons))
 
 
 def main():
