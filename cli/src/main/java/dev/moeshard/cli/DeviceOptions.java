@@ -11,8 +11,8 @@ final class DeviceOptions {
     Integer threads;
 
     @Option(names = "--device", paramLabel = "cpu|cuda|auto", defaultValue = "auto",
-            description = "Where the expert copies run (default: ${DEFAULT-VALUE}: CUDA when a device is usable, else "
-                    + "the CPU; cuda:N picks a device).")
+            description = "Where the expert copies run (default: ${DEFAULT-VALUE}: the CPU, faster for a file-to-file "
+                    + "job than the CUDA path today; cuda or cuda:N runs them on a GPU).")
     String device;
 
     /** The device named, or null for auto. */

@@ -30,17 +30,21 @@ abstract sealed class LayerCopies {
     abstract boolean writesTargetsInPlace();
 
     /**
-     * Where a layer's copies run for the device asked for: null takes CUDA where a device is usable, else the CPU.
-     * A CUDA device named where CUDA cannot be used fails with the reasons: asked for by name, a missing device must
-     * not silently become the CPU.
+     * Where a layer's copies run for the device asked for: null (auto) takes the CPU, since a file-to-file job is
+     * faster there than through the CUDA path, which moves each layer to the device and back whole
+     * (benchmarks/RESULTS.md); a GPU runs them only when named. A CUDA device named where CUDA cannot be used fails
+     * with the reasons: asked for by name, a missing device must not silently become the CPU.
      */
     static LayerCopies on(Device requested) {
-        Device target = requested != null ? requested : Cuda.availability().available() ? Device.cuda(0) : Device.CPU;
-        if (target.isCpu()) {
+        if (requested == null) {
+            return new Cpu("cpu (auto: a file-to-file job is faster on the CPU than on the CUDA path, which moves each "
+                    + "layer to the device and back whole; --device cuda runs it there)");
+        }
+        if (requested.isCpu()) {
             return onCpu();
         }
-        requireUsable(target);
-        return onDevice(target);
+        requireUsable(requested);
+        return onDevice(requested);
     }
 
     /**
@@ -56,11 +60,11 @@ abstract sealed class LayerCopies {
         }
     }
 
-    /** Where the copies run, for the report: cpu or cuda:N. */
+    /** Where the copies run, for the report: cpu or cuda:N, and why where it was chosen. */
     abstract String where();
 
     static LayerCopies onCpu() {
-        return new Cpu();
+        return new Cpu("cpu");
     }
 
     static LayerCopies onDevice(Device device) {
@@ -68,6 +72,12 @@ abstract sealed class LayerCopies {
     }
 
     private static final class Cpu extends LayerCopies {
+        private final String where;
+
+        Cpu(String where) {
+            this.where = where;
+        }
+
         @Override
         void copyLayer(List<Tensor> targets, List<Tensor> sources, List<Tensor> groupedOutputs, StagedWrites staged) {
             staged.copyLayer(targets, sources, groupedOutputs);
@@ -80,7 +90,7 @@ abstract sealed class LayerCopies {
 
         @Override
         String where() {
-            return "cpu";
+            return where;
         }
     }
 

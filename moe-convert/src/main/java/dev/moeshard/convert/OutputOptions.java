@@ -15,7 +15,7 @@ import java.util.List;
  *
  * @param maxShardBytes the largest output shard, in tensor bytes
  * @param replaceExisting whether an existing output directory is replaced (atomically, at the end)
- * @param device where the expert copies run: null chooses (CUDA when a device is usable, else the CPU)
+ * @param device where the expert copies run: null chooses (the CPU, faster for file-to-file jobs than the CUDA path)
  * @param threads copy threads, or 0 for the shared engine's (every processor, or {@code -Dmoeshard.threads})
  */
 public record OutputOptions(long maxShardBytes, boolean replaceExisting, Device device, int threads) {
@@ -39,7 +39,7 @@ public record OutputOptions(long maxShardBytes, boolean replaceExisting, Device 
         return new OutputOptions(maxShardBytes, replace, device, threads);
     }
 
-    /** {@code device} null: CUDA where usable, else the CPU. */
+    /** {@code device} null: chosen (the CPU, faster for file-to-file jobs than the CUDA path). */
     public OutputOptions withDevice(Device device) {
         return new OutputOptions(maxShardBytes, replaceExisting, device, threads);
     }
