@@ -54,14 +54,14 @@ class LoraInputTest {
     }
 
     @Test
-    void allRanksKeepTheLoraWholeAndMergeBack(@TempDir Path dir) throws IOException {
+    void eachRankKeepsTheLoraOfItsExpertsAndAllMergeBack(@TempDir Path dir) throws IOException {
         Path in = perExpertAdapter(dir.resolve("in"), true, true);
         Path grouped = dir.resolve("grouped");
         CliRun run = CliRun.of("to-grouped", in.toString(), grouped.toString(), "--ep-size", "3", "--all-ranks", "--quiet");
         assertEquals(ExitCode.OK, run.code(), run.toString());
         try (Checkpoint rank2 = Checkpoint.open(grouped.resolve("ep-rank-2"))) {
             assertArrayEquals(new long[] {2, H, 2 * I}, rank2.entry("model.layers.0.mlp.experts.gate_and_up_projs").shape());
-            assertArrayEquals(new long[] {E, H, R}, rank2.entry(P + "0.mlp.experts.lora_gate_and_up_A").shape());
+            assertArrayEquals(new long[] {2, H, R}, rank2.entry(P + "0.mlp.experts.lora_gate_and_up_A").shape());
         }
         CliRun verify = CliRun.of("verify", in.toString(), grouped.toString());
         assertEquals(ExitCode.OK, verify.code(), verify.toString());

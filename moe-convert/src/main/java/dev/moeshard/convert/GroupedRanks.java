@@ -13,12 +13,14 @@ import dev.moeshard.moe.ToHfOptions;
 import dev.moeshard.moe.family.DetectedModel;
 import dev.moeshard.moe.family.FamilyDetection;
 import dev.moeshard.moe.family.ModelFamily;
+import dev.moeshard.moe.lora.LoraExpertSuffix;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.safetensors.InputFile;
 import dev.moeshard.safetensors.TensorEntry;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
+import dev.moeshard.tensor.TensorOps;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -165,6 +167,43 @@ final class GroupedRanks implements AutoCloseable {
         return !isGroupedOnDisk() && (layout.parse(naming, key) != null || Fp8GroupedScales.parse(naming, key) != null);
     }
 
+    /**
+     * Whether {@code key} is grouped expert LoRA ({@code lora_gate_and_up_A} [E_local, H, r] ...), which holds the
+     * rank's experts on its first axis as its grouped weights do.
+     */
+    boolean isGroupedLoraKey(String key) {
+        return !isGroupedOnDisk() && LoraExpertSuffix.of(key, model.family().naming().segment()) != null;
+    }
+
+    /**
+     * The PEFT tensors of grouped LoRA {@code key} of every rank, in expert order: each rank's experts' own tensors, or,
+     * for ParamWrapper, which folds all E experts into one tensor, the ranks' tensors gathered in memory first (LoRA is
+     * r/H the size of the experts).
+     */
+    List<Map.Entry<String, Tensor>> loraToHf(String key, ToHfOptions.LoraFormat format) {
+        List<Map.Entry<String, Tensor>> out = new ArrayList<>();
+        if (format == ToHfOptions.LoraFormat.PARAM_WRAPPER) {
+            List<Tensor> pieces = byFirstExpert().stream().filter(r -> r.checkpoint().contains(key))
+                    .map(r -> r.checkpoint().tensor(key)).toList();
+            out.addAll(model.adapter(layout).toHf(key, TensorOps.cat(pieces, 0),
+                    ToHfOptions.defaults().withLoraFormat(format)));
+            return out;
+        }
+        for (Rank r : byFirstExpert()) {
+            out.addAll(loraToHf(r, key));
+        }
+        return out;
+    }
+
+    /** The per-expert PEFT tensors of rank {@code r}'s experts of grouped LoRA {@code key}; none where it lacks it. */
+    List<Map.Entry<String, Tensor>> loraToHf(Rank r, String key) {
+        if (!r.checkpoint().contains(key)) {
+            return List.of();
+        }
+        return model.adapter(layout).toHf(key, r.checkpoint().tensor(key),
+                ToHfOptions.defaults().withLocalExperts(r.range()));
+    }
+
     /** Whether these are ranks of a family grouped on disk (GPT-OSS, Llama-4, ...), whose expert tensors are cut along their first axis and never split. */
     boolean isGroupedOnDisk() {
         return model.family().layout() == ModelFamily.Layout.GROUPED_ON_DISK;
@@ -219,6 +258,7 @@ final class GroupedRanks implements AutoCloseable {
         // grouped key -> expert id -> ranks holding it; and its dtype as the first rank had it
         Map<String, Map<Integer, List<Integer>>> holders = new LinkedHashMap<>();
         Map<String, DType> dtypes = new LinkedHashMap<>();
+        Map<String, long[]> loraInner = new LinkedHashMap<>(); // grouped LoRA key -> the [X, r] of one expert
         for (Rank r : ranks) {
             for (String key : r.checkpoint().keys()) {
                 GroupedLayout.Key g = layout.parse(naming, key);
@@ -236,7 +276,20 @@ final class GroupedRanks implements AutoCloseable {
                 // orientation; GPT-OSS's interleaved tensors, and others cut per rank, only the rank's experts first.
                 boolean layoutShaped = g != null
                         && (!isGroupedOnDisk() || GroupedOnDiskLayout.onDiskLayout(model.family()) != null);
-                if (isOnDiskExpertKey(key) && !layoutShaped) {
+                if (isGroupedLoraKey(key)) {
+                    if (e.shape().length != 3 || e.shape()[0] != r.range().count()) {
+                        problems.add(r.path() + ": " + key + ": shape " + Arrays.toString(e.shape()) + ", expected "
+                                + r.range().count() + " experts (those of [" + r.range().start() + ", " + r.range().end()
+                                + ")) on the first axis of a 3-d grouped LoRA tensor");
+                        continue;
+                    }
+                    long[] inner = Arrays.copyOfRange(e.shape(), 1, 3);
+                    long[] seen = loraInner.putIfAbsent(key, inner);
+                    if (seen != null && !Arrays.equals(seen, inner)) {
+                        problems.add(r.path() + ": " + key + ": shape " + Arrays.toString(e.shape()) + ", but another"
+                                + " rank's experts are [" + seen[0] + ", " + seen[1] + "] each");
+                    }
+                } else if (isOnDiskExpertKey(key) && !layoutShaped) {
                     if (e.shape().length == 0 || e.shape()[0] != r.range().count()) {
                         problems.add(r.path() + ": " + key + ": shape " + Arrays.toString(e.shape()) + ", expected "
                                 + r.range().count() + " experts on the first axis");
@@ -244,7 +297,8 @@ final class GroupedRanks implements AutoCloseable {
                 } else if (!layoutShaped) {
                     continue;
                 }
-                long[] want = layoutShaped ? layout.shape(g.name(), r.range().count(), config) : e.shape();
+                long[] want = layoutShaped && !isGroupedLoraKey(key) ? layout.shape(g.name(), r.range().count(), config)
+                        : e.shape();
                 if (!Arrays.equals(e.shape(), want)) {
                     problems.add(r.path() + ": " + key + ": shape " + Arrays.toString(e.shape()) + ", expected "
                             + Arrays.toString(want) + " for experts [" + r.range().start() + ", " + r.range().end() + ")");
@@ -303,7 +357,7 @@ final class GroupedRanks implements AutoCloseable {
     private Set<String> nonExpertKeys(Checkpoint c) {
         Set<String> keys = new LinkedHashSet<>();
         for (String k : c.keys()) {
-            if (!isGroupedExpertKey(k) && !isOnDiskExpertKey(k)) {
+            if (!isGroupedExpertKey(k) && !isOnDiskExpertKey(k) && !isGroupedLoraKey(k)) {
                 keys.add(k);
             }
         }

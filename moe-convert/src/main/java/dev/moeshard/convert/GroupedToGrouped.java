@@ -36,7 +36,8 @@ import java.util.stream.Stream;
  * {@code --layout} for the requested ranks, with no per-expert step. Each target layer's tensors are views of the
  * mapped output shards; each projection of each source rank's experts moves into them with one strided copy between
  * the two layouts' views (see {@link LayoutConversion}), so every byte moves once, from mapping to mapping. Non-expert
- * tensors and grouped LoRA (the same in every layout) are copied from the first source rank. Outputs of Llama-4,
+ * tensors are copied from the first source rank; grouped LoRA (the same in every layout) holds each rank's experts on
+ * its first axis, and each target rank's rows are copied from the source ranks that hold them. Outputs of Llama-4,
  * Granite and Qwen3-VL-MoE are grouped checkpoints of the layout their moeshard.json records and regroup the same way;
  * to-hf takes any of them back to the family's own tensors ({@link OnDiskRestoration}).
  */
@@ -257,7 +258,11 @@ final class GroupedToGrouped implements StagedJob {
             long hi = Math.min(r.range().end(), unit.range().end());
             for (String key : r.checkpoint().keys()) {
                 GroupedLayout.Key g = from.parse(naming, key);
-                if (g == null) {
+                if (ranks.isGroupedLoraKey(key)) {
+                    if (lo < hi && keys.contains(key)) {
+                        reads.leadingRows(key, lo - r.range().start(), hi - lo);
+                    }
+                } else if (g == null) {
                     if (r.index() == 0 && keys.contains(key)) {
                         reads.whole(key);
                     }
@@ -283,6 +288,14 @@ final class GroupedToGrouped implements StagedJob {
         for (String key : first.keys()) {
             GroupedLayout.Key g = from.parse(naming, key);
             TensorEntry e = first.entry(key);
+            if (ranks.isGroupedLoraKey(key)) {
+                long[] shape = e.shape();
+                shape[0] = range.count();
+                if (range.count() > 0) { // a rank with no experts has no LoRA of them either
+                    specs.add(new TensorSpec(key, e.dtype(), shape));
+                }
+                continue;
+            }
             if (g == null) {
                 specs.add(new TensorSpec(key, e.dtype(), e.shape()));
                 continue;
@@ -314,6 +327,13 @@ final class GroupedToGrouped implements StagedJob {
             Map<String, ReusedScratch> scratch = new HashMap<>();
             for (String key : first.checkpoint().keys()) {
                 GroupedLayout.Key g = from.parse(naming, key);
+                if (ranks.isGroupedLoraKey(key)) {
+                    if (out.holds(key)) {
+                        writeLora(key, job.range(), out.tensor(key), writes);
+                        progress.add(out.tensor(key).byteSize());
+                    }
+                    continue;
+                }
                 if (g == null) {
                     if (!out.holds(key)) {
                         continue; // another unit's
@@ -377,5 +397,18 @@ final class GroupedToGrouped implements StagedJob {
                         + job.range().end() + "))", bytes);
             }
         }
+    }
+
+    /** The rows of grouped LoRA {@code key} that the experts of {@code range} are, from each source rank holding some. */
+    private void writeLora(String key, ExpertRange range, Tensor target, StagedWrites writes) {
+        for (GroupedRanks.Rank r : ranks.byFirstExpert()) {
+            long lo = Math.max(r.range().start(), range.start());
+            long hi = Math.min(r.range().end(), range.end());
+            if (lo < hi) {
+                writes.copy(target.narrow(0, lo - range.start(), hi - lo),
+                        r.checkpoint().tensor(key).narrow(0, lo - r.range().start(), hi - lo));
+            }
+        }
+        MappedPages.release(target);
     }
 }

@@ -18,7 +18,8 @@ import java.util.Set;
 /**
  * Which output tensors of a per-expert → grouped conversion each input tensor feeds: an expert's projection its
  * grouped tensor (for a rank that holds the expert), a fused tensor the layout's tensors it feeds, an FP8 scale what
- * its weight feeds (and, kept, its own grouped scale or itself), expert LoRA every grouped LoRA tensor, anything else
+ * its weight feeds (and, kept, its own grouped scale or itself), expert LoRA every grouped LoRA tensor of a rank that
+ * holds its expert (a ParamWrapper tensor, which folds every expert, of any rank that holds experts), anything else
  * itself. The one rule by which a unit that writes some of a checkpoint's tensors both plans its reads and leaves the
  * rest of the input unread.
  */
@@ -28,17 +29,18 @@ final class InputFeeds {
     private final GroupedLayout layout;
     private final boolean gated;
     private final boolean keepFp8;
-    private final Set<String> loraInputs;
+    private final LoraPlan lora;
     private final Set<String> loraOutputs = new LinkedHashSet<>();
 
+    /** {@code outputs}: every tensor the job's ranks write, of which the grouped LoRA ones are named. */
     InputFeeds(Checkpoint checkpoint, ExpertNaming naming, MoeConfig config, GroupedLayout layout, boolean keepFp8,
-               Set<String> loraInputs, List<TensorSpec> outputs) {
+               LoraPlan lora, List<TensorSpec> outputs) {
         this.checkpoint = checkpoint;
         this.naming = naming;
         this.layout = layout;
         this.gated = config.gated();
         this.keepFp8 = keepFp8;
-        this.loraInputs = loraInputs;
+        this.lora = lora;
         for (TensorSpec s : outputs) {
             if (LoraExpertSuffix.of(s.name(), naming.segment()) != null) {
                 loraOutputs.add(s.name());
@@ -53,7 +55,7 @@ final class InputFeeds {
 
     /** Whether {@code key} is a routed expert's weight, which the layer loop copies itself rather than the adapter. */
     boolean isExpertWeight(String key) {
-        return naming.parsePerExpert(key) != null && !loraInputs.contains(key);
+        return naming.parsePerExpert(key) != null && !lora.inputKeys().contains(key);
     }
 
     /** The output tensors {@code key} feeds for the experts of {@code range}. */
@@ -69,8 +71,11 @@ final class InputFeeds {
             }
             return out;
         }
-        if (loraInputs.contains(key)) {
-            out.addAll(loraOutputs);
+        if (lora.inputKeys().contains(key)) {
+            // Every grouped LoRA tensor of the rank, not only its own layer's: the adapter regroups them together.
+            if (lora.holdsExpertOf(key, range)) {
+                out.addAll(loraOutputs);
+            }
             return out;
         }
         ExpertNaming.ExpertKey expert = naming.parsePerExpert(key);

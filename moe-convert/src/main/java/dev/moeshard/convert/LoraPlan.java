@@ -4,6 +4,7 @@ import dev.moeshard.moe.ExpertIds;
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.lora.LoraExpertSuffix;
+import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.safetensors.TensorEntry;
 import java.lang.foreign.MemorySegment;
@@ -27,17 +28,25 @@ import java.util.regex.Pattern;
  * ({@code {p}layers.L.{seg}.E.gate_proj.lora_A.weight}, transformers v4) and PEFT's ParamWrapper keys for fused v5
  * experts ({@code {p}layers.L.{seg}.lora_A.weight}, {@code {seg}.base_layer.lora_B.weight}, the expert axis folded
  * into the LoRA rank). Either becomes, per layer, {@code lora_gate_and_up_A} [E, H, r], {@code lora_gate_and_up_B}
- * [E, r, 2I], {@code lora_down_A} [E, I, r] and {@code lora_down_B} [E, r, H]. The adapter keeps these whole on every
- * rank (they are r/H the size of the experts).
+ * [E, r, 2I], {@code lora_down_A} [E, I, r] and {@code lora_down_B} [E, r, H], of which each expert-parallel rank
+ * holds its own experts, [E_local, ...], as its grouped weights do: a per-expert key feeds only the rank that holds its
+ * expert, a ParamWrapper key (every expert folded into one tensor) every rank that holds any.
  *
  * <p>The grouped layout holds one A for gate and up. PEFT trains two; when they differ, converting would silently
  * drop up's, so the plan reads the (small) A tensors and refuses then.
  *
  * @param inputKeys the input's expert LoRA keys, which the adapter regroups rather than passes through
+ * @param expertOf the expert of each per-expert key of {@code inputKeys} (ParamWrapper keys hold every expert)
  * @param layout the layout found: "per-expert", "paramwrapper", or "none"
  * @param problems every reason the input's expert LoRA cannot be converted
  */
-record LoraPlan(Set<String> inputKeys, String layout, List<String> problems) {
+record LoraPlan(Set<String> inputKeys, Map<String, Integer> expertOf, String layout, List<String> problems) {
+
+    /** Whether input LoRA key {@code key} holds data of an expert of {@code range}. */
+    boolean holdsExpertOf(String key, ExpertRange range) {
+        Integer expert = expertOf.get(key);
+        return expert != null ? range.contains(expert) : range.count() > 0;
+    }
 
     /** What {@code --lora-format} asks of an input: whichever layout it holds, or exactly one. */
     private record Group(String prefix, int layer, String projection, boolean isA) {}
@@ -51,6 +60,7 @@ record LoraPlan(Set<String> inputKeys, String layout, List<String> problems) {
                 + "\\.(?<pw>(?:base_layer\\.)?lora_[AB]\\.weight)");
         List<String> problems = new ArrayList<>();
         Set<String> inputKeys = new LinkedHashSet<>();
+        Map<String, Integer> expertOf = new LinkedHashMap<>();
         Map<Group, TreeMap<Integer, String>> groups = new LinkedHashMap<>();
         Map<String, String> wrapped = new LinkedHashMap<>(); // ParamWrapper key -> the grouped key it becomes
         Set<String> perExpertLayers = new LinkedHashSet<>();
@@ -64,7 +74,9 @@ record LoraPlan(Set<String> inputKeys, String layout, List<String> problems) {
             if (m.matches()) {
                 Group g = new Group(m.group("prefix"), ExpertIds.layer(m.group("layer"), key), m.group("proj"),
                         m.group("lora").equals("lora_A"));
-                groups.computeIfAbsent(g, k -> new TreeMap<>()).put(ExpertIds.expert(m.group("expert"), key), key);
+                int expert = ExpertIds.expert(m.group("expert"), key);
+                groups.computeIfAbsent(g, k -> new TreeMap<>()).put(expert, key);
+                expertOf.put(key, expert);
                 perExpertLayers.add(base(g.prefix(), g.layer(), naming));
             } else if (w.matches()) {
                 String b = base(w.group("prefix"), ExpertIds.layer(w.group("layer"), key), naming);
@@ -99,7 +111,7 @@ record LoraPlan(Set<String> inputKeys, String layout, List<String> problems) {
         }
         String layout = groups.isEmpty() && wrapped.isEmpty() ? "none"
                 : wrapped.isEmpty() ? "per-expert" : groups.isEmpty() ? "paramwrapper" : "mixed";
-        return new LoraPlan(Set.copyOf(inputKeys), layout, List.copyOf(problems));
+        return new LoraPlan(Set.copyOf(inputKeys), Map.copyOf(expertOf), layout, List.copyOf(problems));
     }
 
     private static String base(String prefix, int layer, ExpertNaming naming) {

@@ -78,8 +78,8 @@ final class ToGrouped implements StagedJob {
             job.units = job.plan();
             if (!job.isGroupedOnDisk()) {
                 job.feeds = new InputFeeds(in.checkpoint(), in.model().family().naming(), in.model().config(),
-                        request.layout(), request.keepFp8(), job.lora.inputKeys(),
-                        job.units.isEmpty() ? List.of() : job.units.getFirst().specs());
+                        request.layout(), request.keepFp8(), job.lora,
+                        job.units.stream().flatMap(u -> u.specs().stream()).toList());
             }
             return job;
         } catch (RuntimeException e) {

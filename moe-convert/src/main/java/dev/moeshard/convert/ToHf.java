@@ -1,7 +1,6 @@
 package dev.moeshard.convert;
 
 import dev.moeshard.moe.ToHfOptions;
-import dev.moeshard.moe.lora.LoraExpertSuffix;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
@@ -274,11 +273,10 @@ final class ToHf implements StagedJob {
                         sources.add(new Source(e.getKey(), e.getValue()));
                     }
                 }
-            } else if (LoraExpertSuffix.of(key, ranks.model().family().naming().segment()) != null) {
-                // Grouped LoRA is whole on every rank and small (r/H of the experts): the adapter's own conversion,
-                // in memory, gives its PEFT tensors.
-                for (Map.Entry<String, Tensor> e : ranks.model().adapter().toHf(key, first.checkpoint().tensor(key),
-                        ToHfOptions.defaults().withLoraFormat(lora))) {
+            } else if (ranks.isGroupedLoraKey(key)) {
+                // Grouped LoRA holds each rank's experts and is small (r/H of the experts): the adapter's own
+                // conversion, in memory, gives every rank's PEFT tensors in expert order.
+                for (Map.Entry<String, Tensor> e : ranks.loraToHf(key, lora)) {
                     sources.add(new Source(e.getKey(), e.getValue()));
                 }
             } else {

@@ -1,7 +1,6 @@
 package dev.moeshard.convert;
 
 import dev.moeshard.moe.ToHfOptions;
-import dev.moeshard.moe.lora.LoraExpertSuffix;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.tensor.Tensor;
@@ -10,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -145,6 +145,7 @@ final class Verify {
     /** Every tensor of every rank under its HF name: per-expert views of grouped tensors, other tensors as they are. */
     private static Map<String, List<Found>> found(GroupedRanks ranks, ToHfOptions.LoraFormat lora) {
         Map<String, List<Found>> found = new LinkedHashMap<>();
+        Set<String> folded = new LinkedHashSet<>(); // grouped LoRA keys compared as ParamWrapper tensors
         OnDiskRestoration restoration = OnDiskRestoration.of(ranks);
         for (GroupedRanks.Rank r : ranks.ranks()) {
             Map<String, String> onDiskNames = ranks.isGroupedOnDisk()
@@ -162,11 +163,15 @@ final class Verify {
                     boolean experts = ranks.isOnDiskExpertKey(key);
                     views.add(Map.entry(onDiskNames.get(key), new Found(r.index(), source.whole, false,
                             experts ? r.range().start() : -1, source)));
-                } else if (LoraExpertSuffix.of(key, ranks.model().family().naming().segment()) != null) {
-                    // Grouped LoRA, whole on every rank, compared in the PEFT layout the HF input holds.
-                    for (Map.Entry<String, Tensor> e : ranks.model().adapter().toHf(key, source.whole,
-                            ToHfOptions.defaults().withLoraFormat(lora))) {
-                        views.add(Map.entry(e.getKey(), new Found(r.index(), e.getValue(), false, source)));
+                } else if (ranks.isGroupedLoraKey(key)) {
+                    // Grouped LoRA of the rank's experts, compared in the PEFT layout the HF input holds; a ParamWrapper
+                    // tensor folds every rank's experts, so it is gathered over the ranks below.
+                    if (lora == ToHfOptions.LoraFormat.PER_EXPERT) {
+                        for (Map.Entry<String, Tensor> e : ranks.loraToHf(r, key)) {
+                            views.add(Map.entry(e.getKey(), new Found(r.index(), e.getValue(), true, source)));
+                        }
+                    } else {
+                        folded.add(key);
                     }
                 } else if (ranks.isGroupedExpertKey(key)) {
                     for (Map.Entry<String, Tensor> e : ranks.perExpertViews(r, key)) {
@@ -177,6 +182,14 @@ final class Verify {
                 }
                 source.pending = views.size();
                 views.forEach(v -> found.computeIfAbsent(v.getKey(), k -> new ArrayList<>()).add(v.getValue()));
+            }
+        }
+        for (String key : folded) {
+            for (Map.Entry<String, Tensor> e : ranks.loraToHf(key, lora)) {
+                MappedSource gathered = new MappedSource(e.getValue());
+                gathered.pending = 1;
+                found.computeIfAbsent(e.getKey(), k -> new ArrayList<>())
+                        .add(new Found(ranks.byFirstExpert().getFirst().index(), e.getValue(), true, gathered));
             }
         }
         return found;

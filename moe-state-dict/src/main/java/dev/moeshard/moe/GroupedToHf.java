@@ -66,6 +66,12 @@ final class GroupedToHf {
 
     /** See {@link MoeStateDictAdapter#toHf(String, ShardedTensor, ToHfOptions)}. */
     List<Map.Entry<String, Tensor>> toHf(String fqn, ShardedTensor tensor, ToHfOptions options) {
+        GroupedKey scalesOf = Fp8GroupedScales.parse(naming, fqn);
+        if (scalesOf != null) {
+            ExpertSplitter.validate(tensor, config.numExperts(), fqn);
+            return keptFp8ScalesToHf(scalesOf, tensor.local(),
+                    options.withLocalExperts(tensor.localExperts(config.numExperts())));
+        }
         GroupedLayout.Key g = layout.parse(naming, fqn);
         long[] global = tensor.globalShape();
         if (g != null && isSplittable(fqn, g, global)) {
@@ -74,11 +80,23 @@ final class GroupedToHf {
             ExpertSplitter.validate(tensor, config.numExperts(), what + " layer " + g.layer());
             return perExpert(fqn, g, adapter.splitExperts(tensor), options);
         }
+        LoraExpertSuffix lora = LoraExpertSuffix.of(fqn, naming.segment());
+        if (lora != null) {
+            return loraToHf(fqn, tensor.local(), lora,
+                    options.withLocalExperts(tensor.localExperts(config.numExperts())));
+        }
         return filtered(List.of(Map.entry(fqn, tensor.local())), options);
     }
 
     /** See {@link MoeStateDictAdapter#toHfSharded(String, ShardedTensor, ToHfOptions)}. */
     List<Map.Entry<String, ShardedTensor>> toHfSharded(String fqn, ShardedTensor tensor, ToHfOptions options) {
+        GroupedKey scalesOf = Fp8GroupedScales.parse(naming, fqn);
+        if (scalesOf != null) {
+            return keptFp8ScalesToHfSharded(fqn, scalesOf, tensor, options);
+        }
+        if (LoraExpertSuffix.of(fqn, naming.segment()) != null) {
+            return loraToHfSharded(fqn, tensor, options);
+        }
         GroupedLayout.Key g = layout.parse(naming, fqn);
         if (g == null || !isSplittable(fqn, g, tensor.globalShape())) {
             return options.excludes(fqn) ? List.of() : List.of(Map.entry(fqn, tensor));
@@ -87,18 +105,7 @@ final class GroupedToHf {
                 ? "down_projs (DeepEP)" : g.name();
         ExpertSplitter.validate(tensor, config.numExperts(), what + " layer " + g.layer());
         ExpertSplit split = adapter.splitExperts(tensor);
-        // Each expert's mesh: the grouped mesh without its expert dimension. When no remaining dimension is larger
-        // than 1 the split says the views are plain; they are then replicated over that (trivial) mesh.
-        DeviceMesh mesh;
-        List<Placement> expertPlacements;
-        if (split.isSharded()) {
-            mesh = split.mesh();
-            expertPlacements = split.placements();
-        } else {
-            mesh = tensor.expertMeshDim().isPresent()
-                    ? tensor.mesh().without(tensor.expertMeshDim().getAsInt()) : tensor.mesh();
-            expertPlacements = Collections.nCopies(mesh.ndim(), Placement.replicate());
-        }
+        ExpertMesh each = ExpertMesh.of(split, tensor);
         String prefix = options.prefixOverride() != null ? options.prefixOverride() : g.prefix();
         if (options.writeThrough()) {
             registerInplaceLoaded(fqn, options.prefixOverride());
@@ -113,19 +120,82 @@ final class GroupedToHf {
                 if (options.excludes(key)) {
                     continue;
                 }
-                List<Placement> placements = projectionPlacements(fqn, p, expertPlacements);
+                List<Placement> placements = projectionPlacements(fqn, p, each.placements());
                 Tensor view = materialize(layout.projection(w, p, config.intermediate(), config.gated()).select(0, 0),
                         options);
-                long[] global = view.sizes();
-                for (int d = 0; d < placements.size(); d++) {
-                    if (placements.get(d) instanceof Placement.Shard s) {
-                        global[s.dim()] *= mesh.sizes()[d];
-                    }
-                }
-                out.add(Map.entry(key, new ShardedTensor(global, mesh, placements, view)));
+                out.add(Map.entry(key, each.wrap(view, placements)));
             }
         }
         return out;
+    }
+
+    /**
+     * Sharded grouped FP8 scales to each of this rank's experts' {@code weight_scale_inv}, sharded as the expert's
+     * weight is: the slot of each projection in HF orientation, its placements following the same transpose (DeepEP,
+     * the one layout that keeps scales), so that the local scales cover exactly the local piece of the weight.
+     */
+    private List<Map.Entry<String, ShardedTensor>> keptFp8ScalesToHfSharded(String fqn, GroupedKey g,
+                                                                           ShardedTensor scales, ToHfOptions options) {
+        ExpertSplitter.validate(scales, config.numExperts(), fqn);
+        ExpertSplit split = adapter.splitExperts(scales);
+        ExpertMesh each = ExpertMesh.of(split, scales);
+        String prefix = options.prefixOverride() != null ? options.prefixOverride() : g.prefix();
+        List<Map.Entry<String, ShardedTensor>> out = new ArrayList<>();
+        for (int i = 0; i < split.size(); i++) {
+            Tensor expert = split.experts().get(i).unsqueeze(0);
+            for (Projection p : Fp8GroupedScales.parts(g.projection(), config)) {
+                String key = naming.perExpertKey(prefix, g.layer(), split.expertIds().get(i), p)
+                        + Fp8BlockDequantizer.SCALE_SUFFIX;
+                if (!options.excludes(key)) {
+                    Tensor slot = materialize(Fp8GroupedScales.slot(expert, 0, p, config).t(), options);
+                    out.add(Map.entry(key, each.wrap(slot, projectionPlacements(fqn, p, each.placements()))));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Sharded grouped LoRA [E_local, ...] to this rank's experts' PEFT tensors (or, holding all E, the ParamWrapper
+     * ones), each replicated over the grouped mesh without its expert dimension: LoRA is cut along the experts only.
+     */
+    private List<Map.Entry<String, ShardedTensor>> loraToHfSharded(String fqn, ShardedTensor tensor,
+                                                                  ToHfOptions options) {
+        DeviceMesh mesh = tensor.expertMeshDim().isPresent()
+                ? tensor.mesh().without(tensor.expertMeshDim().getAsInt()) : tensor.mesh();
+        List<Placement> replicated = Collections.nCopies(mesh.ndim(), Placement.replicate());
+        List<Map.Entry<String, ShardedTensor>> out = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : toHf(fqn, tensor, options)) {
+            out.add(Map.entry(e.getKey(), new ShardedTensor(e.getValue().sizes(), mesh, replicated, e.getValue())));
+        }
+        return out;
+    }
+
+    /**
+     * The mesh and placements of each expert of a split sharded grouped tensor: the grouped mesh without its expert
+     * dimension. When no remaining dimension is larger than 1 the split says the views are plain; they are then
+     * replicated over that (trivial) mesh.
+     */
+    private record ExpertMesh(DeviceMesh mesh, List<Placement> placements) {
+        static ExpertMesh of(ExpertSplit split, ShardedTensor grouped) {
+            if (split.isSharded()) {
+                return new ExpertMesh(split.mesh(), split.placements());
+            }
+            DeviceMesh mesh = grouped.expertMeshDim().isPresent()
+                    ? grouped.mesh().without(grouped.expertMeshDim().getAsInt()) : grouped.mesh();
+            return new ExpertMesh(mesh, Collections.nCopies(mesh.ndim(), Placement.replicate()));
+        }
+
+        /** {@code local} under {@code localPlacements} over this mesh, its global shape grown by each shard's count. */
+        ShardedTensor wrap(Tensor local, List<Placement> localPlacements) {
+            long[] global = local.sizes();
+            for (int d = 0; d < localPlacements.size(); d++) {
+                if (localPlacements.get(d) instanceof Placement.Shard s) {
+                    global[s.dim()] *= mesh.sizes()[d];
+                }
+            }
+            return new ShardedTensor(global, mesh, localPlacements, local);
+        }
     }
 
     /**

@@ -112,8 +112,9 @@ final class HfToGrouped {
             adapter.consumeInplaceLoaded(consumedInplace);
         }
         if (!lora.isEmpty()) {
+            // This rank's experts only, by the range its grouped weights hold.
             Map<String, Tensor> grouped = adapter.loraParamWrapper()
-                    .toGrouped(adapter.loraPerExpert().toGrouped(lora), naming.segment());
+                    .toGrouped(adapter.loraPerExpert().toGrouped(lora, range), naming.segment(), range);
             grouped.forEach(sink);
         }
     }

@@ -96,9 +96,9 @@ final class HfToGroupedPlan {
         if (keep) {
             addScalesOfLayersWithoutWeights(out, hf, range, groupedScales);
         }
-        // Regrouped after everything else, whole on every rank, as fromHf does.
+        // Regrouped after everything else, for this rank's experts, as fromHf does.
         Map<String, TensorSpec> grouped = adapter.loraParamWrapper()
-                .plan(adapter.loraPerExpert().plan(lora), naming.segment());
+                .plan(adapter.loraPerExpert().plan(lora, range), naming.segment(), range);
         out.addAll(grouped.values());
         return out;
     }

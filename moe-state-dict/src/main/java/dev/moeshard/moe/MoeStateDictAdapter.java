@@ -189,8 +189,12 @@ public final class MoeStateDictAdapter {
      * global shape [E, ...] and placements {@code ep} → {@code Shard(0)}; {@code ep_shard} → {@code Shard(1)} and
      * {@code ep_replicate} → {@code Replicate} when either of those is larger than 1 (see
      * {@link ShardedTensor#forGroupedExperts}), the local tensor then being this rank's {@code ep_shard} piece of
-     * dimension 1. Kept FP8 grouped scales are cut along the experts only; other tensors are replicated over the
-     * mesh. A rank with no experts gets no grouped tensors, as from {@code fromHf}.
+     * dimension 1. Kept FP8 grouped block scales get their weight's placements and the scale rows of its piece (a
+     * piece that does not start and end on a 128-row block is refused); a per-expert weight's per-channel
+     * {@code weight_scale} is cut with its rows where the piece cuts them, else replicated (see {@code ShardedScales}).
+     * Grouped expert LoRA, [E_local, ...] of this rank's experts, gets {@code ep} → {@code Shard(0)} and
+     * {@code Replicate} elsewhere. Other tensors are replicated over the mesh. A rank with no experts gets no grouped
+     * tensors, LoRA included, as from {@code fromHf}.
      */
     public Map<String, ShardedTensor> fromHfSharded(Map<String, Tensor> hf, FromHfOptions options) {
         GroupedSharding.requireExpertMesh(options.mesh()); // before fromHf consumes anything
@@ -207,7 +211,8 @@ public final class MoeStateDictAdapter {
      * FP8 weights with a {@code _scale_inv} companion are dequantized (experts when their group is built, into
      * memory freed right after); every {@code _scale_inv} key is dropped. A group that still ends incomplete (say, a
      * non-gated model's checkpoint with gate but no up) is an error, never silently dropped. Per-expert and
-     * ParamWrapper LoRA keys are regrouped at the end.
+     * ParamWrapper LoRA keys are regrouped at the end into tensors of this rank's experts, [E_local, ...], by the same
+     * {@link ExpertRange} as the weights; LoRA keys of other ranks' experts are dropped.
      */
     public void fromHf(Map<String, Tensor> hf, FromHfOptions options, BiConsumer<String, Tensor> sink) {
         hfToGrouped.fromHf(hf, options, sink);
@@ -221,7 +226,7 @@ public final class MoeStateDictAdapter {
      * become the layout's grouped tensors of this rank's experts, e.g. {@code gate_and_up_projs} [E_local, H, 2I] and
      * {@code down_projs} [E_local, I, H] (none for a rank with no experts), each followed under {@code keepFp8} by its
      * grouped scales; transformers-v5 fused tensors become the layout's tensors they feed; expert LoRA is regrouped
-     * whole, e.g. {@code lora_gate_and_up_A} [E, H, r].
+     * for this rank's experts too, e.g. {@code lora_gate_and_up_A} [E_local, H, r] (none for a rank with no experts).
      *
      * <p>The list is in the order a file-to-file conversion lays its output out: input order, each layer's grouped
      * tensors where its first per-expert key stands, LoRA last ({@code fromHf} emits the same tensors in the order
@@ -263,7 +268,10 @@ public final class MoeStateDictAdapter {
         return groupedToHf.toHf(fqn, tensor, options);
     }
 
-    /** The HF entries of one sharded tensor: local views of this rank's experts for grouped keys. */
+    /**
+     * The HF entries of one sharded tensor: local views of this rank's experts for grouped keys, and the rank's
+     * experts' local pieces of kept FP8 grouped scales and of grouped LoRA.
+     */
     public List<Map.Entry<String, Tensor>> toHf(String fqn, ShardedTensor tensor, ToHfOptions options) {
         return groupedToHf.toHf(fqn, tensor, options);
     }
@@ -273,7 +281,10 @@ public final class MoeStateDictAdapter {
      * projections over the grouped mesh without its expert dimension, an inner {@code Shard(d)} of the grouped tensor
      * becoming {@code Shard(d-1)} on the expert (and following the layout's transpose into HF orientation, e.g.
      * DeepEP's {@code gate_and_up_projs} [E, H, 2I] under {@code Shard(1)} gives gate [I, H] under {@code Shard(1)});
-     * the global shape is the expert's full HF shape. Other keys pass through as they are.
+     * the global shape is the expert's full HF shape. Kept FP8 grouped scales give each expert's
+     * {@code weight_scale_inv} sharded the same way as its weight, so that the local scales cover exactly the local
+     * piece; grouped LoRA gives this rank's experts' PEFT tensors, replicated over that mesh. Other keys pass through
+     * as they are.
      *
      * @throws IllegalArgumentException when gate and up would have to be cut from a shard of their fused axis
      */

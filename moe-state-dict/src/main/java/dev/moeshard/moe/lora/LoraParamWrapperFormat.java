@@ -1,5 +1,6 @@
 package dev.moeshard.moe.lora;
 
+import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.safetensors.TensorSpec;
 import dev.moeshard.tensor.Tensor;
 import java.util.ArrayList;
@@ -21,6 +22,8 @@ import java.util.regex.Pattern;
  *   lora_gate_and_up_B [E, r, 2I] ↔ {seg}.base_layer.lora_A.weight  [r·E, 2I]  reshape
  *   lora_gate_and_up_A [E, H, r]  ↔ {seg}.base_layer.lora_B.weight  [H, r·E]   permute(1, 2, 0), reshape
  * </pre>
+ * The fold always holds all E experts; unfolded, the grouped tensors hold the experts of one rank's
+ * {@link ExpertRange}, [E_local, ...], as the grouped weights do.
  */
 public final class LoraParamWrapperFormat {
     private final int numExperts;
@@ -44,35 +47,44 @@ public final class LoraParamWrapperFormat {
     }
 
     /**
-     * {@code stateDict} with every ParamWrapper key under {@code segment} replaced by its grouped tensor under
-     * {@code nativeSegment}; the prefix of each key is kept. Kept keys first, converted ones after them.
+     * {@code stateDict} with every ParamWrapper key under {@code segment} replaced by its grouped tensor of the experts
+     * of {@code range} under {@code nativeSegment} (none for an empty range); the prefix of each key is kept. Kept keys
+     * first, converted ones after them.
      */
-    public Map<String, Tensor> toGrouped(Map<String, Tensor> stateDict, String nativeSegment) {
+    public Map<String, Tensor> toGrouped(Map<String, Tensor> stateDict, String nativeSegment, ExpertRange range) {
         Map<String, Tensor> result = new LinkedHashMap<>();
         for (Output o : outputs(stateDict.keySet(), nativeSegment)) {
             Tensor t = stateDict.get(o.input());
-            result.put(o.key(), switch (o.kind()) {
-                case KEPT -> t;
-                case ROWS -> t.reshape(unfoldedRows(t.sizes(), o.input())).contiguous();
-                case COLUMNS -> unfoldColumns(t, o.input());
-            });
+            if (o.kind() == Kind.KEPT) {
+                result.put(o.key(), t);
+            } else if (range.count() > 0) {
+                result.put(o.key(), switch (o.kind()) {
+                    case ROWS -> t.reshape(unfoldedRows(t.sizes(), o.input())).narrow(0, range.start(), range.count())
+                            .contiguous();
+                    default -> unfoldColumns(t, o.input(), range);
+                });
+            }
         }
         return result;
     }
 
     /**
-     * What {@link #toGrouped} makes of tensors of these headers, from the headers alone: the same keys in the same
-     * order, each with the dtype and shape it comes out with.
+     * What {@link #toGrouped} makes of tensors of these headers for the experts of {@code range}, from the headers
+     * alone: the same keys in the same order, each with the dtype and shape it comes out with.
      */
-    public Map<String, TensorSpec> plan(Map<String, TensorSpec> stateDict, String nativeSegment) {
+    public Map<String, TensorSpec> plan(Map<String, TensorSpec> stateDict, String nativeSegment, ExpertRange range) {
         Map<String, TensorSpec> result = new LinkedHashMap<>();
         for (Output o : outputs(stateDict.keySet(), nativeSegment)) {
             TensorSpec s = stateDict.get(o.input());
-            result.put(o.key(), new TensorSpec(o.key(), s.dtype(), switch (o.kind()) {
-                case KEPT -> s.shape();
-                case ROWS -> unfoldedRows(s.shape(), o.input());
-                case COLUMNS -> unfoldedColumns(s.shape(), o.input());
-            }));
+            if (o.kind() == Kind.KEPT) {
+                result.put(o.key(), s);
+                continue;
+            }
+            long[] shape = o.kind() == Kind.ROWS ? unfoldedRows(s.shape(), o.input()) : unfoldedColumns(s.shape(), o.input());
+            shape[0] = range.count(); // the fold is checked against all E experts; the rank keeps its own
+            if (range.count() > 0) {
+                result.put(o.key(), new TensorSpec(o.key(), s.dtype(), shape));
+            }
         }
         return result;
     }
@@ -138,10 +150,11 @@ public final class LoraParamWrapperFormat {
         return grouped.permute(1, 2, 0).contiguousCopy().reshape(grouped.size(1), -1);
     }
 
-    // [X, r·E] -> [X, r, E] -> permute(2, 0, 1) -> [E, X, r]
-    private Tensor unfoldColumns(Tensor t, String key) {
+    // [X, r·E] -> [X, r, E] -> permute(2, 0, 1) -> [E, X, r], of which the experts of range are copied
+    private Tensor unfoldColumns(Tensor t, String key, ExpertRange range) {
         long[] out = unfoldedColumns(t.sizes(), key);
-        return t.reshape(out[1], out[2], numExperts).permute(2, 0, 1).contiguousCopy();
+        return t.reshape(out[1], out[2], numExperts).permute(2, 0, 1).narrow(0, range.start(), range.count())
+                .contiguousCopy();
     }
 
     private long rank(long folded, String key) {

@@ -4,6 +4,7 @@ import dev.moeshard.moe.ExpertIds;
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.Projection;
+import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.moe.parallel.ExpertSplit;
 import dev.moeshard.safetensors.TensorSpec;
 import dev.moeshard.tensor.Tensor;
@@ -28,7 +29,8 @@ import java.util.regex.Pattern;
  *   down lora_A      [r, I] = downA[e]ᵀ           from lora_down_A [E, I, r]
  *   down lora_B      [H, r] = downB[e]ᵀ           from lora_down_B [E, r, H]
  * </pre>
- * The prefix before {@code layers.} ({@code base_model.model.model.}) is kept.
+ * The prefix before {@code layers.} ({@code base_model.model.model.}) is kept. Under expert parallelism the grouped
+ * tensors hold the experts of one rank's {@link ExpertRange} only, [E_local, ...], as the grouped weights do.
  */
 public final class LoraPerExpertFormat {
     private final MoeConfig config;
@@ -73,13 +75,16 @@ public final class LoraPerExpertFormat {
     }
 
     /**
-     * {@code stateDict} with every complete group of per-expert PEFT keys replaced by its grouped tensor; groups
-     * that miss an expert (or, for gate/up B, whose gate and up halves are not both complete) pass through as they
-     * are. Kept keys come first in their order, grouped tensors after them.
+     * {@code stateDict} with every complete group of per-expert PEFT keys replaced by its grouped tensor of the experts
+     * of {@code range}, [range.count(), ...], in ascending expert id. A group is complete when it has every expert of
+     * {@code range} and none beyond the model's; its keys of experts outside {@code range} are other ranks' and are
+     * dropped, and an empty range makes no grouped tensor at all. Groups that miss an expert of the range (or, for
+     * gate/up B, whose gate and up halves are not both complete) pass through as they are. Kept keys come first in
+     * their order, grouped tensors after them.
      */
-    public Map<String, Tensor> toGrouped(Map<String, Tensor> stateDict) {
+    public Map<String, Tensor> toGrouped(Map<String, Tensor> stateDict, ExpertRange range) {
         Map<String, Tensor> result = new LinkedHashMap<>();
-        for (Output o : outputs(stateDict.keySet())) {
+        for (Output o : outputs(stateDict.keySet(), range)) {
             Tensor first = stateDict.get(o.inputs().get(0));
             result.put(o.key(), switch (o.kind()) {
                 case KEPT -> first;
@@ -91,12 +96,12 @@ public final class LoraPerExpertFormat {
     }
 
     /**
-     * What {@link #toGrouped} makes of tensors of these headers, from the headers alone: the same keys in the same
-     * order, each with the dtype and shape it comes out with.
+     * What {@link #toGrouped} makes of tensors of these headers for the experts of {@code range}, from the headers
+     * alone: the same keys in the same order, each with the dtype and shape it comes out with.
      */
-    public Map<String, TensorSpec> plan(Map<String, TensorSpec> stateDict) {
+    public Map<String, TensorSpec> plan(Map<String, TensorSpec> stateDict, ExpertRange range) {
         Map<String, TensorSpec> result = new LinkedHashMap<>();
-        for (Output o : outputs(stateDict.keySet())) {
+        for (Output o : outputs(stateDict.keySet(), range)) {
             TensorSpec first = stateDict.get(o.inputs().get(0));
             for (String input : o.inputs()) {
                 TensorSpec s = stateDict.get(input);
@@ -129,8 +134,11 @@ public final class LoraPerExpertFormat {
     /** One entry of {@link #toGrouped}'s result before any data moves: its key and the input keys it is made of. */
     private record Output(String key, Kind kind, List<String> inputs) {}
 
-    /** The entries {@link #toGrouped} makes of a state dict with {@code keys}, in its order: the one grouping rule. */
-    private List<Output> outputs(Collection<String> keys) {
+    /**
+     * The entries {@link #toGrouped} makes of a state dict with {@code keys} for the experts of {@code range}, in its
+     * order: the one grouping rule.
+     */
+    private List<Output> outputs(Collection<String> keys, ExpertRange range) {
         Pattern pattern = Pattern.compile("(?<prefix>.*)layers\\.(?<layer>\\d+)\\." + Pattern.quote(naming.segment())
                 + "\\.(?<expert>\\d+)\\.(?<proj>" + Pattern.quote(naming.gate()) + "|" + Pattern.quote(naming.up()) + "|"
                 + Pattern.quote(naming.down()) + ")\\.(?<lora>lora_[AB])\\.weight");
@@ -147,17 +155,16 @@ public final class LoraPerExpertFormat {
             GroupId id = new GroupId(m.group("prefix"), ExpertIds.layer(m.group("layer"), key), p, m.group("lora").equals("lora_A"));
             groups.computeIfAbsent(id, k -> new TreeMap<>()).put(ExpertIds.expert(m.group("expert"), key), key);
         }
-        int n = config.numExperts();
         for (Map.Entry<GroupId, TreeMap<Integer, String>> g : groups.entrySet()) {
             GroupId id = g.getKey();
             TreeMap<Integer, String> experts = g.getValue();
             String base = id.prefix + "layers." + id.layer + "." + naming.segment() + ".";
-            List<String> inputs = List.copyOf(experts.values());
-            boolean complete = experts.size() == n;
+            List<String> inputs = inRange(experts, range);
+            boolean complete = isComplete(experts, range);
             if (id.projection == Projection.DOWN) {
                 if (complete) {
                     String suffix = id.isA ? LoraExpertSuffix.DOWN_A.suffix() : LoraExpertSuffix.DOWN_B.suffix();
-                    result.add(new Output(base + suffix, Kind.STACKED, inputs));
+                    addGrouped(result, base + suffix, Kind.STACKED, inputs);
                 } else {
                     passThrough(result, id, experts);
                 }
@@ -167,13 +174,13 @@ public final class LoraPerExpertFormat {
                 // Gated: gate's A and up's A are the same tensor; gate's copy is kept, up's is the duplicate.
                 if (config.gated() && id.projection == Projection.UP) {
                     GroupId gate = new GroupId(id.prefix, id.layer, Projection.GATE, true);
-                    if (!(complete && groups.containsKey(gate) && groups.get(gate).size() == n)) {
+                    if (!(complete && groups.containsKey(gate) && isComplete(groups.get(gate), range))) {
                         passThrough(result, id, experts);
                     }
                     continue;
                 }
                 if (complete) {
-                    result.add(new Output(base + LoraExpertSuffix.GATE_AND_UP_A.suffix(), Kind.STACKED, inputs));
+                    addGrouped(result, base + LoraExpertSuffix.GATE_AND_UP_A.suffix(), Kind.STACKED, inputs);
                 } else {
                     passThrough(result, id, experts);
                 }
@@ -181,7 +188,7 @@ public final class LoraPerExpertFormat {
             }
             if (!config.gated()) {
                 if (complete) {
-                    result.add(new Output(base + LoraExpertSuffix.GATE_AND_UP_B.suffix(), Kind.STACKED, inputs));
+                    addGrouped(result, base + LoraExpertSuffix.GATE_AND_UP_B.suffix(), Kind.STACKED, inputs);
                 } else {
                     passThrough(result, id, experts);
                 }
@@ -191,16 +198,33 @@ public final class LoraPerExpertFormat {
             GroupId upId = new GroupId(id.prefix, id.layer, Projection.UP, false);
             TreeMap<Integer, String> gate = groups.get(gateId);
             TreeMap<Integer, String> up = groups.get(upId);
-            boolean both = gate != null && up != null && gate.size() == n && up.size() == n;
+            boolean both = gate != null && up != null && isComplete(gate, range) && isComplete(up, range);
             if (!both) {
                 passThrough(result, id, experts);
             } else if (id.projection == Projection.GATE) {
-                List<String> gateThenUp = new ArrayList<>(gate.values());
-                gateThenUp.addAll(up.values());
-                result.add(new Output(base + LoraExpertSuffix.GATE_AND_UP_B.suffix(), Kind.GATE_UP_B, gateThenUp));
+                List<String> gateThenUp = new ArrayList<>(inRange(gate, range));
+                gateThenUp.addAll(inRange(up, range));
+                addGrouped(result, base + LoraExpertSuffix.GATE_AND_UP_B.suffix(), Kind.GATE_UP_B, gateThenUp);
             }
         }
         return result;
+    }
+
+    /** Whether a group holds every expert of {@code range}, and no id beyond the model's experts. */
+    private boolean isComplete(TreeMap<Integer, String> experts, ExpertRange range) {
+        return experts.lastKey() < config.numExperts() && experts.subMap(range.start(), range.end()).size() == range.count();
+    }
+
+    /** The keys of a group's experts in {@code range}, in ascending expert id. */
+    private static List<String> inRange(TreeMap<Integer, String> experts, ExpertRange range) {
+        return List.copyOf(experts.subMap(range.start(), range.end()).values());
+    }
+
+    /** A grouped tensor of the range's experts; none for an empty range, whose rank holds no expert. */
+    private static void addGrouped(List<Output> result, String key, Kind kind, List<String> inputs) {
+        if (!inputs.isEmpty()) {
+            result.add(new Output(key, kind, inputs));
+        }
     }
 
     private void passThrough(List<Output> result, GroupId id, TreeMap<Integer, String> experts) {
