@@ -274,7 +274,7 @@ final class ToHf implements StagedJob {
                         sources.add(new Source(e.getKey(), e.getValue()));
                     }
                 }
-            } else if (LoraExpertSuffix.of(key, ranks.model().family().naming().segment()) != null) {
+            } else if (LoraExpertSuffix.of(key, ranks.model().naming().segment()) != null) {
                 // Grouped LoRA is whole on every rank and small (r/H of the experts): the adapter's own conversion,
                 // in memory, gives its PEFT tensors.
                 for (Map.Entry<String, Tensor> e : ranks.model().adapter().toHf(key, first.checkpoint().tensor(key),

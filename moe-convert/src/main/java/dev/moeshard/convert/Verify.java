@@ -162,7 +162,7 @@ final class Verify {
                     boolean experts = ranks.isOnDiskExpertKey(key);
                     views.add(Map.entry(onDiskNames.get(key), new Found(r.index(), source.whole, false,
                             experts ? r.range().start() : -1, source)));
-                } else if (LoraExpertSuffix.of(key, ranks.model().family().naming().segment()) != null) {
+                } else if (LoraExpertSuffix.of(key, ranks.model().naming().segment()) != null) {
                     // Grouped LoRA, whole on every rank, compared in the PEFT layout the HF input holds.
                     for (Map.Entry<String, Tensor> e : ranks.model().adapter().toHf(key, source.whole,
                             ToHfOptions.defaults().withLoraFormat(lora))) {
@@ -184,7 +184,7 @@ final class Verify {
 
     /** The PEFT layout of the HF input's expert LoRA keys: ParamWrapper when it has any such key, else per-expert. */
     private static ToHfOptions.LoraFormat loraFormatOf(ModelInput hf) {
-        String segment = "." + hf.model().family().naming().segment() + ".";
+        String segment = "." + hf.model().naming().segment() + ".";
         for (String key : hf.checkpoint().keys()) {
             int at = key.indexOf(segment);
             if (at >= 0 && key.substring(at + segment.length()).matches("(base_layer\\.)?lora_[AB]\\.weight")) {
