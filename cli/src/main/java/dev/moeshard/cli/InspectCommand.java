@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
@@ -23,10 +22,8 @@ final class InspectCommand implements Callable<Integer> {
                     + "Hugging Face cache folder (models--ORG--NAME/) or an --all-ranks output folder.")
     Path input;
 
-    @Option(names = "--revision", paramLabel = "REV",
-            description = "Which snapshot of a Hugging Face cache folder INPUT to read: a ref name in its refs/ "
-                    + "(main, a branch) or a commit hash in snapshots/, or a unique prefix of one (default: main).")
-    String revision;
+    @Mixin
+    RevisionOption cacheRevision;
 
     @Mixin
     OutputMode mode;
@@ -36,7 +33,7 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        InspectReport report = MoeConvert.inspect(input, revision);
+        InspectReport report = MoeConvert.inspect(input, cacheRevision.revision);
         if (mode.json) {
             mode.printJson(report);
         } else {

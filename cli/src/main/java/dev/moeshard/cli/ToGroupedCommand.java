@@ -22,11 +22,6 @@ final class ToGroupedCommand implements Callable<Integer> {
                     + "a Hugging Face cache folder (models--ORG--NAME/).")
     Path input;
 
-    @Option(names = "--revision", paramLabel = "REV",
-            description = "Which snapshot of a Hugging Face cache folder INPUT to read: a ref name in its refs/ "
-                    + "(main, a branch) or a commit hash in snapshots/, or a unique prefix of one (default: main).")
-    String revision;
-
     @Parameters(index = "1", paramLabel = "OUTPUT", description = "The directory to create.")
     Path output;
 
@@ -75,6 +70,9 @@ final class ToGroupedCommand implements Callable<Integer> {
     UnitOptions units;
 
     @Mixin
+    RevisionOption cacheRevision;
+
+    @Mixin
     OutputMode mode;
 
     @Mixin
@@ -88,7 +86,7 @@ final class ToGroupedCommand implements Callable<Integer> {
     /** The request these options describe. */
     ToGroupedRequest request() {
         ToGroupedRequest request = ToGroupedRequest.of(input, output)
-                .withRevision(revision)
+                .withRevision(cacheRevision.revision)
                 .withRanks(ranks())
                 .withLayout(Choices.layout("--layout", layoutName))
                 .withInputLayout(Choices.layoutOrAuto("--input-layout", inputLayoutName))

@@ -23,12 +23,6 @@ final class ToHfCommand implements Callable<Integer> {
             description = "Grouped checkpoints (or one directory holding ep-rank-R/ folders), then the directory to create.")
     List<Path> paths;
 
-    @Option(names = "--revision", paramLabel = "REV",
-            description = "Which snapshot of each INPUT, Hugging Face cache folders (models--ORG--NAME/) then, to "
-                    + "read: a ref name in its refs/ or a commit hash in snapshots/, or a unique prefix of one "
-                    + "(default: main).")
-    String revision;
-
     @Option(names = "--layout", paramLabel = "auto|deepep|grouped|hf-v5|vllm", defaultValue = "auto",
             description = "The grouped inputs' layout, where their names, shapes, config.json and moeshard.json leave "
                     + "it ambiguous (default: ${DEFAULT-VALUE}).")
@@ -51,6 +45,9 @@ final class ToHfCommand implements Callable<Integer> {
     UnitOptions units;
 
     @Mixin
+    RevisionOption cacheRevision;
+
+    @Mixin
     OutputMode mode;
 
     @Mixin
@@ -64,7 +61,7 @@ final class ToHfCommand implements Callable<Integer> {
     /** The request these options describe. */
     ToHfRequest request() {
         return ToHfRequest.of(paths.subList(0, paths.size() - 1), paths.get(paths.size() - 1))
-                .withRevision(revision)
+                .withRevision(cacheRevision.revision)
                 .withLayout(Choices.layoutOrAuto("--layout", layoutName))
                 .withLora(switch (loraFormat.toLowerCase(Locale.ROOT)) {
                     case "per-expert" -> ToHfOptions.LoraFormat.PER_EXPERT;

@@ -21,11 +21,6 @@ final class VerifyCommand implements Callable<Integer> {
             description = "The per-expert HF checkpoint, or a Hugging Face cache folder (models--ORG--NAME/) of one.")
     Path hfInput;
 
-    @Option(names = "--revision", paramLabel = "REV",
-            description = "Which snapshot of a Hugging Face cache folder HF_INPUT to read: a ref name in its refs/ "
-                    + "(main, a branch) or a commit hash in snapshots/, or a unique prefix of one (default: main).")
-    String revision;
-
     @Parameters(index = "1..*", arity = "1..*", paramLabel = "GROUPED_INPUT",
             description = "Grouped checkpoints (one, the ranks of one EP run, or a directory holding ep-rank-R/).")
     List<Path> groupedInputs;
@@ -43,6 +38,9 @@ final class VerifyCommand implements Callable<Integer> {
     DeviceOptions device;
 
     @Mixin
+    RevisionOption cacheRevision;
+
+    @Mixin
     OutputMode mode;
 
     @Mixin
@@ -51,7 +49,7 @@ final class VerifyCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         MoeConvert.requireUsable(device.device());
-        VerifyReport report = MoeConvert.verify(VerifyRequest.of(hfInput, groupedInputs).withRevision(revision)
+        VerifyReport report = MoeConvert.verify(VerifyRequest.of(hfInput, groupedInputs).withRevision(cacheRevision.revision)
                 .withLayout(Choices.layoutOrAuto("--layout", layoutName)).withThreads(device.threads()));
         if (mode.json) {
             mode.printJson(report);

@@ -81,6 +81,31 @@ class ToGroupedCommandTest {
         }
     }
 
+    /**
+     * LongCat-Flash with its identity experts' unused gate and up rows, once refused as experts beyond E: grouped on an
+     * uneven EP 3 with those tensors on every rank, verified, and restored byte for byte.
+     */
+    @Test
+    void longCatWithItsIdentityExpertsTensorsConvertsBothWays(@TempDir Path dir) {
+        Path input = Fixtures.of("families/longcat_flash");
+        Path output = dir.resolve("out");
+        CliRun run = CliRun.of("to-grouped", input.toString(), output.toString(), "--ep-size", "3", "--all-ranks");
+        assertEquals(ExitCode.OK, run.code(), run.toString());
+        assertTrue(run.err().contains("8 tensors under the 2 identity experts"), run.toString());
+        for (int rank = 0; rank < 3; rank++) {
+            try (Checkpoint out = Checkpoint.open(output.resolve("ep-rank-" + rank))) {
+                assertTrue(out.keys().contains("model.layers.1.mlp.experts.9.up_proj.weight"), "rank " + rank);
+                assertEquals(rank < 2 ? 3 : 2, out.entry("model.layers.1.mlp.experts.down_projs").shape()[0]);
+            }
+        }
+        CliRun verify = CliRun.of("verify", input.toString(), output.toString());
+        assertEquals(ExitCode.OK, verify.code(), verify.toString());
+        Path back = dir.resolve("back");
+        CliRun toHf = CliRun.of("to-hf", output.toString(), back.toString(), "--quiet");
+        assertEquals(ExitCode.OK, toHf.code(), toHf.toString());
+        RoundTrip.assertSameTensors(input, back);
+    }
+
     @Test
     void aMissingExpertIsRefusedWithItsKeyAndNothingIsWritten(@TempDir Path dir) {
         Path input = Fixtures.copy("qwen3_moe", dir);

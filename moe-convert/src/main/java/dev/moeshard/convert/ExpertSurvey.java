@@ -35,7 +35,7 @@ final class ExpertSurvey {
     ExpertSurvey(Checkpoint checkpoint, DetectedModel model) {
         this.checkpoint = checkpoint;
         this.model = model;
-        ExpertNaming naming = model.family().naming();
+        ExpertNaming naming = model.naming();
         for (String key : checkpoint.keys()) {
             ExpertKey k = naming.parsePerExpert(key);
             if (k != null) {
@@ -51,7 +51,7 @@ final class ExpertSurvey {
 
     /** The per-expert keys of {@code layer}, in checkpoint order. */
     List<String> keysOf(Layer layer) {
-        ExpertNaming naming = model.family().naming();
+        ExpertNaming naming = model.naming();
         return expertsByLayer.get(layer).stream()
                 .map(k -> naming.perExpertKey(k.prefix(), k.layer(), k.expert(), k.projection())).toList();
     }
@@ -79,7 +79,8 @@ final class ExpertSurvey {
                 problems.add("missing expert weight " + key + rank);
             }
         }
-        ExpertNaming naming = model.family().naming();
+        ExpertNaming naming = model.naming();
+        problems.addAll(identityExpertProblems());
         for (Map.Entry<Layer, List<ExpertKey>> layer : expertsByLayer.entrySet()) {
             DType gateUpDtype = null;
             DType downDtype = null;
@@ -87,7 +88,8 @@ final class ExpertSurvey {
                 String key = naming.perExpertKey(k.prefix(), k.layer(), k.expert(), k.projection());
                 if (k.expert() >= config.numExperts()) {
                     problems.add(key + ": expert " + k.expert() + " is beyond the model's " + config.numExperts()
-                            + " experts");
+                            + " experts" + (config.identityExperts() == 0 ? "" : " and " + config.identityExperts()
+                            + " identity experts"));
                     continue;
                 }
                 if (!range.contains(k.expert()) || (k.projection() == Projection.GATE && !config.gated())) {
@@ -113,6 +115,28 @@ final class ExpertSurvey {
                     problems.add(key + ": dtype " + entry.dtype() + ", the other experts of layer "
                             + layer.getKey().layer() + " are " + first);
                 }
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * A down projection under an identity expert's id. The only tensors a checkpoint has there are the gate and up
+     * rows of a fused allocation that the forward never reads (see {@link dev.moeshard.moe.MoeConfig#identityExperts});
+     * a down projection means a computed expert, so the config's counts of routed and identity experts are wrong, and
+     * passing that expert through would hide it from the grouped tensors.
+     */
+    private List<String> identityExpertProblems() {
+        MoeConfig config = model.config();
+        List<String> problems = new ArrayList<>();
+        for (String key : checkpoint.keys()) {
+            ExpertKey k = model.naming().parseIdentityExpert(key);
+            if (k != null && k.projection() == Projection.DOWN) {
+                problems.add(key + ": a down projection under identity expert " + k.expert() + "; ids ["
+                        + config.numExperts() + ", " + (config.numExperts() + config.identityExperts()) + ") are the "
+                        + config.identityExperts() + " identity experts after the " + config.numExperts()
+                        + " routed ones, which compute nothing and hold at most unused gate and up rows; expected no "
+                        + "down projection there (do config.json's expert counts match the checkpoint?)");
             }
         }
         return problems;

@@ -163,7 +163,7 @@ final class GroupedRanks implements AutoCloseable {
 
     /** Whether {@code key} is a grouped expert tensor that the adapter splits into per-expert tensors. */
     boolean isGroupedExpertKey(String key) {
-        ExpertNaming naming = model.family().naming();
+        ExpertNaming naming = model.naming();
         return !isGroupedOnDisk() && (layout.parse(naming, key) != null || Fp8GroupedScales.parse(naming, key) != null);
     }
 
@@ -172,7 +172,7 @@ final class GroupedRanks implements AutoCloseable {
      * rank's experts on its first axis as its grouped weights do.
      */
     boolean isGroupedLoraKey(String key) {
-        return !isGroupedOnDisk() && LoraExpertSuffix.of(key, model.family().naming().segment()) != null;
+        return !isGroupedOnDisk() && LoraExpertSuffix.of(key, model.naming().segment()) != null;
     }
 
     /**
@@ -212,7 +212,7 @@ final class GroupedRanks implements AutoCloseable {
     /** Whether {@code key} is an expert tensor of a family grouped on disk, holding the rank's experts on its first axis. */
     boolean isOnDiskExpertKey(String key) {
         return isGroupedOnDisk() && (GroupedOnDiskLayout.isExpertKey(model.family(), key)
-                || isRegroupedOnDisk() && layout.parse(model.family().naming(), key) != null);
+                || isRegroupedOnDisk() && layout.parse(model.naming(), key) != null);
     }
 
     /** Whether these are ranks of a family grouped on disk that to-grouped wrote in a layout other than its own. */
@@ -244,7 +244,7 @@ final class GroupedRanks implements AutoCloseable {
     List<String> problems() {
         List<String> problems = new ArrayList<>();
         MoeConfig config = model.config();
-        ExpertNaming naming = model.family().naming();
+        ExpertNaming naming = model.naming();
         for (Rank r : ranks) {
             if (r.range().end() > config.numExperts()) {
                 problems.add(r.path() + ": holds experts [" + r.range().start() + ", " + r.range().end()

@@ -1,10 +1,12 @@
 package dev.moeshard.convert;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.LayoutConversion;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.Projection;
+import dev.moeshard.moe.family.DetectedModel;
 import dev.moeshard.moe.family.FamilyDetection;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.DeviceMesh;
@@ -26,7 +28,6 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.function.IntPredicate;
 import java.util.stream.Stream;
@@ -72,27 +73,33 @@ final class GroupedToGrouped implements StagedJob {
         Path dir = Files.isDirectory(input) ? input : input.toAbsolutePath().getParent();
         boolean manifest = Files.isRegularFile(dir.resolve(GroupedManifest.FILE_NAME));
         Path config = dir.resolve("config.json");
-        Optional<ModelFamily> onDisk = Files.isRegularFile(config) ? ModelFamily.ofModelType(FamilyDetection.modelType(
-                FamilyDetection.readConfig(config))).filter(f -> f.layout() == ModelFamily.Layout.GROUPED_ON_DISK)
-                : Optional.empty();
-        if (onDisk.isPresent()) {
-            return GroupedOnDiskLayout.onDiskLayout(onDisk.get()) != null && (manifest || hasRankFolders(input));
+        JsonNode json = Files.isRegularFile(config) ? FamilyDetection.readConfig(config) : null;
+        ModelFamily family = json == null ? null : ModelFamily.ofModelType(FamilyDetection.modelType(json)).orElse(null);
+        if (family != null && family.layout() == ModelFamily.Layout.GROUPED_ON_DISK) {
+            return GroupedOnDiskLayout.onDiskLayout(family) != null && (manifest || hasRankFolders(input));
         }
         if (hasRankFolders(input)) {
             return true;
         }
+        // The family's own naming for this model: what it holds under identity experts' ids passes through, so it
+        // stands beside the grouped tensors of a grouped checkpoint (LongCat-Flash's) and tells nothing.
+        ExpertNaming own = family == null || family.identityExpertsKey().isEmpty() ? null
+                : new DetectedModel(family, FamilyDetection.sizes(json, config.toString(), family)).naming();
         try (Checkpoint c = Checkpoint.open(input)) {
             boolean grouped = false;
             for (String key : c.keys()) {
                 for (ExpertNaming naming : NAMINGS) {
-                    if (naming.parsePerExpert(key) != null) {
+                    ExpertNaming n = own != null && naming.equals(family.naming()) ? own : naming;
+                    if (n.parsePerExpert(key) != null) {
                         return false;
                     }
                     for (GroupedLayout l : GroupedLayout.values()) {
-                        grouped |= l.parse(naming, key) != null && (l != GroupedLayout.HF_V5 || manifest);
+                        grouped |= l.parse(n, key) != null && (l != GroupedLayout.HF_V5 || manifest);
                     }
                 }
-                if (key.contains(".mlp.router.")) {
+                // GPT-OSS's router, beside experts grouped on disk; LongCat-Flash's lies on the same path, and its
+                // config.json has told the family
+                if (own == null && key.contains(".mlp.router.")) {
                     return false;
                 }
             }
@@ -250,7 +257,7 @@ final class GroupedToGrouped implements StagedJob {
         GroupedLayout layout = request.layout();
         MoeConfig config = ranks.model().config();
         GroupedLayout from = ranks.layout();
-        ExpertNaming naming = ranks.model().family().naming();
+        ExpertNaming naming = ranks.model().naming();
         List<ByteRange> all = new ArrayList<>();
         for (GroupedRanks.Rank r : ranks.ranks()) {
             ReadSet reads = new ReadSet(r.checkpoint());
@@ -280,7 +287,7 @@ final class GroupedToGrouped implements StagedJob {
     private List<TensorSpec> specs(ExpertRange range) {
         GroupedLayout from = ranks.layout();
         GroupedLayout layout = request.layout();
-        ExpertNaming naming = ranks.model().family().naming();
+        ExpertNaming naming = ranks.model().naming();
         MoeConfig config = ranks.model().config();
         Checkpoint first = ranks.ranks().get(0).checkpoint();
         List<TensorSpec> specs = new ArrayList<>();
@@ -319,7 +326,7 @@ final class GroupedToGrouped implements StagedJob {
     public void writeShard(RankUnit job, ShardedCheckpointWriter out, ByteProgress progress) {
         GroupedLayout from = ranks.layout();
         GroupedLayout layout = request.layout();
-        ExpertNaming naming = ranks.model().family().naming();
+        ExpertNaming naming = ranks.model().naming();
         MoeConfig config = ranks.model().config();
         GroupedRanks.Rank first = ranks.ranks().get(0);
         try (StagedWrites writes = new StagedWrites(engine, out)) {

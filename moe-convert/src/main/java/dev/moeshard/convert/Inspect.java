@@ -42,7 +42,7 @@ final class Inspect {
      * grouped tensors, each rank's experts, and what stops the ranks from being merged back.
      */
     private static InspectReport inspectGrouped(GroupedRanks ranks) {
-        ExpertNaming naming = ranks.model().family().naming();
+        ExpertNaming naming = ranks.model().naming();
         Map<String, Integer> dtypes = new TreeMap<>();
         long bytes = 0;
         int tensors = 0;
@@ -87,7 +87,7 @@ final class Inspect {
     static InspectReport inspect(ModelInput in) {
         Checkpoint checkpoint = in.checkpoint();
         ExpertSurvey survey = new ExpertSurvey(checkpoint, in.model());
-        ExpertNaming naming = in.model().family().naming();
+        ExpertNaming naming = in.model().naming();
         Map<String, Integer> dtypes = new TreeMap<>();
         long bytes = 0;
         for (String key : checkpoint.keys()) {
@@ -141,7 +141,7 @@ final class Inspect {
         checkpoint.keys().forEach(k -> shapes.put(k, checkpoint.entry(k).shape()));
         GroupedLayout recorded = GroupedRanks.readManifest(checkpoint.path()).map(GroupedRanks::recordedLayout).orElse(null);
         try {
-            return GroupedLayoutDetection.detect(shapes, in.model().family().naming(),
+            return GroupedLayoutDetection.detect(shapes, in.model().naming(),
                             in.configFile().isPresent() ? in.model().config() : null, recorded)
                     .map(l -> l == GroupedLayout.HF_V5 ? "hf-v5 (transformers v5 fused)" : l.cliName())
                     .orElse("unknown");

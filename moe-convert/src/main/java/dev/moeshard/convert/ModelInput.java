@@ -43,7 +43,7 @@ record ModelInput(Checkpoint checkpoint, DetectedModel model, Optional<Path> con
         }
         MoeConfig c = detected.model().config();
         DetectedModel chosen = new DetectedModel(detected.model().family(),
-                new MoeConfig(numExperts, c.hidden(), c.intermediate(), c.gated()));
+                c.withNumExperts(numExperts));
         return new ModelInput(detected.checkpoint(), chosen, detected.configFile(),
                 detected.detectedFrom() + ", experts from --num-experts");
     }

@@ -46,7 +46,7 @@ final class OnDiskRestoration {
 
     /** Whether {@code key} is one of the regrouped layers' tensors, restored by this and not taken as it is. */
     boolean restores(String key) {
-        return written.parse(ranks.model().family().naming(), key) != null;
+        return written.parse(ranks.model().naming(), key) != null;
     }
 
     /**
@@ -55,7 +55,7 @@ final class OnDiskRestoration {
      * with an earlier key ({@code planned} holds each layer's path once it is).
      */
     Map<String, List<Piece>> layer(String key, List<String> planned) {
-        ExpertNaming naming = ranks.model().family().naming();
+        ExpertNaming naming = ranks.model().naming();
         MoeConfig config = ranks.model().config();
         GroupedLayout.Key k = written.parse(naming, key);
         String layer = k.prefix() + "layers." + k.layer();
@@ -88,7 +88,7 @@ final class OnDiskRestoration {
      * output tensor it lands in: one per projection the written layout keeps in it.
      */
     List<Map.Entry<String, Piece>> pieces(GroupedRanks.Rank r, String key) {
-        ExpertNaming naming = ranks.model().family().naming();
+        ExpertNaming naming = ranks.model().naming();
         MoeConfig config = ranks.model().config();
         GroupedLayout.Key k = written.parse(naming, key);
         List<Map.Entry<String, Piece>> out = new ArrayList<>();
@@ -103,7 +103,7 @@ final class OnDiskRestoration {
     /** The output tensor {@code hfName} (one {@link #layer} named) for all experts, in the dtype the ranks hold. */
     TensorSpec spec(String hfName, List<Piece> pieces) {
         MoeConfig config = ranks.model().config();
-        String ownName = own.parse(ranks.model().family().naming(), names.groupedName(hfName)).name();
+        String ownName = own.parse(ranks.model().naming(), names.groupedName(hfName)).name();
         return new TensorSpec(hfName, pieces.getFirst().source().dtype(),
                 own.shape(ownName, config.numExperts(), config));
     }

@@ -3,6 +3,7 @@ package dev.moeshard.convert;
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.FromHfOptions;
 import dev.moeshard.moe.GroupedLayout;
+import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.MoeStateDictAdapter;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.DeviceMesh;
@@ -77,7 +78,7 @@ final class ToGrouped implements StagedJob {
             job.planned = ranks;
             job.units = job.plan();
             if (!job.isGroupedOnDisk()) {
-                job.feeds = new InputFeeds(in.checkpoint(), in.model().family().naming(), in.model().config(),
+                job.feeds = new InputFeeds(in.checkpoint(), in.model().naming(), in.model().config(),
                         request.layout(), request.keepFp8(), job.lora,
                         job.units.stream().flatMap(u -> u.specs().stream()).toList());
             }
@@ -115,6 +116,14 @@ final class ToGrouped implements StagedJob {
                 "family " + in.model().family().modelType() + " from " + in.detectedFrom(),
                 "per-expert input written as " + layoutName,
                 "expert copies on " + (isGroupedOnDisk() ? "cpu" : copies.where())));
+        MoeConfig config = in.model().config();
+        long identityTensors = in.checkpoint().keys().stream()
+                .filter(k -> in.model().naming().parseIdentityExpert(k) != null).count();
+        if (identityTensors > 0) {
+            decisions.add(identityTensors + " tensors under the " + config.identityExperts() + " identity experts "
+                    + "(ids " + config.numExperts() + " to " + (config.numExperts() + config.identityExperts() - 1)
+                    + ", which compute nothing) kept as they are on every rank: they are no routed experts");
+        }
         decisions.addAll(copied.decisions());
         return decisions;
     }
@@ -150,7 +159,7 @@ final class ToGrouped implements StagedJob {
         Set<String> inputs = new LinkedHashSet<>();
         keys.forEach(key -> inputs.addAll(feeding.getOrDefault(key, List.of())));
         ReadSet reads = new ReadSet(in.checkpoint());
-        ExpertNaming naming = in.model().family().naming();
+        ExpertNaming naming = in.model().naming();
         ExpertRange range = unit.range();
         for (String key : inputs) {
             boolean expertRows = isGroupedOnDisk() ? GroupedOnDiskLayout.isExpertKey(in.model().family(), key)
@@ -218,11 +227,11 @@ final class ToGrouped implements StagedJob {
                 in.model().config()));
         addIfPresent(problems, request.ranks().tooManyRanks(experts));
         survey = new ExpertSurvey(in.checkpoint(), in.model());
-        lora = LoraPlan.of(in.checkpoint(), in.model().family().naming(), in.model().config(), request.lora());
+        lora = LoraPlan.of(in.checkpoint(), in.model().naming(), in.model().config(), request.lora());
         problems.addAll(lora.problems());
         if (survey.layers().isEmpty() && lora.inputKeys().isEmpty() && problems.isEmpty()
-                && GroupedPlan.fusedCount(in.checkpoint(), in.model().family().naming()) == 0) {
-            problems.add("no per-expert tensors found under " + in.model().family().naming().segment());
+                && GroupedPlan.fusedCount(in.checkpoint(), in.model().naming()) == 0) {
+            problems.add("no per-expert tensors found under " + in.model().naming().segment());
         }
         problems.addAll(QuantizationCheck.problems(in.checkpoint()));
         problems.addAll(ScaleKinds.problems(in.checkpoint(), in.configJson(),
@@ -263,7 +272,7 @@ final class ToGrouped implements StagedJob {
         if (to == null) {
             return problems;
         }
-        ExpertNaming naming = in.model().family().naming();
+        ExpertNaming naming = in.model().naming();
         for (String key : in.checkpoint().keys()) {
             DType from = in.checkpoint().entry(key).dtype();
             boolean expert = naming.parsePerExpert(key) != null
@@ -348,7 +357,7 @@ final class ToGrouped implements StagedJob {
                 MappedPages.release(target);
                 progress.add(target.byteSize());
                 if (GroupedOnDiskLayout.isExpertKey(in.model().family(), e.getKey())) {
-                    layer = e.getKey().substring(0, e.getKey().indexOf("." + in.model().family().naming().segment() + "."));
+                    layer = e.getKey().substring(0, e.getKey().indexOf("." + in.model().naming().segment() + "."));
                 } else if (layer != null) {
                     progress.step("layer " + layer + " (experts [" + unit.range().start() + ", " + unit.range().end()
                             + "))");
@@ -370,7 +379,7 @@ final class ToGrouped implements StagedJob {
             plan.groupedKeys().stream().filter(out::holds).forEach(key -> grouped.put(key, out.tensor(key)));
             Map<String, Tensor> targets = adapter.writeThroughTargets(grouped, unit.range());
             Map<String, Tensor> hf = in.checkpoint().tensors();
-            ExpertNaming naming = in.model().family().naming();
+            ExpertNaming naming = in.model().naming();
             DequantizedExperts fp8Experts = new DequantizedExperts(staged);
             List<ExpertSurvey.Layer> layers = List.copyOf(survey.layers());
             // The disk reads one layer ahead of the copies: the next layer's input while this one is copied and written.

@@ -47,6 +47,7 @@ public record ToGroupedRequest(Path input, String revision, Path output, RankSel
     }
 
     /** The snapshot of a cache repository folder input; null reads {@code refs/main}. */
+    @Override
     public ToGroupedRequest withRevision(String revision) {
         return new ToGroupedRequest(input, revision, output, ranks, dtype, keepFp8, layout, inputLayout, model,
                 numExperts, lora, writing);

@@ -38,6 +38,7 @@ public record ToHfRequest(List<Path> inputs, String revision, Path output, Group
     }
 
     /** The snapshot of each cache repository folder input; null reads {@code refs/main}. */
+    @Override
     public ToHfRequest withRevision(String revision) {
         return new ToHfRequest(inputs, revision, output, layout, lora, quantization, writing);
     }

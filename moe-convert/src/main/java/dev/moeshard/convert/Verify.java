@@ -197,7 +197,7 @@ final class Verify {
 
     /** The PEFT layout of the HF input's expert LoRA keys: ParamWrapper when it has any such key, else per-expert. */
     private static ToHfOptions.LoraFormat loraFormatOf(ModelInput hf) {
-        String segment = "." + hf.model().family().naming().segment() + ".";
+        String segment = "." + hf.model().naming().segment() + ".";
         for (String key : hf.checkpoint().keys()) {
             int at = key.indexOf(segment);
             if (at >= 0 && key.substring(at + segment.length()).matches("(base_layer\\.)?lora_[AB]\\.weight")) {

@@ -37,6 +37,27 @@ class CacheRevisionTest {
         assertEquals("qwen3_moe", MoeConvert.inspect(repo, MAIN.substring(0, 12)).family());
     }
 
+    /**
+     * huggingface_hub keeps the ref of revision {@code refs/pr/1} at {@code refs/refs/pr/1} and a tag at
+     * {@code refs/TAG}: both are ref names as users write them, and the request types carry them alike.
+     */
+    @Test
+    void aPullRequestRefAndATagAreReadAsHuggingfaceHubWritesThem(@TempDir Path dir) {
+        Path repo = repo(dir).ref("refs/pr/1", OTHER).ref("v1.0", OTHER).path();
+        assertTrue(Files.isRegularFile(repo.resolve("refs/refs/pr/1")));
+        for (String revision : List.of("refs/pr/1", "v1.0")) {
+            assertEquals("olmoe", MoeConvert.inspect(repo, revision).family(), revision);
+            ConversionRequest request = ToGroupedRequest.of(repo, dir.resolve("out")).withRevision(revision);
+            assertEquals(revision, request.revision());
+            assertEquals(OTHER, Path.of(MoeConvert.planToGrouped((ToGroupedRequest) request).input()).getFileName()
+                    .toString());
+            ConversionRequest back = ToHfRequest.of(List.of(repo), dir.resolve("back")).withRevision(revision);
+            assertEquals(revision, back.withAbsolutePaths().revision(), "kept for workers elsewhere");
+        }
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> MoeConvert.inspect(repo, "v2.0"));
+        assertTrue(e.problems().getFirst().contains("(found main, other, pr/1, refs/pr/1, v1.0)"), e.problems().toString());
+    }
+
     @Test
     void toGroupedOfARevisionRestoresThatSnapshotAndVerifiesAgainstIt(@TempDir Path dir) {
         Path repo = repo(dir).path();

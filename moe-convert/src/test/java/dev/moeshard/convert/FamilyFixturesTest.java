@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moeshard.moe.ExpertNaming;
+import dev.moeshard.moe.family.FamilyDetection;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.tensor.Tensor;
@@ -222,11 +223,117 @@ class FamilyFixturesTest {
         }
     }
 
+    /** LongCat-Flash's 8 tensors under identity experts 8 and 9: gate and up, in layers 0 and 1. */
+    private static final List<String> LONGCAT_IDENTITY_KEYS = List.of(0, 1).stream().flatMap(l -> List.of(8, 9).stream()
+            .flatMap(e -> List.of("gate_proj", "up_proj").stream()
+                    .map(p -> "model.layers." + l + ".mlp.experts." + e + "." + p + ".weight"))).toList();
+
+    /**
+     * LongCat-Flash as transformers 5 saves it: 8 routed experts and {@code zero_expert_num} 2 identity experts, whose
+     * ids hold the gate and up rows of the fused {@code gate_up_proj} [E + Z, 2I, H] that the forward never reads (no
+     * down projection; see ModelFamily.LONGCAT_FLASH). The routed experts are grouped by the reference formula; the
+     * identity experts' tensors are no routed experts and stay as they are on every rank, at EP 1 and an uneven EP 3.
+     */
     @Test
-    void longCatsPartialZeroExpertsAreRefusedNotDropped(@TempDir Path dir) {
-        InvalidInputException e = assertThrows(InvalidInputException.class,
-                () -> MoeConvert.toGrouped(ToGroupedRequest.of(family("longcat_flash"), dir.resolve("out"))));
-        assertTrue(e.getMessage().contains("experts.8."), e.getMessage());
-        assertFalse(Files.exists(dir.resolve("out")));
+    void longCatGroupsItsRoutedExpertsAndKeepsItsIdentityExpertsTensorsOnEveryRank(@TempDir Path dir) {
+        Path in = family("longcat_flash");
+        InspectReport inspected = MoeConvert.inspect(in);
+        assertEquals("longcat_flash", inspected.family());
+        assertTrue(inspected.valid(), inspected.problems().toString());
+        assertEquals(8, inspected.numExperts());
+        assertEquals(2 * 8 * 3, inspected.expertTensors(), "the identity experts' tensors are no expert tensors");
+
+        // The routed experts' naming: the identity experts' ids are no per-expert keys to it.
+        ExpertNaming naming = FamilyDetection.fromConfigFile(in.resolve("config.json")).naming();
+        Path whole = dir.resolve("whole");
+        ConversionReport one = MoeConvert.toGrouped(ToGroupedRequest.of(in, whole));
+        assertTrue(one.decisions().contains("8 tensors under the 2 identity experts (ids 8 to 9, which compute "
+                + "nothing) kept as they are on every rank: they are no routed experts"), one.decisions().toString());
+        assertReferenceFormula(in, whole, naming, 0, 8, inspected.intermediate());
+        assertKept(in, whole, LONGCAT_IDENTITY_KEYS);
+
+        Path ranks = dir.resolve("ranks");
+        ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(in, ranks).withRanks(RankSelection.all(3)));
+        assertEquals(List.of(3, 3, 2), report.outputs().stream().map(r -> r.expertEnd() - r.expertStart()).toList());
+        for (ConversionReport.WrittenCheckpoint rank : report.outputs()) {
+            assertReferenceFormula(in, rank.path(), naming, rank.expertStart(), rank.expertEnd(),
+                    inspected.intermediate());
+            assertKept(in, rank.path(), LONGCAT_IDENTITY_KEYS);
+        }
+        assertTrue(MoeConvert.verify(VerifyRequest.of(in, List.of(ranks))).identical());
+        for (Path grouped : List.of(whole, ranks)) {
+            Path back = dir.resolve("back-" + grouped.getFileName());
+            MoeConvert.toHf(ToHfRequest.of(List.of(grouped), back));
+            CheckpointFiles.assertSameTensors(in, back);
+            assertEquals(CheckpointFiles.keys(in).size(), CheckpointFiles.keys(back).size(), "no tensor added");
+        }
+    }
+
+    /**
+     * A grouped LongCat checkpoint (one, not rank folders) is told grouped although its identity experts' tensors
+     * have per-expert names and its router lies under {@code mlp.router.}: regrouped into hf-v5 on two ranks, those
+     * tensors stay on every rank, and to-hf restores the HF input.
+     */
+    @Test
+    void aGroupedLongCatIsRegroupedKeepingItsIdentityExpertsTensors(@TempDir Path dir) {
+        Path in = family("longcat_flash");
+        Path grouped = dir.resolve("grouped");
+        MoeConvert.toGrouped(ToGroupedRequest.of(in, grouped));
+        Path v5 = dir.resolve("v5");
+        ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(grouped, v5)
+                .withLayout(dev.moeshard.moe.GroupedLayout.HF_V5).withRanks(RankSelection.all(2)));
+        assertEquals(2, report.outputs().size());
+        for (ConversionReport.WrittenCheckpoint rank : report.outputs()) {
+            assertKept(in, rank.path(), LONGCAT_IDENTITY_KEYS);
+            assertTrue(CheckpointFiles.keys(rank.path()).contains("model.layers.1.mlp.experts.gate_up_proj"));
+        }
+        Path back = dir.resolve("back");
+        MoeConvert.toHf(ToHfRequest.of(List.of(v5), back));
+        CheckpointFiles.assertSameTensors(in, back);
+    }
+
+    /** Every key of {@code keys} in {@code out} with the bytes it has in {@code in}. */
+    private static void assertKept(Path in, Path out, List<String> keys) {
+        try (Checkpoint h = Checkpoint.open(in); Checkpoint g = Checkpoint.open(out)) {
+            for (String key : keys) {
+                assertEquals(h.entry(key).dtype(), g.entry(key).dtype(), key);
+                assertTrue(java.util.Arrays.equals(h.entry(key).shape(), g.entry(key).shape()), key);
+                assertEquals(-1, h.tensor(key).segment().mismatch(g.tensor(key).segment()), key + " in " + out);
+            }
+        }
+    }
+
+    /**
+     * What LongCat's config.json counts must fit its tensors: without {@code zero_expert_num} (or with too few)
+     * the ids past E are experts beyond the model; with too many, a routed expert's down projection would lie under
+     * an identity id. Either is refused before anything is written.
+     */
+    @Test
+    void longCatsExpertCountsThatDoNotFitItsTensorsAreRefused(@TempDir Path dir) throws Exception {
+        record Case(String from, String to, String expected) {}
+        List<Case> cases = List.of(
+                new Case("\"zero_expert_num\": 2", "\"zero_expert_num\": null",
+                        "model.layers.0.mlp.experts.8.gate_proj.weight: expert 8 is beyond the model's 8 experts"),
+                new Case("\"zero_expert_num\": 2", "\"zero_expert_num\": 1",
+                        "model.layers.0.mlp.experts.9.gate_proj.weight: expert 9 is beyond the model's 8 experts and "
+                                + "1 identity experts"),
+                new Case("\"n_routed_experts\": 8", "\"n_routed_experts\": 7",
+                        "model.layers.0.mlp.experts.7.down_proj.weight: a down projection under identity expert 7; "
+                                + "ids [7, 9) are the 2 identity experts after the 7 routed ones"));
+        for (Case c : cases) {
+            Path in = Files.createDirectories(dir.resolve("in-" + cases.indexOf(c)));
+            for (String file : List.of("model.safetensors", "config.json")) {
+                Files.copy(family("longcat_flash").resolve(file), in.resolve(file));
+            }
+            Path config = in.resolve("config.json");
+            String text = Files.readString(config);
+            assertTrue(text.contains(c.from()), c.from());
+            Files.writeString(config, text.replace(c.from(), c.to()));
+            Path out = dir.resolve("out-" + cases.indexOf(c));
+            InvalidInputException e = assertThrows(InvalidInputException.class,
+                    () -> MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withRanks(RankSelection.all(3))));
+            assertTrue(e.problems().stream().anyMatch(p -> p.startsWith(c.expected())), e.problems().toString());
+            assertFalse(Files.exists(out));
+        }
     }
 }

@@ -1,5 +1,6 @@
 package dev.moeshard.moe;
 
+import dev.moeshard.moe.parallel.ExpertRange;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
@@ -14,8 +15,14 @@ import java.util.regex.Pattern;
  * @param gate name of the gate projection ({@code gate_proj}, Mixtral {@code w1})
  * @param up name of the up projection ({@code up_proj}, Mixtral {@code w3})
  * @param down name of the down projection ({@code down_proj}, Mixtral {@code w2})
+ * @param identityExperts the ids under the expert path that name identity experts, not routed ones (empty for most
+ *                        families): keys under them are not per-expert keys to this naming, so that every conversion
+ *                        passes them through as it does any other tensor; null for none
  */
-public record ExpertNaming(String segment, String gate, String up, String down) {
+public record ExpertNaming(String segment, String gate, String up, String down, ExpertRange identityExperts) {
+
+    // First: the constants below are built with it.
+    private static final ExpertRange NO_IDENTITY_EXPERTS = new ExpertRange(0, 0);
 
     /** Qwen, DeepSeek, OLMoE, GLM: {@code mlp.experts.{e}.gate_proj / up_proj / down_proj}. */
     public static final ExpertNaming DEFAULT = new ExpertNaming("mlp.experts", "gate_proj", "up_proj", "down_proj");
@@ -29,11 +36,30 @@ public record ExpertNaming(String segment, String gate, String up, String down) 
             throw new IllegalArgumentException("expert path segment must be a dotted path like 'mlp.experts', got '"
                     + segment + "'");
         }
+        identityExperts = identityExperts == null ? NO_IDENTITY_EXPERTS : identityExperts;
+    }
+
+    /** A naming whose every id is a routed expert. */
+    public ExpertNaming(String segment, String gate, String up, String down) {
+        this(segment, gate, up, down, NO_IDENTITY_EXPERTS);
     }
 
     /** The same projection names under another segment. */
     public ExpertNaming withSegment(String newSegment) {
-        return new ExpertNaming(newSegment, gate, up, down);
+        return new ExpertNaming(newSegment, gate, up, down, identityExperts);
+    }
+
+    /**
+     * This naming for a model with {@code config}'s identity experts, ids [E, E + Z): keys under them stop being
+     * per-expert keys. transformers 5 allocates LongCat-Flash's fused {@code gate_up_proj} for E + Z experts and its
+     * {@code down_proj} for E, and saves the rows it never reads (its forward sends the identity experts' tokens
+     * through {@code nn.Identity}) as {@code experts.{E..E+Z-1}.gate_proj / up_proj}: parameters of no expert that
+     * is ever computed, which must still come back where they were for the checkpoint to load.
+     */
+    public ExpertNaming withIdentityExperts(MoeConfig config) {
+        ExpertRange ids = config.identityExperts() == 0 ? NO_IDENTITY_EXPERTS
+                : new ExpertRange(config.numExperts(), config.numExperts() + config.identityExperts());
+        return ids.equals(identityExperts) ? this : new ExpertNaming(segment, gate, up, down, ids);
     }
 
     public String name(Projection projection) {
@@ -54,8 +80,22 @@ public record ExpertNaming(String segment, String gate, String up, String down) 
         return prefix + "layers." + layer + "." + segment + "." + grouped.keySuffix();
     }
 
-    /** The per-expert key {@code key} broken into its parts, or null when it is not one. */
+    /**
+     * The per-expert key {@code key} broken into its parts, or null when it is not one: not of the pattern, or under
+     * an identity expert's id.
+     */
     public ExpertKey parsePerExpert(String key) {
+        ExpertKey k = parseAnyId(key);
+        return k == null || identityExperts.contains(k.expert()) ? null : k;
+    }
+
+    /** {@code key} broken into its parts when it lies under an identity expert's id, else null. */
+    public ExpertKey parseIdentityExpert(String key) {
+        ExpertKey k = parseAnyId(key);
+        return k != null && identityExperts.contains(k.expert()) ? k : null;
+    }
+
+    private ExpertKey parseAnyId(String key) {
         Matcher m = perExpertPattern().matcher(key);
         if (!m.matches()) {
             return null;

@@ -57,9 +57,10 @@ public final class MoeStateDictAdapter {
     /** An adapter to and from grouped tensors in {@code layout}. */
     public MoeStateDictAdapter(MoeConfig config, ExpertNaming naming, GroupedLayout layout) {
         this.config = config;
-        this.naming = naming;
+        // Keys under the config's identity experts are not per-expert keys: they pass through both directions.
+        this.naming = naming.withIdentityExperts(config);
         this.layout = layout;
-        this.loraPerExpert = new LoraPerExpertFormat(config, naming);
+        this.loraPerExpert = new LoraPerExpertFormat(config, this.naming);
         this.loraParamWrapper = new LoraParamWrapperFormat(config.numExperts(), naming.segment());
         // Last: both read the configuration above.
         this.hfToGrouped = new HfToGrouped(this);

@@ -94,7 +94,26 @@ public final class FamilyDetection {
         long hidden = firstLong(text, source, MAX_SIZE, "hidden_size");
         String act = text.has("mlp_hidden_act") ? text.path("mlp_hidden_act").asText() : text.path("hidden_act").asText("");
         boolean gated = act.isEmpty() ? family.gatedByDefault() : !act.startsWith("relu");
-        return new MoeConfig(experts, hidden, inter, gated);
+        return new MoeConfig(experts, hidden, inter, gated, identityExperts(text, source, family, experts));
+    }
+
+    /**
+     * The family's identity experts beside {@code experts} routed ones: its {@link ModelFamily#identityExpertsKey}
+     * as a whole number from 0 (absent or null: 0, as transformers reads it), so that the ids stay within
+     * {@link ExpertIds#MAX_EXPERTS}.
+     */
+    private static int identityExperts(JsonNode config, String source, ModelFamily family, int experts) {
+        String key = family.identityExpertsKey().orElse(null);
+        JsonNode n = key == null ? null : config.get(key);
+        if (n == null || n.isNull()) {
+            return 0;
+        }
+        long max = ExpertIds.MAX_EXPERTS - 1 - experts;
+        if (!n.isIntegralNumber() || !n.canConvertToLong() || n.asLong() < 0 || n.asLong() > max) {
+            throw new IllegalArgumentException(source + ": " + key + " must be a whole number from 0 to " + max
+                    + " beside " + experts + " routed experts, got " + n);
+        }
+        return (int) n.asLong();
     }
 
     private static final String[] EXPERT_COUNT_KEYS = {"n_routed_experts", "num_experts", "num_local_experts",

@@ -29,8 +29,17 @@ public enum ModelFamily {
     ERNIE4_5_MOE("ernie4_5_moe", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
     DOTS1("dots1", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
     HUNYUAN_V1_MOE("hunyuan_v1_moe", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
-    /** Routed experts only: its zero (identity) experts have no weights. */
-    LONGCAT_FLASH("longcat_flash", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT),
+    /**
+     * Beside its {@code n_routed_experts} routed experts, {@code zero_expert_num} identity ("zero-computation")
+     * experts, ids [E, E + Z), which the router ({@code classifier} [E + Z, H]) picks like the others and the experts
+     * module answers with {@code nn.Identity}. transformers 5 allocates the fused {@code gate_up_proj} for all E + Z
+     * ([E + Z, 2I, H]) but {@code down_proj} for the E routed ones, and saves the Z extra rows as
+     * {@code experts.{E..E+Z-1}.gate_proj / up_proj} with no {@code down_proj}: its forward never reads them.
+     * Decision: they are not routed experts (there is no expert to group; a grouped tensor of E + Z gate/up rows
+     * beside E down rows would fit no grouped layout and put weights that do nothing on some ranks only), so they pass
+     * through as they are, on every rank, and to-hf restores them byte for byte, as transformers needs them to load.
+     */
+    LONGCAT_FLASH("longcat_flash", ExpertNaming.DEFAULT, true, Layout.PER_EXPERT, List.of(), "zero_expert_num"),
     MIXTRAL("mixtral", ExpertNaming.MIXTRAL, true, Layout.PER_EXPERT),
     MINIMAX("minimax", ExpertNaming.MIXTRAL, true, Layout.PER_EXPERT),
     MINIMAX_M2("minimax_m2", ExpertNaming.MIXTRAL, true, Layout.PER_EXPERT),
@@ -82,6 +91,7 @@ public enum ModelFamily {
     private final boolean gatedByDefault;
     private final Layout layout;
     private final List<Map.Entry<String, String>> onDiskRenames;
+    private final String identityExpertsKey;
 
     ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout) {
         this(modelType, naming, gatedByDefault, layout, List.of());
@@ -89,11 +99,26 @@ public enum ModelFamily {
 
     ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout,
                 List<Map.Entry<String, String>> onDiskRenames) {
+        this(modelType, naming, gatedByDefault, layout, onDiskRenames, null);
+    }
+
+    ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout,
+                List<Map.Entry<String, String>> onDiskRenames, String identityExpertsKey) {
         this.modelType = modelType;
         this.naming = naming;
         this.gatedByDefault = gatedByDefault;
         this.layout = layout;
         this.onDiskRenames = onDiskRenames;
+        this.identityExpertsKey = identityExpertsKey;
+    }
+
+    /**
+     * The config.json key that counts the family's identity experts, which follow the routed ones
+     * ({@link dev.moeshard.moe.MoeConfig#identityExperts}), or empty for a family without them. What a checkpoint
+     * holds under their ids passes through every conversion.
+     */
+    public Optional<String> identityExpertsKey() {
+        return Optional.ofNullable(identityExpertsKey);
     }
 
     /**
