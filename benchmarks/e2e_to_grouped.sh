@@ -1,93 +1,126 @@
 #!/usr/bin/env bash
-# End-to-end measurement of `moeshard to-grouped` (issue 6): a generated per-expert checkpoint of several GB,
-# converted beside a plain `cp -r` of the same directory, both from a warm page cache, in one invocation.
+# The end-to-end yardstick of `moeshard to-grouped`, every ratio in one run, warm and cold, with peak RSS:
+#   to-grouped             against `cp -r` of the same directory followed by `sync` (moeshard fsyncs its output, cp
+#                          does not), from a warm page cache and from a cold one (caches dropped; needs root);
+#   to-grouped --device D  for each device of DEVICES, against the CPU run;
+#   PyTorch                the same file-to-file job (benchmarks/pytorch_to_grouped.py), where torch and safetensors
+#                          import.
+# Each job runs REPS times per state, alternating with the others; the best time of each is compared, and the peak RSS
+# shown is the largest seen. A generated per-expert Qwen3-MoE-shaped BF16 checkpoint is used unless CKPT names one.
 #
 #   benchmarks/e2e_to_grouped.sh [WORKDIR=/tmp/moeshard-e2e] [LAYERS=8] [EXPERTS=64] [HIDDEN=2048] [INTERMEDIATE=768]
+#   env: CKPT=DIR  REPS=2  COLD=1|0  DEVICES="cpu" (e.g. "cpu cuda")  PEER=1|0  KEEP=1 (keep the data)
+#        MOESHARD_JAVA_OPTS="-D..." (JVM options of the moeshard runs, as the moeshard launcher takes them)
 #
-# Targets: wall(to-grouped) <= 1.4 x wall(cp -r); peak RSS of moeshard <= 1 GiB + one layer's experts.
-# moeshard fsyncs its output before the final rename and cp -r does not, so the cp is also timed with a `sync`
-# after it, for the fair ratio. The generated data is deleted at the end unless KEEP=1.
+# The same script runs from the repository (it builds what it needs) and from the GPU bundle (scripts/gpu-bundle.sh
+# ships it as run-e2e.sh beside a Java runtime and the jars).
 set -euo pipefail
-root="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"
-work="${1:-/tmp/moeshard-e2e}"
-layers="${2:-8}"; experts="${3:-64}"; hidden="${4:-2048}"; inter="${5:-768}"
+here="$(cd "$(dirname "$(readlink -f "$0")")" && pwd)"
+work="${1:-/tmp/moeshard-e2e}"; layers="${2:-8}"; experts="${3:-64}"; hidden="${4:-2048}"; inter="${5:-768}"
+reps="${REPS:-2}"; devices="${DEVICES:-cpu}"
 
-if [ ! -x /usr/bin/time ]; then
-  echo "e2e: /usr/bin/time is missing; install the Debian package 'time' (sudo apt-get install time) and rerun" >&2
-  exit 2
-fi
-expert_layer_bytes=$(( experts * 3 * hidden * inter * 2 ))
-total_guess=$(( layers * expert_layer_bytes ))
-need_kb=$(( total_guess * 3 / 1024 + 2 * 1024 * 1024 ))
-mkdir -p "$work"
-avail_kb=$(df -Pk "$work" | awk 'NR==2 {print $4}')
-if [ "$avail_kb" -lt "$need_kb" ]; then
-  echo "e2e: $work has $((avail_kb / 1024)) MiB free; input, cp copy and grouped output need about $((need_kb / 1024)) MiB" >&2
-  exit 2
-fi
-in="$work/hf"; copy="$work/hf-copy"; out="$work/grouped"
-rm -rf "$in" "$copy" "$out"
-cleanup() { [ "${KEEP:-0}" = 1 ] || rm -rf "$in" "$copy" "$out"; }
-trap cleanup EXIT
-
-. "$root/scripts/find-jdk25.sh"
-bench_jar="$root/benchmarks/target/moeshard-benchmarks.jar"
-if [ ! -f "$bench_jar" ] || [ ! -f "$root/cli/target/moeshard-cli.jar" ]; then
-  (cd "$root" && ./mvnw -B -ntp -q -DskipTests install)
-fi
-"$JAVA_HOME/bin/java" -cp "$bench_jar" dev.moeshard.benchmarks.GenerateCheckpoint "$in" "$layers" "$experts" "$hidden" "$inter"
-input_bytes=$(du -sb "$in" | cut -f1)
-"$root/moeshard" --version >/dev/null   # builds the CLI now if needed, not inside the timed run
-
-echo "== file system: $(stat -f -c %T "$work"), $(cp --version | head -n 1)"
-echo "== machine: $(nproc) CPUs, $(free -g | awk '/Mem:/ {print $2}') GiB RAM; uptime: $(uptime)"
-echo "== warming the page cache ($input_bytes bytes)"
-cat "$in"/* > /dev/null
-sync
-
-seconds() {  # "Elapsed (wall clock) time (h:mm:ss or m:ss): 0:07.12" -> 7.12
-  awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$1"
-}
-max_rss_kb() { awk -F': ' '/Maximum resident set size/ {print $2}' "$1"; }
-
-echo "== cp -r"
-/usr/bin/time -v cp -r "$in" "$copy" 2> "$work/cp.time"
-t0=$(date +%s.%N); sync; t1=$(date +%s.%N)
-cp_sync=$(echo "$t1 - $t0" | bc -l)
-cp_wall=$(seconds "$work/cp.time")
-rm -rf "$copy"; sync
-cat "$in"/* > /dev/null
-
-echo "== moeshard to-grouped (sampling /proc/PID/status for RssAnon and RssFile)"
-/usr/bin/time -v "$root/moeshard" to-grouped "$in" "$out" 2> "$work/moeshard.time" &
-time_pid=$!
-peak_anon=0; peak_file=0; peak_rss=0
-while kill -0 "$time_pid" 2>/dev/null; do
-  pid=$(pgrep -P "$time_pid" | head -n 1 || true)
-  if [ -n "$pid" ] && [ -r "/proc/$pid/status" ]; then
-    read -r rss anon file < <(awk '/^VmRSS/ {r=$2} /^RssAnon/ {a=$2} /^RssFile/ {f=$2} END {print r+0, a+0, f+0}' \
-      "/proc/$pid/status" 2>/dev/null || echo "0 0 0")
-    [ "$rss" -gt "$peak_rss" ] && peak_rss=$rss
-    [ "$anon" -gt "$peak_anon" ] && peak_anon=$anon
-    [ "$file" -gt "$peak_file" ] && peak_file=$file
+if [ -x "$here/jre/bin/java" ]; then # the GPU bundle
+  java="$here/jre/bin/java"; cli="$here/moeshard-cli.jar"; bench_cp="$(ls "$here"/lib/*.jar | tr '\n' ':')"
+  scripts="$here"
+else
+  root="$(cd "$here/.." && pwd)"
+  . "$root/scripts/find-jdk25.sh"
+  java="$JAVA_HOME/bin/java"; cli="$root/cli/target/moeshard-cli.jar"; bench_cp="$root/benchmarks/target/moeshard-benchmarks.jar"
+  scripts="$here"
+  if [ ! -f "$bench_cp" ] || [ ! -f "$cli" ]; then
+    (cd "$root" && ./mvnw -B -ntp -q -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true install)
   fi
-  sleep 0.1
-done
-wait "$time_pid"
-ms_wall=$(seconds "$work/moeshard.time")
-ms_rss=$(max_rss_kb "$work/moeshard.time")
-grep -v "^\s" "$work/moeshard.time" || true
+fi
+flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED ${MOESHARD_JAVA_OPTS:-})
 
-limit_kb=$(( (1024 * 1024 * 1024 + expert_layer_bytes) / 1024 ))
-ratio=$(echo "$ms_wall / $cp_wall" | bc -l)
-ratio_sync=$(echo "$ms_wall / ($cp_wall + $cp_sync)" | bc -l)
-printf '\n== results (%s, %d bytes, %d layers x %d experts, H=%d I=%d BF16)\n' "$in" "$input_bytes" "$layers" "$experts" "$hidden" "$inter"
-printf 'cp -r wall                 %8.2f s   (+ sync %.2f s)\n' "$cp_wall" "$cp_sync"
-printf 'moeshard to-grouped wall   %8.2f s   (includes JVM start, planning and fsync)\n' "$ms_wall"
-printf 'ratio to cp -r             %8.2f     target <= 1.40: %s\n' "$ratio" "$(echo "$ratio <= 1.4" | bc -l | sed 's/1/met/;s/0/NOT met/')"
-printf 'ratio to cp -r + sync      %8.2f\n' "$ratio_sync"
-printf 'peak RSS (time -v)         %8d KiB  target <= %d KiB (1 GiB + one layer of experts): %s\n' "$ms_rss" "$limit_kb" \
-  "$([ "$ms_rss" -le "$limit_kb" ] && echo met || echo NOT met)"
-printf 'sampled peaks (0.1 s)      VmRSS %d KiB, RssAnon %d KiB, RssFile %d KiB\n' "$peak_rss" "$peak_anon" "$peak_file"
-printf 'cp -r peak RSS             %8d KiB\n' "$(max_rss_kb "$work/cp.time")"
-echo "uptime after: $(uptime)"
+mkdir -p "$work"
+in="${CKPT:-$work/hf}"; copy="$work/hf-copy"; out="$work/grouped"
+cleanup() { rm -rf "$copy" "$out"; [ -n "${CKPT:-}" ] || [ "${KEEP:-0}" = 1 ] || rm -rf "$in"; }
+trap cleanup EXIT
+if [ -z "${CKPT:-}" ]; then
+  need_kb=$(( layers * experts * 3 * hidden * inter * 2 * 3 / 1024 + 2 * 1024 * 1024 ))
+  avail_kb=$(df -Pk "$work" | awk 'NR==2 {print $4}')
+  if [ "$avail_kb" -lt "$need_kb" ]; then
+    echo "e2e: $work has $((avail_kb / 1024)) MiB free; input, copy and output need about $((need_kb / 1024)) MiB" >&2
+    exit 2
+  fi
+  rm -rf "$in"
+  "$java" -cp "$bench_cp" dev.moeshard.benchmarks.GenerateCheckpoint "$in" "$layers" "$experts" "$hidden" "$inter"
+fi
+input_bytes=$(du -sb "$in" | cut -f1)
+
+cold=${COLD:-1}
+if [ "$cold" = 1 ] && ! { sync && echo 3 > /proc/sys/vm/drop_caches; } 2>/dev/null; then
+  echo "e2e: cannot drop the page cache here (needs root): cold runs left out"
+  cold=0
+fi
+peer=${PEER:-1}
+if [ "$peer" = 1 ] && ! python3 -c "import torch, safetensors" 2>/dev/null; then
+  echo "e2e: python3 cannot import torch and safetensors: the PyTorch run left out"
+  peer=0
+fi
+states="warm"; [ "$cold" = 1 ] && states="warm cold"
+
+echo "== machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM," \
+  "$(stat -f -c %T "$work"), $(cp --version | head -n 1); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== input: $in, $input_bytes bytes; $reps runs of each job per state ($states)"
+
+prepare() {  # the page cache as the state wants it, for the input
+  sync
+  if [ "$1" = cold ]; then echo 3 > /proc/sys/vm/drop_caches; else cat "$in"/* > /dev/null; fi
+}
+results="$work/results.txt"; : > "$results"
+record() { echo "$1 $2 $3 $4" >> "$results"; echo "  $2 ($1): $3 s, peak RSS $4 KiB"; }  # state job seconds KiB
+
+for rep in $(seq "$reps"); do
+  for state in $states; do
+    echo "== run $rep, $state"
+    rm -rf "$copy"; prepare "$state"
+    start=$(date +%s%N); cp -r "$in" "$copy"; sync; end=$(date +%s%N)
+    record "$state" "cp-r+sync" "$(echo "scale=2; ($end - $start) / 1000000000" | bc)" 0
+    rm -rf "$copy"
+    for device in $devices; do
+      rm -rf "$out"; prepare "$state"
+      read -r _ seconds _ kib _ < <(python3 "$scripts/timed.py" run "$java" "${flags[@]}" -jar "$cli" to-grouped \
+          "$in" "$out" --quiet --device "$device")
+      record "$state" "to-grouped--device-$device" "$seconds" "$kib"
+    done
+    if [ "$peer" = 1 ]; then
+      rm -rf "$out"; prepare "$state"
+      read -r _ seconds _ kib _ < <(python3 "$scripts/timed.py" run python3 "$scripts/pytorch_to_grouped.py" "$in" "$out")
+      record "$state" "pytorch" "$seconds" "$kib"
+    fi
+    rm -rf "$out"
+  done
+done
+
+expert_layer_kib=$(( experts * 3 * hidden * inter * 2 / 1024 ))
+echo
+echo "== results: best of $reps; ratios are to cp -r + sync of the same state unless said"
+python3 - "$results" "$expert_layer_kib" <<'PY'
+import collections, sys
+best, rss = {}, collections.defaultdict(int)
+for line in open(sys.argv[1]):
+    state, job, seconds, kib = line.split()
+    best[state, job] = min(best.get((state, job), float("inf")), float(seconds))
+    rss[state, job] = max(rss[state, job], int(kib))
+limit = 1024 * 1024 + int(sys.argv[2])
+for state in ("warm", "cold"):
+    if (state, "cp-r+sync") not in best:
+        continue
+    cp = best[state, "cp-r+sync"]
+    print(f"{state}: cp -r + sync {cp:.2f} s")
+    cpu = best.get((state, "to-grouped--device-cpu"))
+    for (s, job), t in best.items():
+        if s != state or job == "cp-r+sync":
+            continue
+        extra = ""
+        if job.startswith("to-grouped--device-") and job != "to-grouped--device-cpu" and cpu:
+            extra = f", {t / cpu:.2f} x the CPU run"
+        if job == "pytorch" and cpu:
+            extra = f", moeshard (cpu) is {t / cpu:.2f} x faster"
+        peak = rss[s, job]
+        memory = f", peak RSS {peak} KiB ({'within' if peak <= limit else 'OVER'} 1 GiB + one layer of experts = {limit} KiB)"
+        print(f"  {job.replace('--', ' --').replace('device-', 'device ')}: {t:.2f} s, {t / cp:.2f} x cp -r + sync"
+              f"{extra}{memory if job != 'pytorch' else f', peak RSS {peak} KiB'}")
+PY

@@ -3,7 +3,8 @@
 # a jlink'ed Java 25 runtime, the test jars (tensor-core's copies, moe-state-dict's MXFP4 decoding) and benchmark
 # jars with their dependencies, the JUnit console launcher, the PTX (inside tensor-core's and moe-state-dict's jars),
 # libcudart as a fallback, run-gpu.sh, the one command to run there, run-cpu-compare.sh, the CPU side-by-side with
-# PyTorch on that machine's host processor, run-e2e.sh (to-grouped beside cp -r) and transpose_ceiling, the native
+# PyTorch on that machine's host processor, run-e2e.sh (benchmarks/e2e_to_grouped.sh: to-grouped beside cp -r + sync,
+# warm and cold, and beside PyTorch) and transpose_ceiling, the native
 # reference of benchmarks/probes/native built for any AVX-512 host.
 # Usage: scripts/gpu-bundle.sh [OUTPUT_DIR]   (default: .device-bundle, ignored by git)
 set -euo pipefail
@@ -80,39 +81,7 @@ cp=$(ls "$here"/lib/*.jar | grep -v console-standalone | tr '\n' ':')
 RUN
 chmod +x "$out/run-cpu-compare.sh"
 
-cat > "$out/run-e2e.sh" <<'RUN'
-#!/usr/bin/env bash
-# benchmarks/e2e_to_grouped.sh's comparison on a machine without the repository: `moeshard to-grouped` of a per-expert
-# checkpoint against `cp -r` of the same directory, from a warm page cache, alternating, REPS times each; wall time
-# (cp also with a sync after it: to-grouped fsyncs its output) and peak RSS of each run.
-# Usage: ./run-e2e.sh CHECKPOINT_DIR [REPS=3] [WORK_DIR=/tmp/moeshard-e2e] [TO_GROUPED_OPTION...]
-#        CLI_JAR=other-build.jar ./run-e2e.sh ...    (another build of the command line, to compare two builds)
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-jar="${CLI_JAR:-$here/moeshard-cli.jar}"
-ckpt="$1"; reps="${2:-3}"; work="${3:-/tmp/moeshard-e2e}"; shift $(( $# < 3 ? $# : 3 ))
-mkdir -p "$work"
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(stat -f -c %T "$work"); $(du -sh "$ckpt" | cut -f1) input"
-cat "$ckpt"/* > /dev/null
-timed() {  # prints "<seconds> s, <peak RSS> KiB" of the command
-  python3 - "$@" <<'PY'
-import resource, subprocess, sys, time
-t = time.perf_counter()
-subprocess.run(sys.argv[1:], check=True)
-print(f"{time.perf_counter() - t:.2f} s, {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss} KiB")
-PY
-}
-for i in $(seq "$reps"); do
-  rm -rf "$work/copy" "$work/grouped"; sync
-  start=$(date +%s%N)
-  echo "cp -r:               $(timed cp -r "$ckpt" "$work/copy")"
-  sync
-  echo "cp -r + sync:        $(( ($(date +%s%N) - start) / 1000000 )) ms"
-  rm -rf "$work/copy"; sync
-  echo "moeshard to-grouped $*: $(timed "$here/jre/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
-      -jar "$jar" to-grouped "$ckpt" "$work/grouped" --quiet "$@")"
-done
-rm -rf "$work/copy" "$work/grouped"
-RUN
-chmod +x "$out/run-e2e.sh"
+# The end-to-end yardstick, the repository's own script: it finds the runtime and jars beside it.
+cp benchmarks/e2e_to_grouped.sh "$out/run-e2e.sh"
+cp benchmarks/timed.py benchmarks/pytorch_to_grouped.py "$out/"
 du -sh "$out"
