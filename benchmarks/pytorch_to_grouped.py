@@ -4,8 +4,8 @@
 
 Reads a per-expert checkpoint (safetensors shards with model.safetensors.index.json, or one model.safetensors) and
 writes the grouped one moeshard writes by default (deepep layout: `{seg}.gate_and_up_projs` [E, H, 2I] =
-cat(gateᵀ, upᵀ, -1), `{seg}.down_projs` [E, I, H] = downᵀ, everything else as it is), one output shard per input
-shard, each file fsynced as moeshard does. torch uses every core (torch.get_num_threads()). Prints the wall time.
+cat(gateᵀ, upᵀ, -1), `{seg}.down_projs` [E, I, H] = downᵀ, everything else as it is), in shards of about 4 GiB, each
+file fsynced as moeshard does. torch uses every core (torch.get_num_threads()). Prints the wall time.
 """
 import json
 import os
@@ -28,36 +28,56 @@ def shards(directory):
     return ["model.safetensors"]
 
 
-def convert_shard(path):
-    out = {}
-    experts = {}
-    with safe_open(path, framework="pt") as f:
+def main(src, dst, shard_bytes=4 << 30):
+    """Every input shard open at once (an expert's projections may lie in two), the output in shards of about
+    shard_bytes, each file fsynced once written."""
+    start = time.perf_counter()
+    os.makedirs(dst, exist_ok=True)
+    files = [safe_open(os.path.join(src, name), framework="pt") for name in shards(src)]
+    where, experts, others = {}, {}, []
+    for f in files:
         for key in f.keys():
+            where[key] = f
             m = EXPERT.match(key)
             if m:
                 experts.setdefault(m.group(1), {}).setdefault(int(m.group(2)), {})[m.group(3)] = key
             else:
-                out[key] = f.get_tensor(key)
-        for segment, by_expert in experts.items():
-            ids = sorted(by_expert)
-            gate_up = torch.stack([torch.cat([f.get_tensor(by_expert[e]["gate_proj"]).t(),
-                                              f.get_tensor(by_expert[e]["up_proj"]).t()], dim=1) for e in ids])
-            down = torch.stack([f.get_tensor(by_expert[e]["down_proj"]).t() for e in ids])
-            out[segment + ".gate_and_up_projs"] = gate_up.contiguous()
-            out[segment + ".down_projs"] = down.contiguous()
-    return out
+                others.append(key)
+    pending, pending_bytes, written = {}, 0, []
 
+    def add(key, tensor):
+        nonlocal pending, pending_bytes
+        pending[key] = tensor
+        pending_bytes += tensor.numel() * tensor.element_size()
+        if pending_bytes >= shard_bytes:
+            flush()
 
-def main(src, dst):
-    start = time.perf_counter()
-    os.makedirs(dst, exist_ok=True)
-    for name in shards(src):
-        target = os.path.join(dst, name)
-        save_file(convert_shard(os.path.join(src, name)), target, metadata={"format": "pt"})
+    def flush():
+        nonlocal pending, pending_bytes
+        if not pending:
+            return
+        target = os.path.join(dst, f"model-{len(written) + 1:05d}.safetensors")
+        save_file(pending, target, metadata={"format": "pt"})
         fd = os.open(target, os.O_RDONLY)
         os.fsync(fd)
         os.close(fd)
-    print(f"pytorch to-grouped {src} -> {dst}: {time.perf_counter() - start:.2f} s, {torch.get_num_threads()} threads")
+        written.append(target)
+        pending, pending_bytes = {}, 0
+
+    def get(key):
+        return where[key].get_tensor(key)
+
+    for segment, by_expert in experts.items():
+        ids = sorted(by_expert)
+        add(segment + ".gate_and_up_projs", torch.stack([torch.cat([get(by_expert[e]["gate_proj"]).t(),
+                                                                     get(by_expert[e]["up_proj"]).t()], dim=1)
+                                                          for e in ids]).contiguous())
+        add(segment + ".down_projs", torch.stack([get(by_expert[e]["down_proj"]).t() for e in ids]).contiguous())
+    for key in others:
+        add(key, get(key))
+    flush()
+    print(f"pytorch to-grouped {src} -> {dst}: {len(written)} files in {time.perf_counter() - start:.2f} s, "
+          f"{torch.get_num_threads()} threads")
 
 
 if __name__ == "__main__":
