@@ -1,6 +1,5 @@
 package dev.moeshard.convert;
 
-import dev.moeshard.safetensors.SafetensorsWriter;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.copy.CopyEngine;
@@ -69,10 +68,8 @@ final class StagedWrites implements AutoCloseable {
         for (StagedBatches.Batch batch : split.batches()) {
             List<Tensor> batchSources = new ArrayList<>(batch.members().size());
             batch.members().forEach(i -> batchSources.add(sources.get(i)));
-            MemorySegment region = batch.grouped().segment().asSlice(batch.start(), batch.bytes());
-            long offset = out.bufferOffsetFor(region);
-            long readsAt = SourceReads.aligned(offset + batch.bytes()) - offset; // the reads start 64-byte aligned
-            jobs.add(single -> staged(offset, readsAt + SourceReads.bytes(batchSources), buffer -> {
+            long readsAt = SourceReads.aligned(batch.bytes());
+            jobs.add(single -> staged(readsAt + SourceReads.bytes(batchSources), buffer -> {
                 MemorySegment staged = buffer.asSlice(0, batch.bytes());
                 List<Tensor> read = SourceReads.read(batchSources, buffer.asSlice(readsAt));
                 List<Tensor> stagedTargets = new ArrayList<>(batch.members().size());
@@ -80,7 +77,7 @@ final class StagedWrites implements AutoCloseable {
                     stagedTargets.add(sameViewIn(staged, targets.get(i), batch));
                 }
                 single.copyAll(stagedTargets, read);
-                out.writeViaFile(region, staged);
+                out.writeViaFile(batch.grouped().segment().asSlice(batch.start(), batch.bytes()), staged);
             }));
         }
         inParallel(jobs, 2 * split.largestBatch()); // each buffer holds a batch and the sources it is built from
@@ -111,9 +108,8 @@ final class StagedWrites implements AutoCloseable {
         for (long r = 0; r < rows; r += rowsPerChunk) {
             Tensor part = target.narrow(0, r, Math.min(rowsPerChunk, rows - r));
             List<Tensor> from = List.of(source.narrow(0, r, part.size(0)));
-            long offset = out.bufferOffsetFor(part.segment());
-            long readsAt = SourceReads.aligned(offset + part.byteSize()) - offset;
-            jobs.add(single -> staged(offset, readsAt + SourceReads.bytes(from), buffer -> {
+            long readsAt = SourceReads.aligned(part.byteSize());
+            jobs.add(single -> staged(readsAt + SourceReads.bytes(from), buffer -> {
                 MemorySegment staged = buffer.asSlice(0, part.byteSize());
                 List<Tensor> read = SourceReads.read(from, buffer.asSlice(readsAt));
                 single.copy(Tensor.wrap(staged, part.dtype(), part.sizes()), read.getFirst());
@@ -136,23 +132,18 @@ final class StagedWrites implements AutoCloseable {
         engine.withThreads((int) Math.min(engine.threads(), fit)).runEach(jobs);
     }
 
-    /**
-     * Hands {@code work} {@code bytes} of a buffer not in use, from {@code offset} on, and takes the buffer back
-     * after. Buffers are aligned for direct writes, and the offset is where the writer wants the bytes to start
-     * ({@link ShardedCheckpointWriter#bufferOffsetFor}).
-     */
-    private void staged(long offset, long bytes, Consumer<MemorySegment> work) {
+    /** Hands {@code work} the first {@code bytes} of a buffer not in use, and takes the buffer back after. */
+    private void staged(long bytes, Consumer<MemorySegment> work) {
         Buffer b = free.poll();
-        if (b == null || b.segment().byteSize() < offset + bytes) {
+        if (b == null || b.segment().byteSize() < bytes) {
             if (b != null) {
                 b.arena().close(); // outgrown (a batch over the chunk size): rare
             }
             Arena arena = Arena.ofShared();
-            b = new Buffer(arena, arena.allocate(Math.max(offset + bytes, 2 * chunkBytes),
-                    SafetensorsWriter.DIRECT_BUFFER_ALIGNMENT));
+            b = new Buffer(arena, arena.allocate(Math.max(bytes, 2 * chunkBytes), 64));
         }
         try {
-            work.accept(b.segment().asSlice(offset, bytes));
+            work.accept(b.segment().asSlice(0, bytes));
         } finally {
             free.push(b);
         }

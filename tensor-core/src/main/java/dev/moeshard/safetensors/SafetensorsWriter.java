@@ -52,8 +52,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class SafetensorsWriter implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SafetensorsWriter.class);
-    /** The alignment of a buffer that {@link #bufferOffsetFor} offsets into. */
-    public static final long DIRECT_BUFFER_ALIGNMENT = DirectWrites.MAX_ALIGNMENT;
 
     /**
      * The complete layout of a file to be written: the tensors in order with their offsets, the metadata and the
@@ -137,17 +135,14 @@ public final class SafetensorsWriter implements AutoCloseable {
     private final MemorySegment mapping;
     private final boolean[] written;
     private final ReentrantLock fileWrites = new ReentrantLock();
-    /** Null where the file system takes no direct writes. */
-    private final DirectWrites direct;
     private final WrittenChecksums checksums;
     private List<Integer> blockChecksums;
     private boolean committed;
     private boolean closed;
 
     private SafetensorsWriter(Path target, Path temp, Plan plan, Arena arena, FileChannel channel, MemorySegment mapping,
-                              DirectWrites direct, WrittenChecksums checksums) {
+                              WrittenChecksums checksums) {
         this.target = target;
-        this.direct = direct;
         this.checksums = checksums;
         this.temp = temp;
         this.plan = plan;
@@ -207,15 +202,9 @@ public final class SafetensorsWriter implements AutoCloseable {
      * @throws UncheckedIOException if the file cannot be created or mapped
      */
     public static SafetensorsWriter open(Path path, Plan plan) {
-        return open(path, plan, DirectWrites.wanted());
-    }
-
-    /** As {@link #open(Path, Plan)}, writing large aligned runs past the page cache where {@code direct} and possible. */
-    static SafetensorsWriter open(Path path, Plan plan, boolean direct) {
         Path temp = AtomicReplace.tempSibling(path);
         Arena arena = Arena.ofShared();
         FileChannel channel = null;
-        DirectWrites directWrites = null;
         try {
             channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
                     StandardOpenOption.WRITE);
@@ -232,14 +221,11 @@ public final class SafetensorsWriter implements AutoCloseable {
                 channel.write(head, head.position());
             }
             MemorySegment mapping = channel.map(FileChannel.MapMode.READ_WRITE, 0, plan.fileSize(), arena);
-            directWrites = direct ? DirectWrites.open(temp) : null;
-            LOG.debug("writing {} ({} tensors, {} bytes) through {}{}", path, plan.entries.size(), plan.fileSize(), temp,
-                    directWrites == null ? "" : ", large runs direct");
-            return new SafetensorsWriter(path, temp, plan, arena, channel, mapping, directWrites, checksums);
+            LOG.debug("writing {} ({} tensors, {} bytes) through {}", path, plan.entries.size(), plan.fileSize(), temp);
+            return new SafetensorsWriter(path, temp, plan, arena, channel, mapping, checksums);
         } catch (IOException | RuntimeException e) {
             arena.close();
             closeQuietly(channel, e);
-            closeQuietly(directWrites, e);
             try {
                 Files.deleteIfExists(temp);
             } catch (IOException suppressed) {
@@ -342,31 +328,7 @@ public final class SafetensorsWriter implements AutoCloseable {
             checkOpen();
         }
         long position = region.address() - mapping.address();
-        checksums.wrote(position, bytes);
-        long[] interior = direct == null ? new long[] {0, 0} : direct.interiorOf(position, bytes);
-        if (interior[1] > interior[0]
-                && direct.write(position + interior[0], bytes.asSlice(interior[0], interior[1] - interior[0]))) {
-            writeBuffered(position, bytes.asSlice(0, interior[0]));
-            writeBuffered(position + interior[1], bytes.asSlice(interior[1]));
-        } else {
-            writeBuffered(position, bytes);
-        }
-    }
-
-    /**
-     * Where bytes for {@code region} (a slice of the tensor data) should start in a buffer aligned to
-     * {@link #DIRECT_BUFFER_ALIGNMENT} for {@link #writeViaFile} to write the bulk of them past the page cache: the
-     * file position's offset within a file-system block, or 0 where direct writes are not available.
-     */
-    public long bufferOffsetFor(MemorySegment region) {
-        return direct == null ? 0 : (region.address() - mapping.address()) % direct.alignment();
-    }
-
-    /** A positional write through the page cache. */
-    private void writeBuffered(long position, MemorySegment bytes) {
-        if (bytes.byteSize() == 0) {
-            return;
-        }
+        checksums.wrote(position, bytes); // while the bytes are still in this thread's cache
         ByteBuffer buffer = bytes.asByteBuffer();
         // One write at a time: the kernel holds the file's lock for a buffered write anyway, and a thread waiting
         // for it there spins (a fifth of the CPU time with two writers); waiting here, it sleeps.
@@ -418,9 +380,6 @@ public final class SafetensorsWriter implements AutoCloseable {
             blockChecksums = checksums.finish(channel, plan.fileSize());
             arena.close();
             channel.close();
-            if (direct != null) {
-                direct.close();
-            }
             AtomicReplace.moveIntoPlace(temp, target);
         } catch (IOException e) {
             throw new UncheckedIOException(target + ": cannot commit safetensors file: " + e.getMessage(), e);
@@ -473,9 +432,6 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
         try {
             channel.close();
-            if (direct != null) {
-                direct.close();
-            }
             Files.deleteIfExists(temp);
         } catch (IOException e) {
             throw new UncheckedIOException(temp + ": cannot delete unfinished output: " + e.getMessage(), e);
@@ -521,13 +477,13 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
     }
 
-    private static void closeQuietly(AutoCloseable closeable, Exception failure) {
-        if (closeable == null) {
+    private static void closeQuietly(FileChannel channel, Exception failure) {
+        if (channel == null) {
             return;
         }
         try {
-            closeable.close();
-        } catch (Exception suppressed) {
+            channel.close();
+        } catch (IOException suppressed) {
             failure.addSuppressed(suppressed);
         }
     }

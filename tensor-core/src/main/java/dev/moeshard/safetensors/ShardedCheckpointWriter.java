@@ -145,11 +145,6 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
         holderOf(region).writeViaFile(region, bytes);
     }
 
-    /** See {@link SafetensorsWriter#bufferOffsetFor}: where bytes for {@code region} best start in a buffer. */
-    public long bufferOffsetFor(MemorySegment region) {
-        return holderOf(region).bufferOffsetFor(region);
-    }
-
     /**
      * Each committed shard's {@link BlockChecksums}, by the shard's path, taken as the shards were written.
      *
