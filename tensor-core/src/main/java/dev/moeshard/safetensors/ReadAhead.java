@@ -39,7 +39,16 @@ public final class ReadAhead implements AutoCloseable {
     /** Views closer than this in a file are asked for as one run. */
     private static final long JOIN_GAP = 1 << 20;
     private static final int READ_BYTES = 1 << 20;
+    /**
+     * The bytes asked for per {@code madvise}: Linux starts reading at most one read-ahead window per call (the
+     * device's {@code read_ahead_kb}, commonly 128 KiB) and quietly drops the rest of a longer range, so a layer is
+     * asked for a window at a time.
+     */
+    private static final long ADVICE_BYTES = 128 << 10;
     private static final Optional<MethodHandle> MADVISE = bind();
+    /** Set to {@code false} to ask for nothing ahead, to measure what read-ahead buys. */
+    static final String PROPERTY = "moeshard.readAhead";
+    private static final boolean ENABLED = Boolean.parseBoolean(System.getProperty(PROPERTY, "true"));
 
     private record Run(SafetensorsFile file, long address, long length) {}
 
@@ -52,7 +61,7 @@ public final class ReadAhead implements AutoCloseable {
 
     /** Starts reading the bytes under {@code views} (views of open safetensors files; others are ignored). */
     public void request(List<Tensor> views) {
-        List<Run> runs = runsOf(views);
+        List<Run> runs = ENABLED ? runsOf(views) : List.of();
         if (!runs.isEmpty()) {
             thread.execute(() -> runs.forEach(this::fetch));
         }
@@ -75,9 +84,12 @@ public final class ReadAhead implements AutoCloseable {
         }
         try {
             if (MADVISE.isPresent()) {
-                long start = Math.max(run.address() / PAGE * PAGE, run.file().mappingAddress());
-                int ignored = (int) MADVISE.get().invokeExact(MemorySegment.ofAddress(start),
-                        run.address() + run.length() - start, MADV_WILLNEED);
+                long end = run.address() + run.length();
+                for (long at = Math.max(run.address() / PAGE * PAGE, run.file().mappingAddress()); at < end
+                        && !Thread.currentThread().isInterrupted(); at += ADVICE_BYTES) {
+                    int ignored = (int) MADVISE.get().invokeExact(MemorySegment.ofAddress(at),
+                            Math.min(ADVICE_BYTES, end - at), MADV_WILLNEED);
+                }
                 return;
             }
             if (buffer == null) {
