@@ -51,6 +51,17 @@ if [ -z "${CKPT:-}" ]; then
   "$java" -cp "$bench_cp" dev.moeshard.benchmarks.GenerateCheckpoint "$in" "$layers" "$experts" "$hidden" "$inter"
 fi
 input_bytes=$(du -sb "$in" | cut -f1)
+if [ -n "${CKPT:-}" ] && [ -f "$in/config.json" ]; then # the memory bound is the given checkpoint's, not the defaults'
+  read -r experts hidden inter < <(python3 - "$in/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c = c.get("text_config", c)
+first = lambda *keys: next(c[k] for k in keys if c.get(k))
+print(first("num_experts", "n_routed_experts", "num_local_experts"), c["hidden_size"],
+      first("moe_intermediate_size", "intermediate_size"))
+PY
+  )
+fi
 
 cold=${COLD:-1}
 if [ "$cold" = 1 ] && ! { sync && echo 3 > /proc/sys/vm/drop_caches; } 2>/dev/null; then
