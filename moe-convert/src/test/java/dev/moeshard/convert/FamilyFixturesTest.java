@@ -31,7 +31,7 @@ class FamilyFixturesTest {
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"qwen2_moe", "qwen3_moe", "qwen3_next", "qwen3_5_moe_text", "olmoe",
             "glm4_moe", "deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "ernie4_5_moe", "dots1",
-            "hunyuan_v1_moe", "mixtral", "minimax", "minimax_m2", "phimoe"})
+            "hunyuan_v1_moe", "mixtral", "minimax", "minimax_m2", "phimoe", "nemotron_h"})
     void groupsAsTheReferenceFormulaOnEveryRankAndComesBackByteForByte(String modelType, @TempDir Path dir) {
         Path in = family(modelType);
         ModelFamily family = ModelFamily.ofModelType(modelType).orElseThrow();
@@ -42,13 +42,14 @@ class FamilyFixturesTest {
 
         Path whole = dir.resolve("whole");
         MoeConvert.toGrouped(ToGroupedRequest.of(in, whole));
-        assertReferenceFormula(in, whole, family.naming(), 0, inspected.numExperts(), inspected.intermediate());
+        assertReferenceFormula(in, whole, family.naming(), 0, inspected.numExperts(), inspected.intermediate(),
+                inspected.gated());
 
         Path ranks = dir.resolve("ranks");
         ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(in, ranks).withRanks(RankSelection.all(3)));
         for (ConversionReport.WrittenCheckpoint rank : report.outputs()) {
             assertReferenceFormula(in, rank.path(), family.naming(), rank.expertStart(), rank.expertEnd(),
-                    inspected.intermediate());
+                    inspected.intermediate(), inspected.gated());
         }
         Path back = dir.resolve("back");
         MoeConvert.toHf(ToHfRequest.of(List.of(ranks), back));
@@ -56,11 +57,12 @@ class FamilyFixturesTest {
     }
 
     /**
-     * {@code gate_and_up_projs[e] = cat(gate_eᵀ, up_eᵀ, -1)} and {@code down_projs[e] = down_eᵀ} for the experts
-     * [start, end) of every layer, element by element, under the family's own segment.
+     * {@code gate_and_up_projs[e] = cat(gate_eᵀ, up_eᵀ, -1)} (non-gated, as Nemotron-H's relu² experts:
+     * {@code up_eᵀ} alone) and {@code down_projs[e] = down_eᵀ} for the experts [start, end) of every layer, element by
+     * element, under the family's own segment.
      */
     private static void assertReferenceFormula(Path hf, Path grouped, ExpertNaming naming, int start, int end,
-                                               long inter) {
+                                               long inter, boolean gated) {
         try (Checkpoint h = Checkpoint.open(hf); Checkpoint g = Checkpoint.open(grouped)) {
             int layers = 0;
             for (String key : g.keys()) {
@@ -72,14 +74,18 @@ class FamilyFixturesTest {
                 Tensor gu = g.tensor(key);
                 Tensor down = g.tensor(layer + ".down_projs");
                 assertEquals(end - start, gu.size(0), key);
+                assertEquals(gated ? 2 * inter : inter, gu.size(2), key);
+                long upAt = gated ? inter : 0;
                 for (int e = start; e < end; e++) {
-                    Tensor gate = h.tensor(layer + "." + e + "." + naming.gate() + ".weight");
                     Tensor up = h.tensor(layer + "." + e + "." + naming.up() + ".weight");
+                    Tensor gate = gated ? h.tensor(layer + "." + e + "." + naming.gate() + ".weight") : null;
                     Tensor d = h.tensor(layer + "." + e + "." + naming.down() + ".weight");
                     for (long i = 0; i < inter; i++) {
-                        for (long x = 0; x < gate.size(1); x++) {
-                            assertEquals(gate.getBits(i, x), gu.getBits(e - start, x, i), key + " gate " + e);
-                            assertEquals(up.getBits(i, x), gu.getBits(e - start, x, inter + i), key + " up " + e);
+                        for (long x = 0; x < up.size(1); x++) {
+                            if (gated) {
+                                assertEquals(gate.getBits(i, x), gu.getBits(e - start, x, i), key + " gate " + e);
+                            }
+                            assertEquals(up.getBits(i, x), gu.getBits(e - start, x, upAt + i), key + " up " + e);
                             assertEquals(d.getBits(x, i), down.getBits(e - start, i, x), key + " down " + e);
                         }
                     }
@@ -111,7 +117,7 @@ class FamilyFixturesTest {
         assertTrue(report.expertLayers().getFirst().startsWith("model.language_model.layers."), report.expertLayers().toString());
         Path out = dir.resolve("out");
         MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withRanks(RankSelection.all(3)));
-        assertReferenceFormula(in, out.resolve("ep-rank-2"), ExpertNaming.DEFAULT, 6, 8, report.intermediate());
+        assertReferenceFormula(in, out.resolve("ep-rank-2"), ExpertNaming.DEFAULT, 6, 8, report.intermediate(), true);
         MoeConvert.toHf(ToHfRequest.of(List.of(out), dir.resolve("back")));
         CheckpointFiles.assertSameTensors(in, dir.resolve("back"));
     }
@@ -249,7 +255,7 @@ class FamilyFixturesTest {
         ConversionReport one = MoeConvert.toGrouped(ToGroupedRequest.of(in, whole));
         assertTrue(one.decisions().contains("8 tensors under the 2 identity experts (ids 8 to 9, which compute "
                 + "nothing) kept as they are on every rank: they are no routed experts"), one.decisions().toString());
-        assertReferenceFormula(in, whole, naming, 0, 8, inspected.intermediate());
+        assertReferenceFormula(in, whole, naming, 0, 8, inspected.intermediate(), true);
         assertKept(in, whole, LONGCAT_IDENTITY_KEYS);
 
         Path ranks = dir.resolve("ranks");
@@ -257,7 +263,7 @@ class FamilyFixturesTest {
         assertEquals(List.of(3, 3, 2), report.outputs().stream().map(r -> r.expertEnd() - r.expertStart()).toList());
         for (ConversionReport.WrittenCheckpoint rank : report.outputs()) {
             assertReferenceFormula(in, rank.path(), naming, rank.expertStart(), rank.expertEnd(),
-                    inspected.intermediate());
+                    inspected.intermediate(), true);
             assertKept(in, rank.path(), LONGCAT_IDENTITY_KEYS);
         }
         assertTrue(MoeConvert.verify(VerifyRequest.of(in, List.of(ranks))).identical());
