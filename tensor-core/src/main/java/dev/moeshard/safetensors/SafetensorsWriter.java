@@ -310,7 +310,8 @@ public final class SafetensorsWriter implements AutoCloseable {
      * Writes {@code bytes} into the file where {@code region}, a slice of the mapped tensor data (of a tensor handed
      * out by {@link #tensor}), lies: the same bytes a copy into {@code region} would leave, put there with a
      * positional write instead of through the mapping. May be called from several threads for disjoint regions; the
-     * writes themselves go one at a time.
+     * writes themselves go one at a time. The bytes are summed for {@link #blockChecksums()} as they go in, so a region
+     * written here is not to be changed through the mapping afterwards (a region written here twice is fine).
      *
      * @throws IllegalArgumentException if {@code region} is not inside this file's tensor data, or the sizes differ
      * @throws UncheckedIOException if the write fails
