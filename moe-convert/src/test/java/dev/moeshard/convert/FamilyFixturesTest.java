@@ -183,8 +183,8 @@ class FamilyFixturesTest {
         ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withRanks(RankSelection.all(3))
                 .withLayout(dev.moeshard.moe.GroupedLayout.HF_V5));
         assertCutPerRank(in, report, Map.of(
-                "model.layers.1.block_sparse_moe.input_linear.weight", "model.layers.1.block_sparse_moe.gate_up_proj",
-                "model.layers.1.block_sparse_moe.output_linear.weight", "model.layers.1.block_sparse_moe.down_proj"),
+                "model.layers.1.block_sparse_moe.input_linear.weight", "model.layers.1.block_sparse_moe.experts.gate_up_proj",
+                "model.layers.1.block_sparse_moe.output_linear.weight", "model.layers.1.block_sparse_moe.experts.down_proj"),
                 List.of("model.layers.1.block_sparse_moe.router.layer.weight"));
         MoeConvert.toHf(ToHfRequest.of(List.of(out), dir.resolve("back")));
         CheckpointFiles.assertSameTensors(in, dir.resolve("back"));

@@ -42,7 +42,7 @@ class OnDiskFamiliesIntoEveryLayoutTest {
             new OnDisk("llama4_text", "model.layers.", "feed_forward.experts.", "gate_up_proj", "down_proj", true,
                     "feed_forward.experts"),
             new OnDisk("granitemoe", "model.layers.", "block_sparse_moe.", "input_linear.weight",
-                    "output_linear.weight", false, "block_sparse_moe"),
+                    "output_linear.weight", false, "block_sparse_moe.experts"),
             new OnDisk("qwen3_vl_moe", "model.language_model.layers.", "mlp.experts.", "gate_up_proj", "down_proj",
                     false, "mlp.experts"));
 

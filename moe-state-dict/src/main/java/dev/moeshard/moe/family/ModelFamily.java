@@ -64,7 +64,8 @@ public enum ModelFamily {
     /**
      * Grouped on disk in the transformers-v5 orientation under its own names: {@code block_sparse_moe.input_linear}
      * [E, 2I, H], gate rows first, and {@code output_linear} [E, H, I]. Its grouped form is those tensors under the
-     * hf-v5 layout's names; the router ({@code block_sparse_moe.router.layer}) passes through whole.
+     * hf-v5 layout's names in transformers 5's experts module ({@code block_sparse_moe.experts.gate_up_proj},
+     * {@code down_proj}); the router ({@code block_sparse_moe.router.layer}) passes through whole.
      */
     GRANITEMOE("granitemoe", Granite.NAMING, true, Layout.GROUPED_ON_DISK, Granite.RENAMES),
     GRANITEMOESHARED("granitemoeshared", Granite.NAMING, true, Layout.GROUPED_ON_DISK, Granite.RENAMES),
@@ -131,14 +132,17 @@ public enum ModelFamily {
 
     /**
      * For a family grouped on disk, whether {@code key} holds experts on its first axis (and is cut per rank): every
-     * tensor under the expert path for GPT-OSS and Llama-4 (weights, biases, MXFP4 blocks and scales), the renamed
-     * projections alone for Granite, whose router lives under the same path and stays whole.
+     * tensor under the expert path (weights, biases, MXFP4 blocks and scales), and Granite's projections, which lie
+     * beside its router on disk and are renamed under the expert path; the router stays whole.
      */
     public boolean isOnDiskExpertKey(String key) {
-        if (naming.segment().endsWith(".experts")) {
-            return key.contains("." + naming.segment() + ".");
+        if (key.contains("." + naming.segment() + ".")) {
+            return true;
         }
-        return onDiskRenames.stream().anyMatch(r -> key.endsWith(r.getKey()) || key.endsWith(r.getValue()));
+        // a tensor renamed into the experts' segment (Granite's input_linear) holds experts too; one renamed elsewhere
+        // (GPT-OSS's router) does not
+        return onDiskRenames.stream().anyMatch(r -> r.getValue().startsWith(naming.segment() + ".")
+                && (key.endsWith(r.getKey()) || key.endsWith(r.getValue())));
     }
 
     public String modelType() {
@@ -168,10 +172,13 @@ public enum ModelFamily {
 
     /** Granite MoE's names (a holder, as for Llama-4). */
     private static final class Granite {
-        static final ExpertNaming NAMING = new ExpertNaming("block_sparse_moe", "gate_proj", "up_proj", "down_proj");
+        // transformers 5 holds them as block_sparse_moe.experts.gate_up_proj / down_proj (GraniteMoeExperts under
+        // the name experts), which is what an hf-v5 output must be called for it to load
+        static final ExpertNaming NAMING = new ExpertNaming("block_sparse_moe.experts", "gate_proj", "up_proj",
+                "down_proj");
         static final List<Map.Entry<String, String>> RENAMES = List.of(
-                Map.entry("block_sparse_moe.input_linear.weight", "block_sparse_moe.gate_up_proj"),
-                Map.entry("block_sparse_moe.output_linear.weight", "block_sparse_moe.down_proj"));
+                Map.entry("block_sparse_moe.input_linear.weight", "block_sparse_moe.experts.gate_up_proj"),
+                Map.entry("block_sparse_moe.output_linear.weight", "block_sparse_moe.experts.down_proj"));
     }
 
     /** Llama-4's names, in a holder because an enum's constants cannot refer to its own static fields. */
