@@ -84,9 +84,18 @@ def shrink(config, keep=()):
     return config
 
 
+def small_args(model_type, args):
+    """The tiny sizes of every SMALL attribute the family's default config has, to build the config with: a config
+    derives some fields from others when it is made (DeepSeek's head_dim from qk_rope_head_dim, LongCat-Flash's
+    qk_head_dim), which setting them afterwards would leave at the defaults' values."""
+    default = AutoConfig.for_model(model_type, **args)
+    return {name: value for name, value in SMALL.items() if name not in args and hasattr(default, name)
+            and (getattr(default, name) is None or isinstance(getattr(default, name), int))}
+
+
 def build(model_type):
     args = CONFIG_ARGS.get(model_type, {})
-    config = shrink(AutoConfig.for_model(model_type, **args), keep=args)
+    config = shrink(AutoConfig.for_model(model_type, **small_args(model_type, args), **args), keep=args)
     reasons = []
     for auto in ("AutoModelForCausalLM", "AutoModelForImageTextToText", "AutoModel"):
         try:

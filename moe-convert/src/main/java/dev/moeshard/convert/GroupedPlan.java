@@ -12,7 +12,6 @@ import dev.moeshard.safetensors.Checkpoint;
 import dev.moeshard.safetensors.TensorEntry;
 import dev.moeshard.safetensors.TensorSpec;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -100,13 +99,9 @@ record GroupedPlan(List<TensorSpec> specs, Set<String> groupedKeys) {
         List<String> problems = new ArrayList<>();
         for (String key : checkpoint.keys()) {
             FusedExperts fused = FusedExperts.parse(family.naming(), key, checkpoint.entry(key).shape().length);
-            if (fused != null) {
-                long[] want = fused.expectedShape(config);
-                if (!Arrays.equals(checkpoint.entry(key).shape(), want)) {
-                    problems.add(key + ": a transformers-v5 fused expert tensor of this model must have shape "
-                            + Arrays.toString(want) + ", got "
-                            + Arrays.toString(checkpoint.entry(key).shape()));
-                }
+            String problem = fused == null ? null : fused.problem(key, checkpoint.entry(key).shape(), config);
+            if (problem != null) {
+                problems.add(problem);
             }
         }
         return problems;

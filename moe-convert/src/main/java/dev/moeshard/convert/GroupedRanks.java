@@ -92,10 +92,14 @@ final class GroupedRanks implements AutoCloseable {
                     : config.isPresent() ? knownFamily(config.get()) : null;
             DetectedModel detected = known;
             GroupedLayout chosen = GroupedLayout.DEEPEP;
+            if (known != null) { // hf-v5 as the family has it (a manifest and --layout say only "hf-v5")
+                layout = known.form(layout);
+            }
             if (known != null && known.family().layout() == ModelFamily.Layout.GROUPED_ON_DISK) {
-                chosen = onDiskRanksLayout(known.family(), manifests.get(0), layout);
+                chosen = known.form(onDiskRanksLayout(known.family(), manifests.get(0), layout));
             } else {
-                GroupedLayout recorded = manifests.get(0).map(GroupedRanks::recordedLayout).orElse(null);
+                GroupedLayout recorded = manifests.get(0).map(GroupedRanks::recordedLayout)
+                        .map(l -> known == null ? l : known.form(l)).orElse(null);
                 Map<String, long[]> shapes = new LinkedHashMap<>();
                 opened.get(0).keys().forEach(k -> shapes.put(k, opened.get(0).entry(k).shape()));
                 List<ModelFamily> families = known != null ? List.of(known.family())

@@ -94,7 +94,7 @@ final class GroupedToGrouped implements StagedJob {
                         return false;
                     }
                     for (GroupedLayout l : GroupedLayout.values()) {
-                        grouped |= l.parse(n, key) != null && (l != GroupedLayout.HF_V5 || manifest);
+                        grouped |= l.parse(n, key) != null && (!l.isHfV5() || manifest);
                     }
                 }
                 // GPT-OSS's router, beside experts grouped on disk; LongCat-Flash's lies on the same path, and its
@@ -123,7 +123,8 @@ final class GroupedToGrouped implements StagedJob {
     static GroupedToGrouped open(ToGroupedRequest request, IntPredicate planned) {
         GroupedRanks ranks = openRanks(request);
         try {
-            return new GroupedToGrouped(request, ranks, planned);
+            // hf-v5 in the form transformers 5 holds this family's experts in (Llama-4's transposed, non-gated up_proj)
+            return new GroupedToGrouped(request.withLayout(ranks.model().form(request.layout())), ranks, planned);
         } catch (RuntimeException e) {
             ranks.close();
             throw e;

@@ -75,7 +75,7 @@ final class Inspect {
         // Qwen3-VL-MoE included, are in the grouped layout they were written in, whatever its names.
         boolean ownLayout = ranks.isGroupedOnDisk() && GroupedOnDiskLayout.onDiskLayout(ranks.model().family()) == null;
         String layout = ownLayout ? GroupedOnDiskLayout.describe(ranks.model().family())
-                : ranks.layout() == GroupedLayout.HF_V5 ? "hf-v5 (transformers v5 fused)" : ranks.layout().cliName();
+                : describe(ranks.layout());
         Checkpoint first = ranks.ranks().getFirst().checkpoint();
         return new InspectReport(ranks.ranks().size() == 1 ? first.path().toString()
                 : first.path().toAbsolutePath().getParent().toString(), files, ranks.model().family().modelType(),
@@ -125,6 +125,16 @@ final class Inspect {
                 QuantizedGroup.of(checkpoint), List.of());
     }
 
+    /** How inspect names a grouped layout: hf-v5's forms say whose they are. */
+    private static String describe(GroupedLayout layout) {
+        return switch (layout) {
+            case HF_V5 -> "hf-v5 (transformers v5 fused)";
+            case HF_V5_TRANSPOSED -> "hf-v5 (transformers v5 fused, transposed as Llama-4 holds it)";
+            case HF_V5_UP -> "hf-v5 (transformers v5 fused, non-gated up_proj)";
+            default -> layout.cliName();
+        };
+    }
+
     /**
      * per-expert, gpt-oss grouped, or the grouped layout the names, shapes, config.json and moeshard.json tell
      * ({@link GroupedLayoutDetection}); an ambiguity is reported as a problem.
@@ -139,11 +149,12 @@ final class Inspect {
         Checkpoint checkpoint = in.checkpoint();
         Map<String, long[]> shapes = new LinkedHashMap<>();
         checkpoint.keys().forEach(k -> shapes.put(k, checkpoint.entry(k).shape()));
-        GroupedLayout recorded = GroupedRanks.readManifest(checkpoint.path()).map(GroupedRanks::recordedLayout).orElse(null);
+        GroupedLayout recorded = GroupedRanks.readManifest(checkpoint.path()).map(GroupedRanks::recordedLayout)
+                .map(in.model()::form).orElse(null);
         try {
             return GroupedLayoutDetection.detect(shapes, in.model().naming(),
                             in.configFile().isPresent() ? in.model().config() : null, recorded)
-                    .map(l -> l == GroupedLayout.HF_V5 ? "hf-v5 (transformers v5 fused)" : l.cliName())
+                    .map(Inspect::describe)
                     .orElse("unknown");
         } catch (IllegalArgumentException e) {
             problems.add(e.getMessage());

@@ -74,12 +74,13 @@ final class ToGrouped implements StagedJob {
         LayerCopies copies = LayerCopies.on(request.writing().device());
         ModelInput in = ModelInput.open(request.input(), request.model(), request.numExperts());
         try {
-            ToGrouped job = new ToGrouped(request, in, copies);
+            // hf-v5 in the form transformers 5 holds this family's experts in (Llama-4's transposed, non-gated up_proj)
+            ToGrouped job = new ToGrouped(request.withLayout(in.model().form(request.layout())), in, copies);
             job.planned = ranks;
             job.units = job.plan();
             if (!job.isGroupedOnDisk()) {
                 job.feeds = new InputFeeds(in.checkpoint(), in.model().naming(), in.model().config(),
-                        request.layout(), request.keepFp8(), job.lora,
+                        job.request.layout(), request.keepFp8(), job.lora,
                         job.units.stream().flatMap(u -> u.specs().stream()).toList());
             }
             return job;
@@ -114,7 +115,7 @@ final class ToGrouped implements StagedJob {
         String layoutName = layoutWritten();
         List<String> decisions = new ArrayList<>(List.of(
                 "family " + in.model().family().modelType() + " from " + in.detectedFrom(),
-                "per-expert input written as " + layoutName,
+                (isGroupedOnDisk() ? "input grouped on disk" : "per-expert input") + " written as " + layoutName,
                 "expert copies on " + (isGroupedOnDisk() ? "cpu" : copies.where())));
         MoeConfig config = in.model().config();
         long identityTensors = in.checkpoint().keys().stream()

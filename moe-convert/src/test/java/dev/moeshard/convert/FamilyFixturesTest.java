@@ -211,6 +211,67 @@ class FamilyFixturesTest {
     }
 
     /**
+     * Nemotron-H's experts are non-gated (ReLU²), and transformers 5 holds them as {@code mixer.experts.up_proj}
+     * [E, I, H] and {@code down_proj} [E, H, I]: its hf-v5 output is exactly that on every rank (each expert's
+     * weights stacked as they are), restored byte for byte by to-hf; saved so without a moeshard.json, as
+     * transformers writes it, it converts as the original does.
+     */
+    @Test
+    void nemotronHsHfV5IsUpProjAloneAsTransformersHoldsIt(@TempDir Path dir) throws Exception {
+        Path in = family("nemotron_h");
+        Path out = dir.resolve("out");
+        ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withRanks(RankSelection.all(3))
+                .withLayout(dev.moeshard.moe.GroupedLayout.HF_V5));
+        try (Checkpoint h = Checkpoint.open(in)) {
+            for (ConversionReport.WrittenCheckpoint rank : report.outputs()) {
+                try (Checkpoint g = Checkpoint.open(rank.path())) {
+                    for (int layer : List.of(1, 4)) {
+                        String experts = "backbone.layers." + layer + ".mixer.experts.";
+                        assertFalse(g.contains(experts + "gate_up_proj"), rank.path().toString());
+                        for (int e = rank.expertStart(); e < rank.expertEnd(); e++) {
+                            int local = e - rank.expertStart();
+                            for (String p : List.of("up_proj", "down_proj")) {
+                                assertEquals(-1, h.tensor(experts + e + "." + p + ".weight").segment().mismatch(
+                                        g.tensor(experts + p).select(0, local).segment()), experts + p + " " + e);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        MoeConvert.toHf(ToHfRequest.of(List.of(out), dir.resolve("back")));
+        CheckpointFiles.assertSameTensors(in, dir.resolve("back"));
+
+        Path saved = dir.resolve("saved");
+        MoeConvert.toGrouped(ToGroupedRequest.of(in, saved).withLayout(dev.moeshard.moe.GroupedLayout.HF_V5));
+        Files.delete(saved.resolve(GroupedManifest.FILE_NAME));
+        MoeConvert.toGrouped(ToGroupedRequest.of(saved, dir.resolve("deepep-of-saved")));
+        MoeConvert.toGrouped(ToGroupedRequest.of(in, dir.resolve("deepep-of-input")));
+        CheckpointFiles.assertSameTensors(dir.resolve("deepep-of-input"), dir.resolve("deepep-of-saved"));
+    }
+
+    /**
+     * {@code up_proj} alone is how transformers 5 holds non-gated experts; beside a gated model's config it cannot
+     * be cut into gate and up, and to-grouped refuses it, naming the tensor, before anything is written.
+     */
+    @Test
+    void anUpProjFusedTensorInAGatedModelIsRefused(@TempDir Path dir) throws Exception {
+        Path in = dir.resolve("in");
+        Files.createDirectories(in);
+        for (String f : List.of("config.json", "model.safetensors")) {
+            Files.copy(family("qwen3_moe").resolve(f), in.resolve(f));
+        }
+        InspectReport inspected = MoeConvert.inspect(in);
+        CheckpointFiles.addTensor(in, "model.layers.0.mlp.experts.up_proj", Tensor.allocate(
+                dev.moeshard.tensor.DType.BF16, inspected.numExperts(), inspected.intermediate(), inspected.hidden()));
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> MoeConvert.toGrouped(ToGroupedRequest.of(in, dir.resolve("out"))));
+        assertTrue(e.problems().stream().anyMatch(p -> p.startsWith("model.layers.0.mlp.experts.up_proj: transformers 5"
+                + " names non-gated experts up_proj, but the model is gated")), e.problems().toString());
+        assertFalse(Files.exists(dir.resolve("out")));
+    }
+
+    /**
      * Each rank's grouped tensor (value) holds exactly the rank's experts' rows of the input's (key), and every tensor
      * of {@code whole} is on every rank unchanged.
      */

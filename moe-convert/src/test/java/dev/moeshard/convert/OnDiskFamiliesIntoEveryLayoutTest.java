@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -36,6 +37,11 @@ class OnDiskFamiliesIntoEveryLayoutTest {
         public String toString() {
             return fixture;
         }
+
+        /** The form of {@code layout} written: transformers 5 keeps hidden-first experts (Llama-4's) as they are. */
+        GroupedLayout form(GroupedLayout layout) {
+            return layout.formFor(hiddenFirst, true);
+        }
     }
 
     private static final List<OnDisk> FAMILIES = List.of(
@@ -47,7 +53,7 @@ class OnDiskFamiliesIntoEveryLayoutTest {
                     false, "mlp.experts"));
 
     static Stream<Arguments> familiesAndLayouts() {
-        return FAMILIES.stream().flatMap(f -> Stream.of(GroupedLayout.values()).map(l -> Arguments.of(f, l)));
+        return FAMILIES.stream().flatMap(f -> GroupedLayout.named().stream().map(l -> Arguments.of(f, l)));
     }
 
     @ParameterizedTest(name = "{0} into {1}")
@@ -74,8 +80,8 @@ class OnDiskFamiliesIntoEveryLayoutTest {
     }
 
     static Stream<Arguments> familiesAndPairsOfLayouts() {
-        return FAMILIES.stream().flatMap(f -> Stream.of(GroupedLayout.values()).flatMap(first ->
-                Stream.of(GroupedLayout.values()).map(second -> Arguments.of(f, first, second))));
+        return FAMILIES.stream().flatMap(f -> GroupedLayout.named().stream().flatMap(first ->
+                GroupedLayout.named().stream().map(second -> Arguments.of(f, first, second))));
     }
 
     /**
@@ -129,7 +135,11 @@ class OnDiskFamiliesIntoEveryLayoutTest {
     void inspectTellsTheLayersExpertsAndLayoutOfAnOutput(OnDisk family, GroupedLayout layout, @TempDir Path dir) {
         Path in = Fixtures.ROOT.resolve("families").resolve(family.fixture());
         InspectReport input = MoeConvert.inspect(in);
-        String layoutLine = layout == GroupedLayout.HF_V5 ? "hf-v5 (transformers v5 fused)" : layout.cliName();
+        String layoutLine = switch (family.form(layout)) {
+            case HF_V5 -> "hf-v5 (transformers v5 fused)";
+            case HF_V5_TRANSPOSED -> "hf-v5 (transformers v5 fused, transposed as Llama-4 holds it)";
+            default -> layout.cliName();
+        };
         List<String> layers = List.of(family.layers() + "0", family.layers() + "1");
         for (RankSelection ranks : List.of(RankSelection.none(), RankSelection.all(3))) {
             Path out = convert(in, dir.resolve("out-" + ranks.ranks().size()), layout, ranks);
@@ -151,18 +161,40 @@ class OnDiskFamiliesIntoEveryLayoutTest {
     }
 
     /**
-     * A Llama-4 output regrouped into hf-v5 holds {@code gate_up_proj} under the input's own name but [E, 2I, H]:
-     * without the moeshard.json that records its layout it reads as the family's own checkpoint, so given back as
-     * input it is refused, naming the tensor and both shapes, in any layout, its own included.
+     * Llama-4's hf-v5 is the family's own checkpoint: transformers 5 holds its experts transposed, as they lie on
+     * disk, so the output is the input byte for byte, and without its moeshard.json it reads back as the original.
+     */
+    @Test
+    void llama4sHfV5OutputIsItsOwnCheckpoint(@TempDir Path dir) throws Exception {
+        Path in = Fixtures.ROOT.resolve("families").resolve("llama4_text");
+        Path v5 = convert(in, dir.resolve("hf-v5"), GroupedLayout.HF_V5, RankSelection.none());
+        CheckpointFiles.assertSameTensors(in, v5);
+        java.nio.file.Files.delete(v5.resolve(GroupedManifest.FILE_NAME));
+        MoeConvert.toGrouped(ToGroupedRequest.of(v5, dir.resolve("deepep")));
+        MoeConvert.toGrouped(ToGroupedRequest.of(in, dir.resolve("deepep-of-input")));
+        CheckpointFiles.assertSameTensors(dir.resolve("deepep-of-input"), dir.resolve("deepep"));
+    }
+
+    /**
+     * A Llama-4 checkpoint whose {@code gate_up_proj} is [E, 2I, H] (other families' hf-v5 orientation, not the one
+     * Llama-4 has on disk), with no moeshard.json to say it was written so, is refused in any layout, naming the
+     * tensor and both shapes, and nothing is written.
      */
     @ParameterizedTest(name = "into {0}")
-    @org.junit.jupiter.params.provider.EnumSource(GroupedLayout.class)
-    void anOutputWithoutItsManifestIsRefusedNotReadAcross(GroupedLayout layout, @TempDir Path dir) throws Exception {
-        Path in = Fixtures.ROOT.resolve("families").resolve("llama4_text");
-        Path regrouped = convert(in, dir.resolve("hf-v5"), GroupedLayout.HF_V5, RankSelection.none());
-        java.nio.file.Files.delete(regrouped.resolve(GroupedManifest.FILE_NAME));
+    // the named layouts: hf-v5's forms are for the families that have them
+    @org.junit.jupiter.params.provider.EnumSource(value = GroupedLayout.class, names = {"HF_V5_TRANSPOSED", "HF_V5_UP"},
+            mode = org.junit.jupiter.params.provider.EnumSource.Mode.EXCLUDE)
+    void aLlama4TensorInAnotherOrientationIsRefused(GroupedLayout layout, @TempDir Path dir) throws Exception {
+        Path in = dir.resolve("in");
+        java.nio.file.Files.createDirectories(in);
+        Path fixture = Fixtures.ROOT.resolve("families").resolve("llama4_text");
+        for (String f : List.of("config.json", "model.safetensors")) {
+            java.nio.file.Files.copy(fixture.resolve(f), in.resolve(f));
+        }
+        CheckpointFiles.changeTensor(in, "model.layers.0.feed_forward.experts.gate_up_proj",
+                t -> t.transpose(1, 2).contiguousCopy());
         InvalidInputException e = org.junit.jupiter.api.Assertions.assertThrows(InvalidInputException.class,
-                () -> MoeConvert.toGrouped(ToGroupedRequest.of(regrouped, dir.resolve("out")).withLayout(layout)));
+                () -> MoeConvert.toGrouped(ToGroupedRequest.of(in, dir.resolve("out")).withLayout(layout)));
         assertTrue(e.problems().contains("model.layers.0.feed_forward.experts.gate_up_proj: a llama4_text expert "
                 + "tensor of this model (E, H, I = 8, 64, 96) has shape [8, 64, 192] in its own (deepep) orientation, "
                 + "got [8, 192, 64]; an output of to-grouped is read back in its layout only with its moeshard.json "
@@ -221,8 +253,9 @@ class OnDiskFamiliesIntoEveryLayoutTest {
      * [I, H] and down [H, I] are expert e's projections read out of the input's own tensors. The layer holds those
      * tensors and no others.
      */
-    private static void assertReferenceFormula(Path hf, Path grouped, OnDisk family, GroupedLayout layout, int start,
+    private static void assertReferenceFormula(Path hf, Path grouped, OnDisk family, GroupedLayout named, int start,
                                                int end, long hidden, long inter) {
+        GroupedLayout layout = family.form(named);
         try (Checkpoint h = Checkpoint.open(hf); Checkpoint g = Checkpoint.open(grouped)) {
             for (int layer = 0; layer < 2; layer++) {
                 String at = family.layers() + layer + "." + family.expertsAt();
@@ -231,7 +264,7 @@ class OnDiskFamiliesIntoEveryLayoutTest {
                 String out = family.layers() + layer + "." + family.segment() + ".";
                 // Every expert tensor name of any layout, and the input's own, that the layer holds.
                 Set<String> expertNames = new TreeSet<>(List.of(family.gateUp(), family.down()));
-                Stream.of(GroupedLayout.values()).forEach(l -> expertNames.addAll(l.allTensorNames()));
+                GroupedLayout.named().stream().forEach(l -> expertNames.addAll(l.allTensorNames()));
                 Set<String> names = new TreeSet<>();
                 g.keys().stream().filter(k -> k.startsWith(out)).map(k -> k.substring(out.length()))
                         .filter(expertNames::contains).forEach(names::add);
@@ -256,6 +289,12 @@ class OnDiskFamiliesIntoEveryLayoutTest {
                                     assertEquals(up, g.tensor(out + "up_projs").getBits(local, i, x), where);
                                     assertEquals(down, g.tensor(out + "down_projs").getBits(local, x, i), where);
                                 }
+                                case HF_V5_TRANSPOSED -> { // Llama-4's own: its input, byte for byte
+                                    assertEquals(gate, g.tensor(out + "gate_up_proj").getBits(local, x, i), where);
+                                    assertEquals(up, g.tensor(out + "gate_up_proj").getBits(local, x, inter + i), where);
+                                    assertEquals(down, g.tensor(out + "down_proj").getBits(local, i, x), where);
+                                }
+                                case HF_V5_UP -> throw new AssertionError("these families are gated");
                                 case HF_V5, VLLM -> {
                                     String w13 = layout == GroupedLayout.VLLM ? "w13_weight" : "gate_up_proj";
                                     String w2 = layout == GroupedLayout.VLLM ? "w2_weight" : "down_proj";

@@ -32,7 +32,7 @@ class RoundTripTest {
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
         for (String fixture : List.of("qwen3_moe", "deepseek_v3")) {
-            for (GroupedLayout layout : GroupedLayout.values()) {
+            for (GroupedLayout layout : GroupedLayout.named()) {
                 out.add(Arguments.of(fixture, layout, 0));
                 out.add(Arguments.of(fixture, layout, 3));
             }

@@ -2,7 +2,6 @@ package dev.moeshard.moe;
 
 import dev.moeshard.tensor.Tensor;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -48,7 +47,21 @@ public enum GroupedLayout {
      * vLLM's fused MoE weights: {@code w13_weight} [E, 2I, H] (w1 = gate rows, then w3 = up rows) and
      * {@code w2_weight} [E, H, I]. Placements: {@code ep} → Shard(0), {@code ep_shard} → Shard(1) (2I of w13, H of w2).
      */
-    VLLM("vllm", "w13_weight", null, null, "w2_weight", false, false);
+    VLLM("vllm", "w13_weight", null, null, "w2_weight", false, false),
+    /**
+     * hf-v5 as transformers 5 holds the experts of a family whose experts module is transposed (Llama-4):
+     * {@code gate_up_proj} [E, H, 2I], gate columns first, and {@code down_proj} [E, I, H]. Not a choice of its own:
+     * {@link #formFor} gives it for {@code hf-v5} where the family asks for it.
+     */
+    HF_V5_TRANSPOSED("hf-v5", "gate_up_proj", null, null, "down_proj", true, true),
+    /**
+     * hf-v5 as transformers 5 holds non-gated experts (Nemotron-H): {@code up_proj} [E, I, H] and {@code down_proj}
+     * [E, H, I]; no gated model is in it. Not a choice of its own: {@link #formFor} gives it for a non-gated model.
+     */
+    HF_V5_UP("hf-v5", null, null, "up_proj", "down_proj", false, false);
+
+    /** The layouts a user picks by name; the others are forms of one of them ({@link #formFor}). */
+    private static final List<GroupedLayout> NAMED = List.of(DEEPEP, GROUPED, HF_V5, VLLM);
 
     private final String cliName;
     private final String fused;
@@ -75,9 +88,26 @@ public enum GroupedLayout {
         return cliName;
     }
 
+    /**
+     * The form of this layout a model of a family is written in: {@link #HF_V5_TRANSPOSED} for {@code hf-v5} where
+     * the family's transformers experts module is transposed, {@link #HF_V5_UP} for {@code hf-v5} of a non-gated
+     * model, this layout otherwise. Each is what transformers 5 loads for that family.
+     */
+    public GroupedLayout formFor(boolean transposedExperts, boolean gated) {
+        if (this != HF_V5) {
+            return this; // another layout, or a form already
+        }
+        return transposedExperts ? HF_V5_TRANSPOSED : gated ? HF_V5 : HF_V5_UP;
+    }
+
+    /** Whether this is one of the forms of {@code hf-v5}, whose names are also those transformers 5 saves. */
+    public boolean isHfV5() {
+        return cliName.equals(HF_V5.cliName);
+    }
+
     /** The layout called {@code name} on the command line (case-insensitive). */
     public static GroupedLayout ofName(String name) {
-        for (GroupedLayout l : values()) {
+        for (GroupedLayout l : NAMED) {
             if (l.cliName.equals(name.toLowerCase(Locale.ROOT))) {
                 return l;
             }
@@ -85,9 +115,14 @@ public enum GroupedLayout {
         throw new IllegalArgumentException("unknown grouped layout '" + name + "'; known: " + names());
     }
 
+    /** The layouts a user picks by name: deepep, grouped, hf-v5, vllm. */
+    public static List<GroupedLayout> named() {
+        return NAMED;
+    }
+
     /** Every layout's name, for messages. */
     public static List<String> names() {
-        return Arrays.stream(values()).map(GroupedLayout::cliName).toList();
+        return NAMED.stream().map(GroupedLayout::cliName).toList();
     }
 
     /** The key suffixes of one layer's grouped tensors, in the order they are written. */
@@ -95,12 +130,15 @@ public enum GroupedLayout {
         if (fused != null) {
             return List.of(fused, down);
         }
-        return gated ? List.of(gate, up, down) : List.of(up, down);
+        if (!gated) {
+            return List.of(up, down);
+        }
+        return gate == null ? List.of() : List.of(gate, up, down); // a non-gated form holds no gated model
     }
 
     /** Every key suffix this layout can use, gated or not. */
     public List<String> allTensorNames() {
-        return tensorNames(true);
+        return gate == null ? tensorNames(false) : tensorNames(true);
     }
 
     /** The key suffix of the tensor that holds {@code projection}. */
@@ -183,7 +221,7 @@ public enum GroupedLayout {
      */
     public boolean gated(Map<String, long[]> shapes, long inter) {
         if (fused == null) {
-            return shapes.containsKey(gate);
+            return gate != null && shapes.containsKey(gate);
         }
         long[] s = shapes.get(fused);
         return s != null && s.length == 3 && (gateUpTransposed ? s[2] : s[1]) == 2 * inter;

@@ -10,7 +10,6 @@ import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import dev.moeshard.tensor.TensorOps;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -150,7 +149,7 @@ final class HfToGrouped {
         for (String name : fused.targets(layout, config.gated())) {
             Tensor out = Tensor.allocate(options.allocationArena(), groupedDtype(options, value.dtype()),
                     layout.shape(name, range.count(), config));
-            LayoutConversion.copy(GroupedLayout.HF_V5, Map.of(fused.sourceName(), local), 0, layout, Map.of(name, out),
+            LayoutConversion.copy(fused.form(), Map.of(fused.sourceName(), local), 0, layout, Map.of(name, out),
                     0, range.count(), config, layout.projectionsIn(name, config.gated()));
             sink.accept(fused.targetKey(naming, name), out);
         }
@@ -159,10 +158,9 @@ final class HfToGrouped {
 
     /** Refuses a fused expert tensor of another shape than {@code config}'s: its experts could not be cut out. */
     static void requireFusedShape(FusedExperts fused, String key, long[] shape, MoeConfig config) {
-        long[] expected = fused.expectedShape(config);
-        if (!Arrays.equals(shape, expected)) {
-            throw new IllegalArgumentException(key + ": a transformers-v5 fused expert tensor of this model must have"
-                    + " shape " + Arrays.toString(expected) + ", got " + Arrays.toString(shape));
+        String problem = fused.problem(key, shape, config);
+        if (problem != null) {
+            throw new IllegalArgumentException(problem);
         }
     }
 

@@ -54,12 +54,18 @@ public final class MoeStateDictAdapter {
         this(config, naming, GroupedLayout.DEEPEP);
     }
 
-    /** An adapter to and from grouped tensors in {@code layout}. */
+    /**
+     * An adapter to and from grouped tensors in {@code layout}; {@code hf-v5} of a non-gated model is its
+     * {@code up_proj} form, as transformers 5 names it ({@link GroupedLayout#formFor}).
+     */
     public MoeStateDictAdapter(MoeConfig config, ExpertNaming naming, GroupedLayout layout) {
         this.config = config;
         // Keys under the config's identity experts are not per-expert keys: they pass through both directions.
         this.naming = naming.withIdentityExperts(config);
-        this.layout = layout;
+        this.layout = layout.formFor(false, config.gated());
+        if (this.layout.tensorNames(config.gated()).isEmpty()) {
+            throw new IllegalArgumentException(layout + " holds non-gated experts only; this model is gated");
+        }
         this.loraPerExpert = new LoraPerExpertFormat(config, this.naming);
         this.loraParamWrapper = new LoraParamWrapperFormat(config.numExperts(), naming.segment());
         // Last: both read the configuration above.

@@ -21,8 +21,16 @@ public record DetectedModel(ModelFamily family, MoeConfig config) {
         return new MoeStateDictAdapter(config, naming());
     }
 
-    /** The per-expert ↔ grouped adapter for this model and grouped {@code layout}. */
+    /** The per-expert ↔ grouped adapter for this model and grouped {@code layout}, in the model's form of it. */
     public MoeStateDictAdapter adapter(GroupedLayout layout) {
-        return new MoeStateDictAdapter(config, naming(), layout);
+        return new MoeStateDictAdapter(config, naming(), form(layout));
+    }
+
+    /**
+     * {@code layout} in the form this model is written in ({@link GroupedLayout#formFor}): hf-v5 as transformers 5
+     * holds this family's experts; every other layout as it is.
+     */
+    public GroupedLayout form(GroupedLayout layout) {
+        return layout == null ? null : layout.formFor(family.transposedExperts(), config.gated());
     }
 }

@@ -1,6 +1,7 @@
 package dev.moeshard.moe.family;
 
 import dev.moeshard.moe.ExpertNaming;
+import dev.moeshard.moe.GroupedLayout;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -57,10 +58,11 @@ public enum ModelFamily {
     /**
      * Grouped on disk in the DeepEP orientation already: {@code feed_forward.experts.gate_up_proj} [E, H, 2I] with the
      * gate columns first ({@code gate, up = (x @ gate_up_proj).chunk(2, -1)}), {@code down_proj} [E, I, H]. Its
-     * grouped form is those tensors under DeepEP's names; a shared expert and the router pass through.
+     * grouped form is those tensors under DeepEP's names; a shared expert and the router pass through. transformers
+     * 5 keeps them so (its experts module is transposed), which is therefore their hf-v5 form.
      */
-    LLAMA4("llama4", Llama4.NAMING, true, Layout.GROUPED_ON_DISK, Llama4.RENAMES),
-    LLAMA4_TEXT("llama4_text", Llama4.NAMING, true, Layout.GROUPED_ON_DISK, Llama4.RENAMES),
+    LLAMA4("llama4", Llama4.NAMING, true, Layout.GROUPED_ON_DISK, Llama4.RENAMES, null, true),
+    LLAMA4_TEXT("llama4_text", Llama4.NAMING, true, Layout.GROUPED_ON_DISK, Llama4.RENAMES, null, true),
     /**
      * Grouped on disk in the transformers-v5 orientation under its own names: {@code block_sparse_moe.input_linear}
      * [E, 2I, H], gate rows first, and {@code output_linear} [E, H, I]. Its grouped form is those tensors under the
@@ -93,6 +95,7 @@ public enum ModelFamily {
     private final Layout layout;
     private final List<Map.Entry<String, String>> onDiskRenames;
     private final String identityExpertsKey;
+    private final boolean transposedExperts;
 
     ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout) {
         this(modelType, naming, gatedByDefault, layout, List.of());
@@ -105,12 +108,26 @@ public enum ModelFamily {
 
     ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout,
                 List<Map.Entry<String, String>> onDiskRenames, String identityExpertsKey) {
+        this(modelType, naming, gatedByDefault, layout, onDiskRenames, identityExpertsKey, false);
+    }
+
+    ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout,
+                List<Map.Entry<String, String>> onDiskRenames, String identityExpertsKey, boolean transposedExperts) {
         this.modelType = modelType;
         this.naming = naming;
         this.gatedByDefault = gatedByDefault;
         this.layout = layout;
         this.onDiskRenames = onDiskRenames;
         this.identityExpertsKey = identityExpertsKey;
+        this.transposedExperts = transposedExperts;
+    }
+
+    /**
+     * Whether transformers 5 holds the family's fused experts transposed, gate/up as [E, H, 2I] and down as [E, I, H]
+     * (Llama-4), which is then the family's hf-v5 form ({@link GroupedLayout#formFor}).
+     */
+    public boolean transposedExperts() {
+        return transposedExperts;
     }
 
     /**

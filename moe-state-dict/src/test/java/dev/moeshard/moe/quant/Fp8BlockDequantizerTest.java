@@ -179,7 +179,7 @@ class Fp8BlockDequantizerTest {
                 hf.put(key + "_scale_inv", TestTensors.random(seed++, DType.F32, 2, 2));
             }
         }
-        for (GroupedLayout layout : GroupedLayout.values()) {
+        for (GroupedLayout layout : GroupedLayout.named()) {
             Map<String, Tensor> expected = new MoeStateDictAdapter(config, ExpertNaming.DEFAULT, layout)
                     .fromHf(new LinkedHashMap<>(hf));
             Map<String, Tensor> storage = new LinkedHashMap<>();

@@ -43,7 +43,7 @@ class Fp8ExpertsFromHfTest {
                 dequantized.put(key, Fp8BlockDequantizer.dequantize(weight, scale, DType.BF16, key));
             }
         }
-        for (GroupedLayout layout : GroupedLayout.values()) {
+        for (GroupedLayout layout : GroupedLayout.named()) {
             for (int rank = 0; rank < 2; rank++) {
                 FromHfOptions options = FromHfOptions.defaults().withMesh(DeviceMesh.expertParallel(2, rank));
                 Map<String, Tensor> want = adapter(layout).fromHf(new LinkedHashMap<>(dequantized), options);

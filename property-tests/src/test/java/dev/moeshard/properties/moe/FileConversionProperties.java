@@ -52,7 +52,7 @@ class FileConversionProperties {
             Path root = Files.createDirectories(dir.resolve("case-" + caseNumber++));
             ModelDirectory input = ModelDirectory.write(gen, root.resolve("hf"));
             MoeModel model = input.model();
-            GroupedLayout layout = gen.oneOf(GroupedLayout.values());
+            GroupedLayout layout = gen.oneOf(GroupedLayout.named());
             int world = worldSize(gen, model.experts());
             String where = input + ", " + layout.cliName() + ", W " + world;
             ToGroupedRequest base = ToGroupedRequest.of(input.path(), root.resolve("grouped")).withLayout(layout)
@@ -115,8 +115,8 @@ class FileConversionProperties {
             ModelDirectory input = ModelDirectory.write(gen, root.resolve("hf"));
             MoeModel model = input.model();
             int experts = model.experts();
-            GroupedLayout from = gen.oneOf(GroupedLayout.values());
-            GroupedLayout to = gen.oneOf(GroupedLayout.values());
+            GroupedLayout from = gen.oneOf(GroupedLayout.named());
+            GroupedLayout to = gen.oneOf(GroupedLayout.named());
             int sourceWorld = worldSize(gen, experts);
             RankSelection sourceRanks = sourceWorld == 1 && gen.chance(0.5) ? RankSelection.none()
                     : RankSelection.all(sourceWorld);
