@@ -30,6 +30,11 @@ record GroupedOnDiskSource(Tensor view, Tensor blocks, Tensor scales, DType deco
         return blocks != null;
     }
 
+    /** The views of the mapped input that {@link #writeInto} reads. */
+    List<Tensor> inputs() {
+        return isMxfp4() ? List.of(blocks, scales) : List.of(view);
+    }
+
     TensorSpec spec(String name) {
         return isMxfp4() ? new TensorSpec(name, decoded, Mxfp4Decoder.decodedShape(blocks.sizes()))
                 : TensorSpec.of(name, view);

@@ -330,10 +330,12 @@ final class GroupedToGrouped implements StagedJob {
         ExpertNaming naming = ranks.model().naming();
         MoeConfig config = ranks.model().config();
         GroupedRanks.Rank first = ranks.ranks().get(0);
-        try (StagedWrites writes = new StagedWrites(engine, out)) {
+        try (StagedWrites writes = new StagedWrites(engine, out);
+             LayerReadAhead<String> keys = new LayerReadAhead<>(first.checkpoint().keys(), LayerReadAhead::layerOf,
+                     key -> inputsOf(key, job, out))) {
             Set<String> layers = new LinkedHashSet<>();
             Map<String, ReusedScratch> scratch = new HashMap<>();
-            for (String key : first.checkpoint().keys()) {
+            for (String key : keys) {
                 GroupedLayout.Key g = from.parse(naming, key);
                 if (ranks.isGroupedLoraKey(key)) {
                     if (out.holds(key)) {
@@ -405,6 +407,35 @@ final class GroupedToGrouped implements StagedJob {
                         + job.range().end() + "))", bytes);
             }
         }
+    }
+
+    /**
+     * What {@link #writeShard} reads of the first source rank's {@code key} to fill {@code out}: a non-expert tensor
+     * whole; of grouped LoRA, and of a grouped tensor of a layer {@code out} holds target tensors of, the rows of
+     * {@code job}'s experts on each source rank that has some.
+     */
+    private List<Tensor> inputsOf(String key, RankUnit job, ShardedCheckpointWriter out) {
+        GroupedLayout from = ranks.layout();
+        GroupedLayout layout = request.layout();
+        ExpertNaming naming = ranks.model().naming();
+        MoeConfig config = ranks.model().config();
+        GroupedLayout.Key g = from.parse(naming, key);
+        boolean lora = ranks.isGroupedLoraKey(key);
+        if (g == null && !lora) {
+            return out.holds(key) ? List.of(ranks.ranks().get(0).checkpoint().tensor(key)) : List.of();
+        }
+        boolean written = lora ? out.holds(key) : from.tensorNames(config.gated()).contains(g.name())
+                && layout.tensorNames(config.gated()).stream()
+                        .anyMatch(name -> out.holds(layout.key(naming, g.prefix(), g.layer(), name)));
+        List<Tensor> rows = new ArrayList<>();
+        for (GroupedRanks.Rank r : written ? ranks.byFirstExpert() : List.<GroupedRanks.Rank>of()) {
+            long lo = Math.max(r.range().start(), job.range().start());
+            long hi = Math.min(r.range().end(), job.range().end());
+            if (lo < hi && r.checkpoint().contains(key)) {
+                rows.add(r.checkpoint().tensor(key).narrow(0, lo - r.range().start(), hi - lo));
+            }
+        }
+        return rows;
     }
 
     /** The rows of grouped LoRA {@code key} that the experts of {@code range} are, from each source rank holding some. */

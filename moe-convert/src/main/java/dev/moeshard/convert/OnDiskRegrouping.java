@@ -138,10 +138,13 @@ final class OnDiskRegrouping {
         ExpertRange range = ExpertRange.forMesh(mesh, config.numExperts());
         ExpertNaming naming = family.naming();
         Map<String, GroupedOnDiskSource> renamed = renamed(mesh);
-        try (StagedWrites staged = new StagedWrites(engine, out)) {
+        try (StagedWrites staged = new StagedWrites(engine, out);
+             LayerReadAhead<Map.Entry<String, GroupedOnDiskSource>> tensors = new LayerReadAhead<>(renamed.entrySet(),
+                     e -> LayerReadAhead.layerOf(e.getKey()),
+                     e -> outputsOf(e.getKey()).stream().anyMatch(out::holds) ? e.getValue().inputs() : List.of())) {
             Set<String> layers = new LinkedHashSet<>();
             Map<String, ReusedScratch> scratch = new HashMap<>();
-            for (Map.Entry<String, GroupedOnDiskSource> e : renamed.entrySet()) {
+            for (Map.Entry<String, GroupedOnDiskSource> e : tensors) {
                 GroupedLayout.Key k = own.parse(naming, e.getKey());
                 if (k == null) {
                     if (!out.holds(e.getKey())) {

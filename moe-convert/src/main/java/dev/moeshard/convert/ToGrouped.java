@@ -9,7 +9,6 @@ import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.moe.quant.Fp8BlockDequantizer;
-import dev.moeshard.safetensors.ReadAhead;
 import dev.moeshard.safetensors.ShardLayout;
 import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.safetensors.TensorSpec;
@@ -346,10 +345,14 @@ final class ToGrouped implements StagedJob {
     }
 
     private void writeGroupedOnDisk(RankUnit unit, ShardedCheckpointWriter out, ByteProgress progress) {
-        try (StagedWrites staged = new StagedWrites(engine, out)) {
+        Map<String, GroupedOnDiskSource> grouped = GroupedOnDiskLayout.grouped(in.model().family(), in.checkpoint(),
+                in.model().config().numExperts(), unit.mesh(), request.dtype());
+        try (StagedWrites staged = new StagedWrites(engine, out);
+             LayerReadAhead<Map.Entry<String, GroupedOnDiskSource>> tensors = new LayerReadAhead<>(grouped.entrySet(),
+                     e -> LayerReadAhead.layerOf(e.getKey()),
+                     e -> out.holds(e.getKey()) ? e.getValue().inputs() : List.of())) {
             String layer = null;
-            for (Map.Entry<String, GroupedOnDiskSource> e : GroupedOnDiskLayout.grouped(in.model().family(), in.checkpoint(),
-                    in.model().config().numExperts(), unit.mesh(), request.dtype()).entrySet()) {
+            for (Map.Entry<String, GroupedOnDiskSource> e : tensors) {
                 if (!out.holds(e.getKey())) {
                     continue; // another unit's
                 }
@@ -372,26 +375,19 @@ final class ToGrouped implements StagedJob {
         GroupedLayout layout = request.layout();
         Set<String> planned = new LinkedHashSet<>();
         plan.specs().forEach(s -> planned.add(s.name()));
-        try (StagedWrites staged = new StagedWrites(engine, out); ReadAhead readAhead = new ReadAhead()) {
-            // The per-expert slices of this unit's grouped tensors, as views of the mapped output shard: each expert
-            // is copied straight from the input into its slice.
-            MoeStateDictAdapter adapter = in.model().adapter(layout);
-            Map<String, Tensor> grouped = new LinkedHashMap<>();
-            plan.groupedKeys().stream().filter(out::holds).forEach(key -> grouped.put(key, out.tensor(key)));
-            Map<String, Tensor> targets = adapter.writeThroughTargets(grouped, unit.range());
-            Map<String, Tensor> hf = in.checkpoint().tensors();
+        MoeStateDictAdapter adapter = in.model().adapter(layout);
+        // The per-expert slices of this unit's grouped tensors, as views of the mapped output shard: each expert is
+        // copied straight from the input into its slice.
+        Map<String, Tensor> grouped = new LinkedHashMap<>();
+        plan.groupedKeys().stream().filter(out::holds).forEach(key -> grouped.put(key, out.tensor(key)));
+        Map<String, Tensor> targets = adapter.writeThroughTargets(grouped, unit.range());
+        Map<String, Tensor> hf = in.checkpoint().tensors();
+        try (StagedWrites staged = new StagedWrites(engine, out);
+             LayerReadAhead<ExpertSurvey.Layer> layers = new LayerReadAhead<>(survey.layers(),
+                     layer -> layer.prefix() + "layers." + layer.layer(), layer -> sourcesOf(layer, targets, hf))) {
             ExpertNaming naming = in.model().naming();
             DequantizedExperts fp8Experts = new DequantizedExperts(staged);
-            List<ExpertSurvey.Layer> layers = List.copyOf(survey.layers());
-            // The disk reads one layer ahead of the copies: the next layer's input while this one is copied and written.
-            if (!layers.isEmpty()) {
-                readAhead.request(sourcesOf(layers.getFirst(), targets, hf));
-            }
-            for (int l = 0; l < layers.size(); l++) {
-                ExpertSurvey.Layer layer = layers.get(l);
-                if (l + 1 < layers.size()) {
-                    readAhead.request(sourcesOf(layers.get(l + 1), targets, hf));
-                }
+            for (ExpertSurvey.Layer layer : layers) {
                 List<Tensor> groupedOutputs = new ArrayList<>();
                 for (String name : layout.tensorNames(in.model().config().gated())) {
                     String key = layout.key(naming, layer.prefix(), layer.layer(), name);

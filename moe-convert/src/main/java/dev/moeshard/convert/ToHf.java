@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Predicate;
 
 /**
  * One grouped checkpoint, or the rank directories of one expert-parallel run, back to one per-expert HF checkpoint,
@@ -131,7 +132,7 @@ final class ToHf implements StagedJob {
         Map<GroupedRanks.Rank, ReadSet> reads = new LinkedHashMap<>();
         for (List<Source> sources : plan.values()) {
             for (Source s : sources) {
-                if (!keys.contains(s.name()) && !keys.contains(s.name() + Fp8BlockDequantizer.SCALE_SUFFIX)) {
+                if (!fills(s, keys::contains)) {
                     continue;
                 }
                 long at = s.view().storage().address() + s.view().byteOffset();
@@ -193,8 +194,10 @@ final class ToHf implements StagedJob {
     /** Every output tensor of the plan that {@code out} holds, group by group. */
     @Override
     public void writeShard(RankUnit checkpoint, ShardedCheckpointWriter out, ByteProgress progress) {
-        try (StagedWrites writes = new StagedWrites(engine, out)) {
-            for (Map.Entry<String, List<Source>> group : plan.entrySet()) {
+        try (StagedWrites writes = new StagedWrites(engine, out);
+             LayerReadAhead<Map.Entry<String, List<Source>>> groups = new LayerReadAhead<>(plan.entrySet(),
+                     group -> LayerReadAhead.layerOf(group.getKey()), group -> inputsOf(group.getValue(), out))) {
+            for (Map.Entry<String, List<Source>> group : groups) {
                 long groupBytes = 0;
                 List<MemorySegment> written = new ArrayList<>();
                 for (Source s : group.getValue()) {
@@ -242,6 +245,16 @@ final class ToHf implements StagedJob {
                 }
             }
         }
+    }
+
+    /** The input views of {@code sources} that go into tensors {@code out} holds. */
+    private static List<Tensor> inputsOf(List<Source> sources, ShardedCheckpointWriter out) {
+        return sources.stream().filter(s -> fills(s, out::holds)).map(Source::view).toList();
+    }
+
+    /** Whether {@code s} goes into a tensor {@code held} names: its own, or, requantized, its scales. */
+    private static boolean fills(Source s, Predicate<String> held) {
+        return held.test(s.name()) || held.test(s.name() + Fp8BlockDequantizer.SCALE_SUFFIX);
     }
 
     /** The output tensors in order: rank 0's key order, each grouped key expanded over all ranks by expert id. */

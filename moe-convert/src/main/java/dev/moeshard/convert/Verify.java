@@ -78,42 +78,45 @@ final class Verify {
             Checkpoint want = hf.checkpoint();
             Set<String> dequantizedScales = dequantizedScales(want, found);
             ReusedScratch dequantized = new ReusedScratch();
-            for (String key : want.keys()) {
-                if (dequantizedScales.contains(key)) {
-                    continue;
-                }
-                List<Found> got = found.remove(key);
-                if (got == null) {
-                    differences.add(key + ": missing from the grouped checkpoints");
-                    continue;
-                }
-                if (got.get(0).expert() && got.size() > 1) {
-                    differences.add(key + ": held by ranks " + got.stream().map(Found::rank).toList());
-                } else if (!got.get(0).expert() && got.size() < rankCount) {
-                    List<Integer> lacking = new ArrayList<>();
-                    for (int r = 0; r < rankCount; r++) {
-                        final int rank = r;
-                        if (got.stream().noneMatch(f -> f.rank() == rank)) {
-                            lacking.add(r);
+            try (LayerReadAhead<String> keys = new LayerReadAhead<>(want.keys(), LayerReadAhead::layerOf,
+                    key -> comparedOf(key, want, dequantizedScales, found))) {
+                for (String key : keys) {
+                    if (dequantizedScales.contains(key)) {
+                        continue;
+                    }
+                    List<Found> got = found.remove(key);
+                    if (got == null) {
+                        differences.add(key + ": missing from the grouped checkpoints");
+                        continue;
+                    }
+                    if (got.get(0).expert() && got.size() > 1) {
+                        differences.add(key + ": held by ranks " + got.stream().map(Found::rank).toList());
+                    } else if (!got.get(0).expert() && got.size() < rankCount) {
+                        List<Integer> lacking = new ArrayList<>();
+                        for (int r = 0; r < rankCount; r++) {
+                            final int rank = r;
+                            if (got.stream().noneMatch(f -> f.rank() == rank)) {
+                                lacking.add(r);
+                            }
                         }
+                        differences.add(key + ": missing on ranks " + lacking);
                     }
-                    differences.add(key + ": missing on ranks " + lacking);
-                }
-                Tensor expected = want.tensor(key);
-                Tensor scale = dequantizedScales.contains(key + Fp8BlockDequantizer.SCALE_SUFFIX)
-                        ? want.tensor(key + Fp8BlockDequantizer.SCALE_SUFFIX) : null;
-                for (Found f : got) {
-                    Tensor reference = scale == null ? expected
-                            : dequantized.dequantized(expected, scale, f.tensor().dtype(), key);
-                    String difference = compare(comparison, key, reference, f);
-                    if (difference != null) {
-                        differences.add(difference);
+                    Tensor expected = want.tensor(key);
+                    Tensor scale = dequantizedScales.contains(key + Fp8BlockDequantizer.SCALE_SUFFIX)
+                            ? want.tensor(key + Fp8BlockDequantizer.SCALE_SUFFIX) : null;
+                    for (Found f : got) {
+                        Tensor reference = scale == null ? expected
+                                : dequantized.dequantized(expected, scale, f.tensor().dtype(), key);
+                        String difference = compare(comparison, key, reference, f);
+                        if (difference != null) {
+                            differences.add(difference);
+                        }
+                        f.source().comparedOne();
+                        compared++;
+                        bytes += expected.byteSize();
                     }
-                    f.source().comparedOne();
-                    compared++;
-                    bytes += expected.byteSize();
+                    MappedPages.release(expected);
                 }
-                MappedPages.release(expected);
             }
             found.forEach((key, got) -> differences.add(key + ": extra, on rank"
                     + (got.size() == 1 ? " " + got.get(0).rank() : "s " + got.stream().map(Found::rank).toList())
@@ -140,6 +143,24 @@ final class Verify {
             }
         }
         return out;
+    }
+
+    /**
+     * What comparing HF tensor {@code key} reads: the tensor, its scales where it is compared dequantized, and the
+     * grouped copies found of it. None for scales compared with their weight.
+     */
+    private static List<Tensor> comparedOf(String key, Checkpoint want, Set<String> dequantizedScales,
+                                           Map<String, List<Found>> found) {
+        if (dequantizedScales.contains(key)) {
+            return List.of();
+        }
+        List<Tensor> read = new ArrayList<>();
+        read.add(want.tensor(key));
+        if (dequantizedScales.contains(key + Fp8BlockDequantizer.SCALE_SUFFIX)) {
+            read.add(want.tensor(key + Fp8BlockDequantizer.SCALE_SUFFIX));
+        }
+        found.getOrDefault(key, List.of()).forEach(f -> read.add(f.tensor()));
+        return read;
     }
 
     /** Every tensor of every rank under its HF name: per-expert views of grouped tensors, other tensors as they are. */

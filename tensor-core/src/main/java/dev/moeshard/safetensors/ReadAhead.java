@@ -11,6 +11,7 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -46,11 +47,21 @@ public final class ReadAhead implements AutoCloseable {
      */
     private static final long ADVICE_BYTES = 128 << 10;
     private static final Optional<MethodHandle> MADVISE = bind();
-    /** Set to {@code false} to ask for nothing ahead, to measure what read-ahead buys. */
-    static final String PROPERTY = "moeshard.readAhead";
-    private static final boolean ENABLED = Boolean.parseBoolean(System.getProperty(PROPERTY, "true"));
+    /**
+     * Set to {@code false} to ask for nothing ahead, to measure what read-ahead buys; read as each read-ahead is made.
+     */
+    public static final String PROPERTY = "moeshard.readAhead";
 
-    private record Run(SafetensorsFile file, long address, long length) {}
+    /** Bytes of a file asked for: {@code length} of them from {@code offset}, a position in {@code file} (its path as opened). */
+    public record Span(Path file, long offset, long length) {}
+
+    private record Run(SafetensorsFile file, long address, long length) {
+        Span span() {
+            return new Span(file.path(), address - file.mappingAddress(), length);
+        }
+    }
+
+    private final boolean enabled = Boolean.parseBoolean(System.getProperty(PROPERTY, "true"));
 
     private final ExecutorService thread = Executors.newSingleThreadExecutor(task -> {
         Thread t = new Thread(task, "moeshard-read-ahead");
@@ -59,12 +70,16 @@ public final class ReadAhead implements AutoCloseable {
     });
     private MemorySegment buffer;
 
-    /** Starts reading the bytes under {@code views} (views of open safetensors files; others are ignored). */
-    public void request(List<Tensor> views) {
-        List<Run> runs = ENABLED ? runsOf(views) : List.of();
+    /**
+     * Starts reading the bytes under {@code views} (views of open safetensors files; others are ignored) and says
+     * which runs of which files it asked for: none when {@link #PROPERTY} switched read-ahead off.
+     */
+    public List<Span> request(List<Tensor> views) {
+        List<Run> runs = enabled ? runsOf(views) : List.of();
         if (!runs.isEmpty()) {
             thread.execute(() -> runs.forEach(this::fetch));
         }
+        return runs.stream().map(Run::span).toList();
     }
 
     /** Whether the kernel is asked directly ({@code madvise}) rather than the bytes read by a thread. */

@@ -54,6 +54,23 @@ class ReadAheadTest {
     }
 
     @Test
+    void saysWhichBytesOfTheFileItAskedForAndAsksForNoneWhenSwitchedOff() {
+        Path file = written(TestTensors.random(DType.BF16, 4, 64, 64), TestTensors.random(DType.F32, 5, 100));
+        try (SafetensorsFile in = SafetensorsFile.open(file)) {
+            long t1 = in.header().dataOffset() + in.entry("t1").begin();
+            try (ReadAhead readAhead = new ReadAhead()) {
+                assertEquals(List.of(new ReadAhead.Span(in.path(), t1, 400)), readAhead.request(List.of(in.tensor("t1"))));
+            }
+            System.setProperty(ReadAhead.PROPERTY, "false");
+            try (ReadAhead off = new ReadAhead()) {
+                assertEquals(List.of(), off.request(List.of(in.tensor("t0"), in.tensor("t1"))));
+            } finally {
+                System.clearProperty(ReadAhead.PROPERTY);
+            }
+        }
+    }
+
+    @Test
     void aFileClosedBeforeItsReadAheadRunsDoesNoHarm() throws InterruptedException {
         Path file = written(TestTensors.random(DType.U8, 3, 1 << 20));
         try (ReadAhead readAhead = new ReadAhead()) {
