@@ -89,13 +89,22 @@ def small_args(model_type, args):
     derives some fields from others when it is made (DeepSeek's head_dim from qk_rope_head_dim, LongCat-Flash's
     qk_head_dim), which setting them afterwards would leave at the defaults' values."""
     default = AutoConfig.for_model(model_type, **args)
-    return {name: value for name, value in SMALL.items() if name not in args and hasattr(default, name)
-            and (getattr(default, name) is None or isinstance(getattr(default, name), int))}
+    small = {name: value for name, value in SMALL.items() if name not in args and hasattr(default, name)
+             and (getattr(default, name) is None or isinstance(getattr(default, name), int))}
+    if hasattr(default, "kv_lora_rank"):
+        # Multi-head latent attention (DeepSeek, LongCat-Flash): every query head has its own key, so there are as
+        # many key/value heads as query heads (fewer would be repeated up to more than the queries), and the rotary
+        # embedding spans qk_rope_head_dim, which the configs call head_dim.
+        small["num_key_value_heads"] = small.get("num_attention_heads", SMALL["num_attention_heads"])
+        small["head_dim"] = small.get("qk_rope_head_dim", SMALL["qk_rope_head_dim"])
+    return small
 
 
 def build(model_type):
     args = CONFIG_ARGS.get(model_type, {})
-    config = shrink(AutoConfig.for_model(model_type, **small_args(model_type, args), **args), keep=args)
+    small = small_args(model_type, args)
+    # what the config was made with stays as the config made it: it may have derived a size from another
+    config = shrink(AutoConfig.for_model(model_type, **small, **args), keep={**small, **args})
     reasons = []
     for auto in ("AutoModelForCausalLM", "AutoModelForImageTextToText", "AutoModel"):
         try:

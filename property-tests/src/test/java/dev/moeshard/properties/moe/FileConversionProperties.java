@@ -172,7 +172,9 @@ class FileConversionProperties {
      * {@code layout}'s grouped tensors, of {@code range}'s experts and the layout's shapes (none for a rank without
      * experts); a round trip through two pass-throughs would prove nothing.
      */
-    static void requireGrouped(Path path, MoeModel model, GroupedLayout layout, ExpertRange range, String where) {
+    static void requireGrouped(Path path, MoeModel model, GroupedLayout named, ExpertRange range, String where) {
+        // hf-v5 of a non-gated model is up_proj alone, as transformers 5 holds it; these families have no other form
+        GroupedLayout layout = named.formFor(false, model.config().gated());
         try (Checkpoint c = Checkpoint.open(path)) {
             int grouped = 0;
             for (String key : c.keys()) {
