@@ -7,20 +7,25 @@
 # of the folder, holding the tool's message; check-loader.py lists those as skipped. Any other failure is a bug: it is
 # listed at the end and the script exits 1, after every family has been tried. OUT_DIR/prepare.json records both.
 # Usage: scripts/prepare-loader-check.sh OUT_DIR [FAMILY ...]   (default: every fixture)
+# Elsewhere (a machine with no JDK or Maven, e.g. with fixtures just made by make-family-fixtures.py):
+#   FIXTURES=DIR MOESHARD_JAVA=.../bin/java MOESHARD_CLI_JAR=.../moeshard-cli.jar scripts/prepare-loader-check.sh OUT
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 [ $# -ge 1 ] || { echo "usage: $0 OUT_DIR [FAMILY ...]" >&2; exit 2; }
 out="$1"; shift
-fixtures="$root/moe-state-dict/src/test/resources/fixtures/families"
-. "$root/scripts/find-jdk25.sh"
-
-(cd "$root" && ./mvnw -o -q -pl cli -am package -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true) \
-  || { echo "prepare-loader-check: building the command line tool failed" >&2; exit 4; }
+fixtures="${FIXTURES:-$root/moe-state-dict/src/test/resources/fixtures/families}"
+if [ -n "${MOESHARD_JAVA:-}" ] && [ -n "${MOESHARD_CLI_JAR:-}" ]; then
+  java="$MOESHARD_JAVA"; jar="$MOESHARD_CLI_JAR"
+else
+  . "$root/scripts/find-jdk25.sh"
+  (cd "$root" && ./mvnw -o -q -pl cli -am package -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true) \
+    || { echo "prepare-loader-check: building the command line tool failed" >&2; exit 4; }
+  java="$JAVA_HOME/bin/java"; jar="$root/cli/target/moeshard-cli.jar"
+fi
 # As the moeshard launcher starts it, without its rebuild-on-change step (the build above did that).
-moeshard=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED
-          -jar "$root/cli/target/moeshard-cli.jar")
+moeshard=("$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar "$jar")
 
-if [ $# -gt 0 ]; then families=("$@"); else families=($(ls "$fixtures")); fi
+if [ $# -gt 0 ]; then families=("$@"); else families=($(cd "$fixtures" && ls -d */ | tr -d /)); fi
 rm -rf "$out"
 mkdir -p "$out"
 scratch="$(mktemp -d)"

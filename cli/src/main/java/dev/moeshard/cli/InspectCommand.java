@@ -51,9 +51,11 @@ final class InspectCommand implements Callable<Integer> {
                 r.hidden(), r.intermediate());
         line(out, "layers:      %d with experts %s", r.expertLayers().size(), r.expertLayers());
         r.ranks().forEach(rank -> line(out, "rank:        %s", rank));
-        line(out, "projections: %s", String.join(", ", r.projections()));
+        if (!r.projections().isEmpty()) { // per-expert input only: grouped tensors are named by the layout
+            line(out, "projections: %s", String.join(", ", r.projections()));
+        }
         line(out, "dtypes:      %s", r.dtypes());
-        line(out, "tensors:     %d (%d per-expert), %d bytes", r.tensors(), r.expertTensors(), r.totalBytes());
+        line(out, "tensors:     %d (%d of experts), %d bytes", r.tensors(), r.expertTensors(), r.totalBytes());
         r.missingExperts().forEach((layer, ids) -> line(out, "missing:     %s experts %s", layer, ids));
         r.quantization().forEach(q -> line(out, "quantized:   %s: %s, blocks of %s, %d tensors, %d bytes", q.group(),
                 q.format(), q.blockSize(), q.tensors(), q.bytes()));
