@@ -197,6 +197,10 @@ final class GroupedToGrouped implements StagedJob {
                         + " checkpoints, grouped on disk in their own interleaved layout, are not regrouped"));
             }
             List<String> problems = new ArrayList<>(ranks.problems());
+            String unwritable = ranks.model().unwritableIn(request.layout());
+            if (unwritable != null) {
+                problems.add(unwritable);
+            }
             if (ranks.isGroupedOnDisk()) {
                 problems.addAll(onDiskProblems(request, ranks));
             }

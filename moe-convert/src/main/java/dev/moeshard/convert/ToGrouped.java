@@ -214,6 +214,10 @@ final class ToGrouped implements StagedJob {
     private List<RankUnit> plan() {
         int experts = in.model().config().numExperts();
         GroupedLayout layout = request.layout();
+        String unwritable = in.model().unwritableIn(layout);
+        if (unwritable != null) {
+            throw new InvalidInputException(request.input().toString(), List.of(unwritable));
+        }
         if (isGroupedOnDisk()) {
             if (GroupedOnDiskLayout.onDiskLayout(in.model().family()) == null && layout != GroupedLayout.DEEPEP) {
                 throw new InvalidInputException(request.input().toString(), List.of("--layout " + layout.cliName()

@@ -338,7 +338,7 @@ class FamilyFixturesTest {
 
     /**
      * A grouped LongCat checkpoint (one, not rank folders) is told grouped although its identity experts' tensors
-     * have per-expert names and its router lies under {@code mlp.router.}: regrouped into hf-v5 on two ranks, those
+     * have per-expert names and its router lies under {@code mlp.router.}: regrouped into vllm on two ranks, those
      * tensors stay on every rank, and to-hf restores the HF input.
      */
     @Test
@@ -346,17 +346,38 @@ class FamilyFixturesTest {
         Path in = family("longcat_flash");
         Path grouped = dir.resolve("grouped");
         MoeConvert.toGrouped(ToGroupedRequest.of(in, grouped));
-        Path v5 = dir.resolve("v5");
-        ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(grouped, v5)
-                .withLayout(dev.moeshard.moe.GroupedLayout.HF_V5).withRanks(RankSelection.all(2)));
+        Path vllm = dir.resolve("vllm");
+        ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(grouped, vllm)
+                .withLayout(dev.moeshard.moe.GroupedLayout.VLLM).withRanks(RankSelection.all(2)));
         assertEquals(2, report.outputs().size());
         for (ConversionReport.WrittenCheckpoint rank : report.outputs()) {
             assertKept(in, rank.path(), LONGCAT_IDENTITY_KEYS);
-            assertTrue(CheckpointFiles.keys(rank.path()).contains("model.layers.1.mlp.experts.gate_up_proj"));
+            assertTrue(CheckpointFiles.keys(rank.path()).contains("model.layers.1.mlp.experts.w13_weight"));
         }
         Path back = dir.resolve("back");
-        MoeConvert.toHf(ToHfRequest.of(List.of(v5), back));
+        MoeConvert.toHf(ToHfRequest.of(List.of(vllm), back));
         CheckpointFiles.assertSameTensors(in, back);
+    }
+
+    /**
+     * transformers 5 holds LongCat-Flash's identity experts' rows inside gate_up_proj ([E + Z, 2I, H]); an hf-v5
+     * output with them beside it would not load, and that form is not written: hf-v5 is refused, from the HF
+     * checkpoint and from a grouped one, saying why and what to use, before anything is written.
+     */
+    @Test
+    void longCatInHfV5IsRefusedNamingTheFormItWouldNeed(@TempDir Path dir) {
+        Path in = family("longcat_flash");
+        Path grouped = dir.resolve("grouped");
+        MoeConvert.toGrouped(ToGroupedRequest.of(in, grouped));
+        for (Path source : List.of(in, grouped)) {
+            Path out = dir.resolve("v5-of-" + source.getFileName());
+            InvalidInputException e = assertThrows(InvalidInputException.class, () -> MoeConvert.toGrouped(
+                    ToGroupedRequest.of(source, out).withLayout(dev.moeshard.moe.GroupedLayout.HF_V5)));
+            assertEquals(List.of("--layout hf-v5: longcat_flash has 2 identity experts, which transformers 5 keeps"
+                    + " inside gate_up_proj ([E + Z, 2I, H] = [10, 64, 64]); that form is not written: use --layout"
+                    + " deepep, grouped or vllm, or to-hf for transformers"), e.problems(), source.toString());
+            assertFalse(Files.exists(out), out.toString());
+        }
     }
 
     /** Every key of {@code keys} in {@code out} with the bytes it has in {@code in}. */
