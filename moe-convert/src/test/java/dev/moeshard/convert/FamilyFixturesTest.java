@@ -154,9 +154,10 @@ class FamilyFixturesTest {
      * (scripts/check-llama4-orientation.py on this fixture: relative error 0 with the gate columns first, 0.19 with
      * them second), which needs transformers and so does not run here.
      */
-    @Test
-    void llama4IsRenamedAndCutPerRankAndComesBackByteForByte(@TempDir Path dir) {
-        Path in = family("llama4_text");
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"llama4_text", "llama4"})
+    void llama4IsRenamedAndCutPerRankAndComesBackByteForByte(String modelType, @TempDir Path dir) {
+        Path in = family(modelType);
         InspectReport inspected = MoeConvert.inspect(in);
         assertEquals(List.of("model.layers.0", "model.layers.1"), inspected.expertLayers());
         Path out = dir.resolve("out");
@@ -176,9 +177,10 @@ class FamilyFixturesTest {
      * {@code output_linear} [E, H, I]): to-grouped into hf-v5 renames and cuts them per rank, the router stays whole
      * on every rank, and to-hf restores the input byte for byte. (Other layouts: OnDiskFamiliesIntoEveryLayoutTest.)
      */
-    @Test
-    void graniteIsRenamedIntoHfV5AndCutPerRankAndComesBackByteForByte(@TempDir Path dir) {
-        Path in = family("granitemoe");
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"granitemoe", "granitemoeshared"})
+    void graniteIsRenamedIntoHfV5AndCutPerRankAndComesBackByteForByte(String modelType, @TempDir Path dir) {
+        Path in = family(modelType);
         Path out = dir.resolve("out");
         ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withRanks(RankSelection.all(3))
                 .withLayout(dev.moeshard.moe.GroupedLayout.HF_V5));
