@@ -222,7 +222,9 @@ final class ToGrouped implements StagedJob {
             if (GroupedOnDiskLayout.onDiskLayout(in.model().family()) == null && layout != GroupedLayout.DEEPEP) {
                 throw new InvalidInputException(request.input().toString(), List.of("--layout " + layout.cliName()
                         + ": " + in.model().family().modelType() + "'s experts are grouped on disk already and are kept"
-                        + " in that layout; use --layout " + GroupedLayout.DEEPEP.cliName()));
+                        + " in that layout; use --layout " + GroupedLayout.DEEPEP.cliName()
+                        + (layout.isHfV5() ? " (the checkpoint as it is is what transformers 5 loads: its hf-v5 form)"
+                                : "")));
             }
             regrouping = OnDiskRegrouping.of(in.model().family(), layout, in.checkpoint(), in.model().config());
             return planGroupedOnDisk();

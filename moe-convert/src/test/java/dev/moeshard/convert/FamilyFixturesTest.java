@@ -362,6 +362,22 @@ class FamilyFixturesTest {
     }
 
     /**
+     * GPT-OSS's experts are grouped on disk in its own interleaved layout, which to-grouped keeps: any other layout is
+     * refused before anything is written, and hf-v5 says that the checkpoint as it is is transformers 5's form.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"grouped", "hf-v5", "vllm"})
+    void gptOssInAnotherLayoutThanItsOwnIsRefused(String layout, @TempDir Path dir) {
+        Path out = dir.resolve("out");
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> MoeConvert.toGrouped(
+                ToGroupedRequest.of(family("gpt_oss"), out).withLayout(dev.moeshard.moe.GroupedLayout.ofName(layout))));
+        assertEquals(List.of("--layout " + layout + ": gpt_oss's experts are grouped on disk already and are kept in"
+                + " that layout; use --layout deepep" + (layout.equals("hf-v5")
+                ? " (the checkpoint as it is is what transformers 5 loads: its hf-v5 form)" : "")), e.problems());
+        assertFalse(Files.exists(out));
+    }
+
+    /**
      * transformers 5 holds LongCat-Flash's identity experts' rows inside gate_up_proj ([E + Z, 2I, H]); an hf-v5
      * output with them beside it would not load, and that form is not written: hf-v5 is refused, from the HF
      * checkpoint and from a grouped one, saying why and what to use, before anything is written.
