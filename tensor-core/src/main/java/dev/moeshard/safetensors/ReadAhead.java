@@ -40,12 +40,6 @@ public final class ReadAhead implements AutoCloseable {
     /** Views closer than this in a file are asked for as one run. */
     private static final long JOIN_GAP = 1 << 20;
     private static final int READ_BYTES = 1 << 20;
-    /**
-     * The bytes asked for per {@code madvise}: Linux starts reading at most one read-ahead window per call (the
-     * device's {@code read_ahead_kb}, commonly 128 KiB) and quietly drops the rest of a longer range, so a layer is
-     * asked for a window at a time.
-     */
-    private static final long ADVICE_BYTES = 128 << 10;
     private static final Optional<MethodHandle> MADVISE = bind();
     /**
      * Set to {@code false} to ask for nothing ahead, to measure what read-ahead buys; read as each read-ahead is made.
@@ -99,11 +93,13 @@ public final class ReadAhead implements AutoCloseable {
         }
         try {
             if (MADVISE.isPresent()) {
+                // a window per call: Linux reads no more of one call's range (ReadAheadWindow)
+                long window = ReadAheadWindow.of(run.file().path());
                 long end = run.address() + run.length();
                 for (long at = Math.max(run.address() / PAGE * PAGE, run.file().mappingAddress()); at < end
-                        && !Thread.currentThread().isInterrupted(); at += ADVICE_BYTES) {
+                        && !Thread.currentThread().isInterrupted(); at += window) {
                     int ignored = (int) MADVISE.get().invokeExact(MemorySegment.ofAddress(at),
-                            Math.min(ADVICE_BYTES, end - at), MADV_WILLNEED);
+                            Math.min(window, end - at), MADV_WILLNEED);
                 }
                 return;
             }
