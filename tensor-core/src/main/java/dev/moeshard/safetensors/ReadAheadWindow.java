@@ -23,8 +23,19 @@ final class ReadAheadWindow {
 
     private ReadAheadWindow() {}
 
-    /** The window of the device that holds {@code file}. */
+    /** Set to a size in KiB to ask that many bytes per call whatever the device, to measure what the window buys. */
+    static final String PROPERTY = "moeshard.readAhead.windowKiB";
+
+    /** The window of the device that holds {@code file}, or {@link #PROPERTY}'s where it is set. */
     static long of(Path file) {
+        String asked = System.getProperty(PROPERTY);
+        if (asked != null) {
+            try {
+                return Math.clamp(Long.parseLong(asked.trim()) << 10, 4096, MAX_BYTES);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("-D" + PROPERTY + "=" + asked + ": not a size in KiB", e);
+            }
+        }
         try {
             long dev = ((Number) Files.getAttribute(file, "unix:dev")).longValue();
             return BY_DEVICE.computeIfAbsent(dev, d -> forDevice(SYS_DEV_BLOCK, d));

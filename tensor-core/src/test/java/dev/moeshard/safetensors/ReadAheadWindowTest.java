@@ -69,6 +69,19 @@ class ReadAheadWindowTest {
     }
 
     @Test
+    void aWindowAskedForByPropertyWinsOverTheDevices(@TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("f"), "x");
+        System.setProperty(ReadAheadWindow.PROPERTY, "512");
+        try {
+            assertEquals(512L << 10, ReadAheadWindow.of(f));
+            System.setProperty(ReadAheadWindow.PROPERTY, "lots");
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> ReadAheadWindow.of(f));
+        } finally {
+            System.clearProperty(ReadAheadWindow.PROPERTY);
+        }
+    }
+
+    @Test
     void aRealFileGetsAWindowOfAtLeastTheDefault(@TempDir Path dir) throws Exception {
         Path f = Files.writeString(dir.resolve("f"), "x");
         long window = ReadAheadWindow.of(f);
