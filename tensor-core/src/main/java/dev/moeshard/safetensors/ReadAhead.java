@@ -56,6 +56,8 @@ public final class ReadAhead implements AutoCloseable {
     }
 
     private final boolean enabled = Boolean.parseBoolean(System.getProperty(PROPERTY, "true"));
+    /** The window asked for by property, or 0: each file's device's (ReadAheadWindow). */
+    private final long askedWindow = ReadAheadWindow.asked();
 
     private final ExecutorService thread = Executors.newSingleThreadExecutor(task -> {
         Thread t = new Thread(task, "moeshard-read-ahead");
@@ -94,7 +96,7 @@ public final class ReadAhead implements AutoCloseable {
         try {
             if (MADVISE.isPresent()) {
                 // a window per call: Linux reads no more of one call's range (ReadAheadWindow)
-                long window = ReadAheadWindow.of(run.file().path());
+                long window = askedWindow > 0 ? askedWindow : ReadAheadWindow.of(run.file().path());
                 long end = run.address() + run.length();
                 for (long at = Math.max(run.address() / PAGE * PAGE, run.file().mappingAddress()); at < end
                         && !Thread.currentThread().isInterrupted(); at += window) {

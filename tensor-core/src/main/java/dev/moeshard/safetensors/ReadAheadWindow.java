@@ -26,16 +26,24 @@ final class ReadAheadWindow {
     /** Set to a size in KiB to ask that many bytes per call whatever the device, to measure what the window buys. */
     static final String PROPERTY = "moeshard.readAhead.windowKiB";
 
-    /** The window of the device that holds {@code file}, or {@link #PROPERTY}'s where it is set. */
-    static long of(Path file) {
+    /**
+     * The window {@link #PROPERTY} asks for, in bytes, or 0 where it is not set; refused where it is not a size, by
+     * the job that starts a read-ahead (the reads themselves run on a thread that could only log it).
+     */
+    static long asked() {
         String asked = System.getProperty(PROPERTY);
-        if (asked != null) {
-            try {
-                return Math.clamp(Long.parseLong(asked.trim()) << 10, 4096, MAX_BYTES);
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("-D" + PROPERTY + "=" + asked + ": not a size in KiB", e);
-            }
+        if (asked == null) {
+            return 0;
         }
+        try {
+            return Math.clamp(Long.parseLong(asked.trim()) << 10, 4096, MAX_BYTES);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("-D" + PROPERTY + "=" + asked + ": not a size in KiB", e);
+        }
+    }
+
+    /** The window of the device that holds {@code file}. */
+    static long of(Path file) {
         try {
             long dev = ((Number) Files.getAttribute(file, "unix:dev")).longValue();
             return BY_DEVICE.computeIfAbsent(dev, d -> forDevice(SYS_DEV_BLOCK, d));

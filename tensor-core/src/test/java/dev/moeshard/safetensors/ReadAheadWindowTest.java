@@ -69,13 +69,16 @@ class ReadAheadWindowTest {
     }
 
     @Test
-    void aWindowAskedForByPropertyWinsOverTheDevices(@TempDir Path dir) throws Exception {
-        Path f = Files.writeString(dir.resolve("f"), "x");
+    void aWindowAskedForByPropertyIsReadAndOneThatIsNoSizeRefusedWhenAReadAheadStarts() {
+        assertEquals(0, ReadAheadWindow.asked());
         System.setProperty(ReadAheadWindow.PROPERTY, "512");
         try {
-            assertEquals(512L << 10, ReadAheadWindow.of(f));
+            assertEquals(512L << 10, ReadAheadWindow.asked());
             System.setProperty(ReadAheadWindow.PROPERTY, "lots");
-            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> ReadAheadWindow.of(f));
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    ReadAhead::new);
+            assertTrue(e.getMessage().contains("-Dmoeshard.readAhead.windowKiB=lots: not a size in KiB"),
+                    e.getMessage());
         } finally {
             System.clearProperty(ReadAheadWindow.PROPERTY);
         }
