@@ -12,13 +12,11 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Named;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -40,16 +38,11 @@ class EveryJobReadsAheadTest {
      */
     private record Job(List<Path> inputs, String laterExperts, UnaryOperator<Path> run) {}
 
-    private final Queue<ReadAhead.Span> asked = new ConcurrentLinkedQueue<>();
-
-    @BeforeEach
-    void listen() {
-        LayerReadAhead.asked = asked::addAll;
-    }
+    @RegisterExtension
+    final RecordedReadAheads asked = new RecordedReadAheads();
 
     @AfterEach
-    void stopListening() {
-        LayerReadAhead.asked = spans -> {};
+    void readAheadBackOn() {
         System.clearProperty(ReadAhead.PROPERTY);
     }
 
@@ -107,7 +100,7 @@ class EveryJobReadsAheadTest {
         asked.clear();
         System.setProperty(ReadAhead.PROPERTY, "false");
         Path off = job.run().apply(dir.resolve("off"));
-        assertEquals(List.of(), List.copyOf(asked));
+        assertEquals(List.of(), asked.spans());
         if (on != null) {
             CheckpointFiles.assertSameTensors(on, off);
         }
@@ -141,7 +134,7 @@ class EveryJobReadsAheadTest {
     private boolean asked(Path file, long offset, long length) {
         Path real = real(file);
         long reached = offset;
-        for (ReadAhead.Span s : asked.stream().filter(s -> real(s.file()).equals(real))
+        for (ReadAhead.Span s : asked.spans().stream().filter(s -> real(s.file()).equals(real))
                 .sorted(Comparator.comparingLong(ReadAhead.Span::offset)).toList()) {
             if (s.offset() <= reached) {
                 reached = Math.max(reached, s.offset() + s.length());

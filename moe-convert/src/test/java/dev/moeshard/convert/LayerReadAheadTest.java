@@ -11,10 +11,8 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** A walk asks for the first two layers as it starts and for layer L+1 as it enters layer L, never further. */
@@ -27,17 +25,8 @@ class LayerReadAheadTest {
     @TempDir
     Path dir;
 
-    private final List<List<ReadAhead.Span>> requests = new CopyOnWriteArrayList<>();
-
-    @BeforeEach
-    void listen() {
-        LayerReadAhead.asked = requests::add;
-    }
-
-    @AfterEach
-    void stopListening() {
-        LayerReadAhead.asked = spans -> {};
-    }
+    @RegisterExtension
+    final RecordedReadAheads asked = new RecordedReadAheads();
 
     @Test
     void theLayerOfAKeyIsItsPathUpToTheLayerIndex() {
@@ -58,7 +47,7 @@ class LayerReadAheadTest {
                      key -> List.of(c.tensor(key)))) {
             for (String key : walk) {
                 int entered = LAYERS.indexOf(LayerReadAhead.layerOf(key));
-                assertEquals(Math.min(entered + 2, LAYERS.size()), requests.size(), "asked for when at " + key);
+                assertEquals(Math.min(entered + 2, LAYERS.size()), asked.requests().size(), "asked for when at " + key);
             }
             // each request one layer's tensors, in order: neighbouring layers are never joined into it
             for (int i = 0; i < LAYERS.size(); i++) {
@@ -66,8 +55,8 @@ class LayerReadAheadTest {
                 List<String> keys = KEYS.stream().filter(k -> LayerReadAhead.layerOf(k).equals(layer)).toList();
                 long from = c.fileOffsetOf(keys.getFirst());
                 long to = c.fileOffsetOf(keys.getLast()) + c.entry(keys.getLast()).byteSize();
-                assertEquals(List.of(new ReadAhead.Span(c.fileOf(keys.getFirst()), from, to - from)), requests.get(i),
-                        layer);
+                assertEquals(List.of(new ReadAhead.Span(c.fileOf(keys.getFirst()), from, to - from)),
+                        asked.requests().get(i), layer);
             }
         }
     }
