@@ -374,12 +374,10 @@ final class GroupedToGrouped implements StagedJob {
                 // Only the projections of the tensors this unit holds.
                 List<Projection> projections = LayoutConversion.projections(config).stream()
                         .filter(p -> targets.containsKey(layout.tensorOf(p))).toList();
-                for (GroupedRanks.Rank r : ranks.byFirstExpert()) {
-                    long lo = Math.max(r.range().start(), job.range().start());
-                    long hi = Math.min(r.range().end(), job.range().end());
-                    if (lo >= hi) {
-                        continue;
-                    }
+                for (Overlap o : overlaps(job.range())) {
+                    GroupedRanks.Rank r = o.rank();
+                    long lo = o.lo();
+                    long hi = o.hi();
                     Map<String, Tensor> sources = new LinkedHashMap<>();
                     for (String name : from.tensorNames(config.gated())) {
                         String sourceKey = from.key(naming, g.prefix(), g.layer(), name);
@@ -432,25 +430,40 @@ final class GroupedToGrouped implements StagedJob {
                 && layout.tensorNames(config.gated()).stream()
                         .anyMatch(name -> out.holds(layout.key(naming, g.prefix(), g.layer(), name)));
         List<Tensor> rows = new ArrayList<>();
-        for (GroupedRanks.Rank r : written ? ranks.byFirstExpert() : List.<GroupedRanks.Rank>of()) {
-            long lo = Math.max(r.range().start(), job.range().start());
-            long hi = Math.min(r.range().end(), job.range().end());
-            if (lo < hi && r.checkpoint().contains(key)) {
-                rows.add(r.checkpoint().tensor(key).narrow(0, lo - r.range().start(), hi - lo));
+        for (Overlap o : written ? overlaps(job.range()) : List.<Overlap>of()) {
+            if (o.rank().checkpoint().contains(key)) {
+                rows.add(o.sourceRows(o.rank().checkpoint().tensor(key)));
             }
         }
         return rows;
     }
 
-    /** The rows of grouped LoRA {@code key} that the experts of {@code range} are, from each source rank holding some. */
-    private void writeLora(String key, ExpertRange range, Tensor target, StagedWrites writes) {
+    /** Experts [lo, hi) of a range that source {@code rank} holds. */
+    private record Overlap(GroupedRanks.Rank rank, long lo, long hi) {
+        /** Those experts' rows of {@code t}, one of the rank's expert tensors. */
+        Tensor sourceRows(Tensor t) {
+            return t.narrow(0, lo - rank.range().start(), hi - lo);
+        }
+    }
+
+    /** Each source rank holding experts of {@code range}, by first expert, with the experts it holds of it. */
+    private List<Overlap> overlaps(ExpertRange range) {
+        List<Overlap> out = new ArrayList<>();
         for (GroupedRanks.Rank r : ranks.byFirstExpert()) {
             long lo = Math.max(r.range().start(), range.start());
             long hi = Math.min(r.range().end(), range.end());
             if (lo < hi) {
-                writes.copy(target.narrow(0, lo - range.start(), hi - lo),
-                        r.checkpoint().tensor(key).narrow(0, lo - r.range().start(), hi - lo));
+                out.add(new Overlap(r, lo, hi));
             }
+        }
+        return out;
+    }
+
+    /** The rows of grouped LoRA {@code key} that the experts of {@code range} are, from each source rank holding some. */
+    private void writeLora(String key, ExpertRange range, Tensor target, StagedWrites writes) {
+        for (Overlap o : overlaps(range)) {
+            writes.copy(target.narrow(0, o.lo() - range.start(), o.hi() - o.lo()),
+                    o.sourceRows(o.rank().checkpoint().tensor(key)));
         }
         MappedPages.release(target);
     }
