@@ -187,6 +187,24 @@ public final class Checkpoint implements AutoCloseable {
         return byKey;
     }
 
+    /**
+     * This checkpoint with each tensor of {@code splits} handed out as its parts ({@link TensorSplit}), over the same
+     * files: a new checkpoint that maps them itself, so this one is closed as before.
+     *
+     * @throws SafetensorsFormatException if a tensor to split is missing, of another dtype or shape, or a part's name
+     *     is taken
+     */
+    public Checkpoint split(List<TensorSplit> splits) {
+        List<SafetensorsHeader> described = new ArrayList<>(headers);
+        for (TensorSplit split : splits) {
+            int i = headers.indexOf(header(split.whole().name()));
+            described.set(i, described.get(i).split(split));
+        }
+        Checkpoint out = new Checkpoint(path, index, described, union(described));
+        out.modified.putAll(modified);
+        return out;
+    }
+
     // ------------------------------------------------------------------------------------------------ accessors
 
     /** The directory or file this checkpoint was opened from. */

@@ -310,6 +310,36 @@ public final class SafetensorsHeader {
         return out;
     }
 
+    /**
+     * This header with tensor {@code split.whole()} described as its parts, in its place in the key order: each part a
+     * view of its bytes in turn.
+     *
+     * @throws SafetensorsFormatException if the file has no such tensor, or holds it in another dtype or shape
+     */
+    public SafetensorsHeader split(TensorSplit split) {
+        TensorSpec whole = split.whole();
+        TensorEntry e = entry(whole.name());
+        if (e.dtype() != whole.dtype() || !Arrays.equals(e.shape(), whole.shape())) {
+            throw new SafetensorsFormatException(file, whole.name(), "is " + e.dtype() + Shapes.format(e.shape())
+                    + ", expected " + whole.dtype() + Shapes.format(whole.shape()) + " to split it into "
+                    + split.parts().stream().map(TensorSpec::name).toList());
+        }
+        Map<String, TensorEntry> described = new LinkedHashMap<>();
+        for (TensorEntry kept : entryList) {
+            if (!kept.name().equals(whole.name())) {
+                described.put(kept.name(), kept);
+                continue;
+            }
+            for (TensorEntry part : split.partEntries(e.begin())) {
+                if (entries.containsKey(part.name()) || described.putIfAbsent(part.name(), part) != null) {
+                    throw new SafetensorsFormatException(file, part.name(), "is a part of '" + whole.name()
+                            + "' and a tensor of its own");
+                }
+            }
+        }
+        return new SafetensorsHeader(file, fileSize, headerLength, new LinkedHashMap<>(metadata), described);
+    }
+
     // ------------------------------------------------------------------------------------------------ accessors
 
     /** The file this header was read from. */

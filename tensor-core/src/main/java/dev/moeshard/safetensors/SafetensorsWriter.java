@@ -162,6 +162,15 @@ public final class SafetensorsWriter implements AutoCloseable {
      *     overflow a {@code long}
      */
     public static Plan plan(List<TensorSpec> specs, Map<String, String> metadata) {
+        return plan(specs, metadata, List.of());
+    }
+
+    /**
+     * As {@link #plan(List, Map)}, with the parts of each of {@code splits} (one after another in {@code specs}, as
+     * {@link ShardLayout} keeps them) written and checked as tensors of their own but listed in the header as the
+     * tensor they are parts of.
+     */
+    public static Plan plan(List<TensorSpec> specs, Map<String, String> metadata, List<TensorSplit> splits) {
         Map<String, String> meta = new LinkedHashMap<>();
         metadata.forEach((k, v) -> meta.put(Objects.requireNonNull(k, "metadata key"),
                 Objects.requireNonNull(v, () -> "metadata value of '" + k + "'")));
@@ -185,12 +194,41 @@ public final class SafetensorsWriter implements AutoCloseable {
             entries.add(new TensorEntry(spec.name(), spec.dtype(), spec.shape(), offset, end));
             offset = end;
         }
-        byte[] header = SafetensorsHeader.encode(entries, meta);
+        byte[] header = SafetensorsHeader.encode(joined(entries, index, splits), meta);
         if (header.length > SafetensorsHeader.MAX_HEADER_LENGTH) {
             throw new IllegalArgumentException("the header of " + entries.size() + " tensors would be " + header.length
                     + " bytes, over the " + SafetensorsHeader.MAX_HEADER_LENGTH + " that readers accept; split the file");
         }
         return new Plan(entries, index, meta, header, offset);
+    }
+
+    /** {@code entries} with each split's parts, which must follow each other, as one entry of its whole. */
+    private static List<TensorEntry> joined(List<TensorEntry> entries, Map<String, Integer> index,
+                                            List<TensorSplit> splits) {
+        if (splits.isEmpty()) {
+            return entries;
+        }
+        List<TensorEntry> out = new ArrayList<>(entries);
+        for (TensorSplit split : splits) {
+            if (index.containsKey(split.whole().name())) {
+                throw new IllegalArgumentException("tensor '" + split.whole().name() + "' is planned both as a tensor "
+                        + "and as the whole of " + split.parts().stream().map(TensorSpec::name).toList());
+            }
+            Integer first = index.get(split.parts().getFirst().name());
+            if (first == null || !split.partEntries(entries.get(first).begin())
+                    .equals(entries.subList(first, first + split.parts().size()))) {
+                throw new IllegalArgumentException("tensor '" + split.whole().name() + "': its parts "
+                        + split.parts().stream().map(TensorSpec::name).toList() + " are not laid out one after another");
+            }
+            TensorEntry start = entries.get(first);
+            out.set(first, new TensorEntry(split.whole().name(), split.whole().dtype(), split.whole().shape(),
+                    start.begin(), start.begin() + split.byteSize()));
+            for (int k = 1; k < split.parts().size(); k++) {
+                out.set(first + k, null);
+            }
+        }
+        out.removeIf(Objects::isNull);
+        return out;
     }
 
     // ------------------------------------------------------------------------------------------------ writing

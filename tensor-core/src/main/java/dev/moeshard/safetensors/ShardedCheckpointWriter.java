@@ -87,7 +87,7 @@ public final class ShardedCheckpointWriter implements AutoCloseable {
         try {
             for (ShardLayout.Shard shard : shards) {
                 writers.add(SafetensorsWriter.open(directory.resolve(shard.fileName()),
-                        SafetensorsWriter.plan(shard.specs(), metadata)));
+                        SafetensorsWriter.plan(shard.specs(), metadata, shard.splits())));
             }
         } catch (RuntimeException e) {
             for (SafetensorsWriter w : writers) {
