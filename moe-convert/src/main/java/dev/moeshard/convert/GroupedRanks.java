@@ -118,6 +118,11 @@ final class GroupedRanks implements AutoCloseable {
                             + "tensors of any layout " + GroupedLayout.names() + " to tell the model from");
                 }
             }
+            if (chosen == GroupedLayout.HF_V5) {
+                for (int i = 0; i < opened.size(); i++) {
+                    opened.set(i, IdentityExpertRows.readable(opened.get(i), detected));
+                }
+            }
             int experts = detected.config().numExperts();
             List<Rank> ranks = new ArrayList<>();
             for (int i = 0; i < paths.size(); i++) {

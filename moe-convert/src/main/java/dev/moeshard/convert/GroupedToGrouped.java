@@ -197,9 +197,10 @@ final class GroupedToGrouped implements StagedJob {
                         + " checkpoints, grouped on disk in their own interleaved layout, are not regrouped"));
             }
             List<String> problems = new ArrayList<>(ranks.problems());
-            String unwritable = ranks.model().unwritableIn(request.layout());
-            if (unwritable != null) {
-                problems.add(unwritable);
+            if (IdentityExpertRows.of(ranks.model(), request.layout()) != null) {
+                problems.add("--layout hf-v5: " + family.modelType() + "'s identity experts lie in gate_up_proj after"
+                        + " the routed ones, which is written from the HF checkpoint only: to-hf this checkpoint, then"
+                        + " to-grouped --layout hf-v5");
             }
             if (ranks.isGroupedOnDisk()) {
                 problems.addAll(onDiskProblems(request, ranks));

@@ -80,8 +80,10 @@ record ModelInput(Checkpoint checkpoint, DetectedModel model, Optional<Path> con
                         + "the naming the tensors use (" + family.modelType() + "'s, "
                         + family.naming().segment() + ") was applied";
             }
-            MoeConfig sizes = FamilyDetection.sizes(json, config.toString(), family);
-            return new ModelInput(checkpoint, new DetectedModel(family, sizes), Optional.of(config), from);
+            DetectedModel model = new DetectedModel(family, FamilyDetection.sizes(json, config.toString(), family));
+            // A transformers-5 checkpoint of a model with identity experts holds their rows inside gate_up_proj.
+            checkpoint = IdentityExpertRows.readable(checkpoint, model);
+            return new ModelInput(checkpoint, model, Optional.of(config), from);
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;

@@ -16,7 +16,7 @@ record ShardUnit(RankUnit checkpoint, ShardLayout layout, ShardLayout.Shard shar
     static List<ShardUnit> of(StagedJob job, long maxShardBytes) {
         List<ShardUnit> units = new ArrayList<>();
         for (RankUnit checkpoint : job.checkpoints()) {
-            ShardLayout layout = ShardLayout.of(checkpoint.specs(), maxShardBytes);
+            ShardLayout layout = checkpoint.layout(maxShardBytes);
             for (ShardLayout.Shard shard : layout.shards()) {
                 units.add(new ShardUnit(checkpoint, layout, shard));
             }

@@ -365,7 +365,7 @@ final class StagedRun {
         for (RankUnit checkpoint : job.checkpoints()) {
             Path dir = folderOf(staged, checkpoint);
             Files.createDirectories(dir);
-            ShardLayout layout = ShardLayout.of(checkpoint.specs(), request.writing().maxShardBytes());
+            ShardLayout layout = checkpoint.layout(request.writing().maxShardBytes());
             if (layout.isSharded()) {
                 AtomicReplace.write(dir.resolve(SafetensorsIndex.FILE_NAME), SafetensorsIndex.encode(layout));
             }

@@ -57,6 +57,8 @@ final class ToGrouped implements StagedJob {
     private int feedingRank = -1;
     /** A family grouped on disk written into a layout other than its own, or null. */
     private OnDiskRegrouping regrouping;
+    /** Identity experts' tensors of an hf-v5 output that the input lacks, written as zeros. */
+    private final Set<String> zeroFilled = new LinkedHashSet<>();
 
     private ToGrouped(ToGroupedRequest request, ModelInput in, LayerCopies copies) {
         this.request = request;
@@ -119,10 +121,16 @@ final class ToGrouped implements StagedJob {
         MoeConfig config = in.model().config();
         long identityTensors = in.checkpoint().keys().stream()
                 .filter(k -> in.model().naming().parseIdentityExpert(k) != null).count();
-        if (identityTensors > 0) {
+        String ids = "(ids " + config.numExperts() + " to " + (config.numExperts() + config.identityExperts() - 1)
+                + ", which compute nothing)";
+        if (IdentityExpertRows.of(in.model(), request.layout()) != null) {
             decisions.add(identityTensors + " tensors under the " + config.identityExperts() + " identity experts "
-                    + "(ids " + config.numExperts() + " to " + (config.numExperts() + config.identityExperts() - 1)
-                    + ", which compute nothing) kept as they are on every rank: they are no routed experts");
+                    + ids + " written as the rows of gate_up_proj after the routed experts', as transformers 5 holds "
+                    + "them" + (zeroFilled.isEmpty() ? "" : "; " + zeroFilled.size() + " the input lacks written as "
+                    + "zeros"));
+        } else if (identityTensors > 0) {
+            decisions.add(identityTensors + " tensors under the " + config.identityExperts() + " identity experts "
+                    + ids + " kept as they are on every rank: they are no routed experts");
         }
         decisions.addAll(copied.decisions());
         return decisions;
@@ -214,10 +222,6 @@ final class ToGrouped implements StagedJob {
     private List<RankUnit> plan() {
         int experts = in.model().config().numExperts();
         GroupedLayout layout = request.layout();
-        String unwritable = in.model().unwritableIn(layout);
-        if (unwritable != null) {
-            throw new InvalidInputException(request.input().toString(), List.of(unwritable));
-        }
         if (isGroupedOnDisk()) {
             if (GroupedOnDiskLayout.onDiskLayout(in.model().family()) == null && layout != GroupedLayout.DEEPEP) {
                 throw new InvalidInputException(request.input().toString(), List.of("--layout " + layout.cliName()
@@ -246,6 +250,10 @@ final class ToGrouped implements StagedJob {
         if (request.keepFp8()) {
             problems.addAll(KeptFp8Plan.problems(in.checkpoint(), in.model().config(), layout));
         }
+        IdentityExpertRows identityRows = IdentityExpertRows.of(in.model(), layout);
+        if (identityRows != null) {
+            problems.addAll(identityRowProblems());
+        }
         if (!problems.isEmpty()) {
             throw new InvalidInputException(request.input().toString(), new ArrayList<>(problems));
         }
@@ -259,13 +267,42 @@ final class ToGrouped implements StagedJob {
                 GroupedPlan plan = GroupedPlan.of(in.checkpoint(), survey, in.model().adapter(layout),
                         GroupedPlan.options(request, mesh));
                 plans.put(rank, plan);
-                units.add(new RankUnit(rank, mesh, range, plan.specs(), request.ranks().subdirectory(rank)));
+                if (identityRows == null) {
+                    units.add(new RankUnit(rank, mesh, range, plan.specs(), request.ranks().subdirectory(rank)));
+                } else {
+                    problems.addAll(identityRows.problems(plan.specs()));
+                    IdentityExpertRows.Joined joined = identityRows.join(plan.specs());
+                    zeroFilled.addAll(joined.zeroFilled());
+                    units.add(new RankUnit(rank, mesh, range, joined.specs(), request.ranks().subdirectory(rank),
+                            joined.splits()));
+                }
             }
         }
         if (!problems.isEmpty()) {
             throw new InvalidInputException(request.input().toString(), new ArrayList<>(problems));
         }
         return units;
+    }
+
+    /**
+     * What keeps the identity experts' rows out of an hf-v5 output: expert parallelism (they follow the last routed
+     * expert, in one checkpoint of the whole model) and kept FP8 (the rows would need block scales of their own).
+     */
+    private List<String> identityRowProblems() {
+        List<String> problems = new ArrayList<>();
+        MoeConfig config = in.model().config();
+        String what = "--layout hf-v5: " + in.model().family().modelType() + "'s " + config.identityExperts()
+                + " identity experts lie in gate_up_proj after the routed ones ([E + Z, 2I, H] = ["
+                + (config.numExperts() + config.identityExperts()) + ", " + 2 * config.intermediate() + ", "
+                + config.hidden() + "]), ";
+        if (request.ranks().size() > 1) {
+            problems.add(what + "which is written for a whole model only: drop --ep-size, or use --layout deepep, "
+                    + "grouped or vllm for expert-parallel ranks");
+        }
+        if (request.keepFp8()) {
+            problems.add(what + "which is written dequantized only: drop --keep-fp8");
+        }
+        return problems;
     }
 
     /**
@@ -471,6 +508,14 @@ final class ToGrouped implements StagedJob {
                 MappedPages.release(value);
                 progress.add(target.byteSize());
             });
+            for (String key : zeroFilled) {
+                if (out.holds(key)) {
+                    // Rows of identity experts the input never saved: read by no forward, so zeros.
+                    Tensor target = out.tensor(key);
+                    target.segment().fill((byte) 0);
+                    progress.add(target.byteSize());
+                }
+            }
         }
     }
 

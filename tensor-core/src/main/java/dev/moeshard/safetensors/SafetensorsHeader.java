@@ -331,7 +331,8 @@ public final class SafetensorsHeader {
                 continue;
             }
             for (TensorEntry part : split.partEntries(e.begin())) {
-                if (entries.containsKey(part.name()) || described.putIfAbsent(part.name(), part) != null) {
+                boolean taken = entries.containsKey(part.name()) && !part.name().equals(whole.name());
+                if (taken || described.putIfAbsent(part.name(), part) != null) {
                     throw new SafetensorsFormatException(file, part.name(), "is a part of '" + whole.name()
                             + "' and a tensor of its own");
                 }

@@ -210,7 +210,8 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
         List<TensorEntry> out = new ArrayList<>(entries);
         for (TensorSplit split : splits) {
-            if (index.containsKey(split.whole().name())) {
+            boolean namesAPart = split.parts().stream().anyMatch(p -> p.name().equals(split.whole().name()));
+            if (index.containsKey(split.whole().name()) && !namesAPart) {
                 throw new IllegalArgumentException("tensor '" + split.whole().name() + "' is planned both as a tensor "
                         + "and as the whole of " + split.parts().stream().map(TensorSpec::name).toList());
             }

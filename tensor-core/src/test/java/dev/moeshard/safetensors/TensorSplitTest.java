@@ -85,6 +85,24 @@ class TensorSplitTest {
     }
 
     @Test
+    void theWholeMayBearTheNameOfThePartItExtends() {
+        TensorSplit extended = new TensorSplit(new TensorSpec("w.rows", DType.BF16, new long[] {3, 4, 6}),
+                List.of(ROWS, EXTRA_A, EXTRA_B));
+        List<TensorSpec> specs = List.of(BEFORE, ROWS, EXTRA_A, EXTRA_B);
+        try (ShardedCheckpointWriter out = ShardedCheckpointWriter.open(dir,
+                ShardLayout.of(specs, 1 << 20, List.of(extended)), Map.of())) {
+            specs.forEach(s -> out.write(s.name(), TestTensors.random(s.dtype(), 3, s.shape())));
+            out.commit();
+        }
+        try (Checkpoint read = Checkpoint.open(dir); Checkpoint split = read.split(List.of(extended))) {
+            assertEquals(List.of("before", "w.rows"), read.keys());
+            assertArrayEquals(new long[] {3, 4, 6}, read.entry("w.rows").shape());
+            assertEquals(List.of("before", "w.rows", "w.extra.a", "w.extra.b"), split.keys());
+            assertArrayEquals(new long[] {2, 4, 6}, split.entry("w.rows").shape());
+        }
+    }
+
+    @Test
     void partsThatDoNotFollowEachOtherAreRefusedNamingTheWhole() {
         var e = assertThrows(IllegalArgumentException.class,
                 () -> ShardLayout.of(List.of(ROWS, BEFORE, EXTRA_A, EXTRA_B), 1 << 20, List.of(WHOLE)));

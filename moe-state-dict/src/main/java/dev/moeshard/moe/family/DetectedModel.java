@@ -33,20 +33,4 @@ public record DetectedModel(ModelFamily family, MoeConfig config) {
     public GroupedLayout form(GroupedLayout layout) {
         return layout == null ? null : layout.formFor(family.transposedExperts(), config.gated());
     }
-
-    /**
-     * Why this model cannot be written in {@code layout}, or null when it can. transformers 5 holds a model with
-     * identity experts (LongCat-Flash) as {@code gate_up_proj} [E + Z, 2I, H], the identity experts' unused rows
-     * after the routed ones, beside {@code down_proj} [E, H, I]: an hf-v5 output with those rows beside the fused
-     * tensor, as the other layouts keep them, is refused by transformers' loader, and that form is not written yet.
-     */
-    public String unwritableIn(GroupedLayout layout) {
-        if (layout.isHfV5() && config.identityExperts() > 0) {
-            return "--layout hf-v5: " + family.modelType() + " has " + config.identityExperts() + " identity experts,"
-                    + " which transformers 5 keeps inside gate_up_proj ([E + Z, 2I, H] = [" + (config.numExperts()
-                    + config.identityExperts()) + ", " + 2 * config.intermediate() + ", " + config.hidden() + "]);"
-                    + " that form is not written: use --layout deepep, grouped or vllm, or to-hf for transformers";
-        }
-        return null;
-    }
 }
