@@ -377,27 +377,6 @@ class FamilyFixturesTest {
         assertFalse(Files.exists(out));
     }
 
-    /**
-     * transformers 5 holds LongCat-Flash's identity experts' rows inside gate_up_proj ([E + Z, 2I, H]); an hf-v5
-     * output with them beside it would not load, and that form is not written: hf-v5 is refused, from the HF
-     * checkpoint and from a grouped one, saying why and what to use, before anything is written.
-     */
-    @Test
-    void longCatInHfV5IsRefusedNamingTheFormItWouldNeed(@TempDir Path dir) {
-        Path in = family("longcat_flash");
-        Path grouped = dir.resolve("grouped");
-        MoeConvert.toGrouped(ToGroupedRequest.of(in, grouped));
-        for (Path source : List.of(in, grouped)) {
-            Path out = dir.resolve("v5-of-" + source.getFileName());
-            InvalidInputException e = assertThrows(InvalidInputException.class, () -> MoeConvert.toGrouped(
-                    ToGroupedRequest.of(source, out).withLayout(dev.moeshard.moe.GroupedLayout.HF_V5)));
-            assertEquals(List.of("--layout hf-v5: longcat_flash has 2 identity experts, which transformers 5 keeps"
-                    + " inside gate_up_proj ([E + Z, 2I, H] = [10, 64, 64]); that form is not written: use --layout"
-                    + " deepep, grouped or vllm, or to-hf for transformers"), e.problems(), source.toString());
-            assertFalse(Files.exists(out), out.toString());
-        }
-    }
-
     /** Every key of {@code keys} in {@code out} with the bytes it has in {@code in}. */
     private static void assertKept(Path in, Path out, List<String> keys) {
         try (Checkpoint h = Checkpoint.open(in); Checkpoint g = Checkpoint.open(out)) {
