@@ -25,6 +25,11 @@ record RankUnit(int rank, DeviceMesh mesh, ExpertRange range, List<TensorSpec> s
         this(rank, mesh, range, specs, subdirectory, List.of());
     }
 
+    /** The tensors its files list: each split's parts count once, as their whole. */
+    int tensorCount() {
+        return specs.size() - splits.stream().mapToInt(s -> s.parts().size() - 1).sum();
+    }
+
     long bytes() {
         return specs.stream().mapToLong(TensorSpec::byteSize).sum();
     }

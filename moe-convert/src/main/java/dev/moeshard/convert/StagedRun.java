@@ -373,9 +373,9 @@ final class StagedRun {
             Path shown = checkpoint.subdirectory() == null ? request.output() : request.output().resolve(checkpoint.subdirectory());
             String layoutName = job.layoutName();
             listener.message(String.format("wrote %s: experts [%d, %d)%s, %d tensors", shown, checkpoint.range().start(),
-                    checkpoint.range().end(), layoutName == null ? "" : " as " + layoutName, checkpoint.specs().size()));
+                    checkpoint.range().end(), layoutName == null ? "" : " as " + layoutName, checkpoint.tensorCount()));
             written.add(new ConversionReport.WrittenCheckpoint(shown, checkpoint.range().start(),
-                    checkpoint.range().end(), checkpoint.specs().size(),
+                    checkpoint.range().end(), checkpoint.tensorCount(),
                     checkpoint.specs().stream().mapToLong(TensorSpec::byteSize).sum()));
         }
         staged.commit(request.writing().replaceExisting());

@@ -5,10 +5,10 @@ import java.util.List;
 
 /**
  * One tensor of a file seen as several: the bytes of {@code whole} are those of {@code parts}, one after another, of
- * the same dtype. Written, the parts are laid out in that order and the header names only {@code whole}
- * ({@link ShardLayout#of(List, long, List)}); read, the header's {@code whole} is handed out as its parts
- * ({@link Checkpoint#split}). One part may bear the whole's name (the tensor that the others extend). A model can so hold, inside one tensor its loader expects, pieces that a conversion
- * treats as different tensors, with no byte copied to join or cut them.
+ * the same dtype; one part may bear the whole's name (the tensor the others extend). Written, the parts are laid out
+ * in that order and the header names only {@code whole} ({@link ShardLayout#of(List, long, List)}); read, the
+ * header's {@code whole} is handed out as its parts ({@link Checkpoint#split}). A model can so hold, inside one tensor
+ * its loader expects, pieces that a conversion treats as different tensors, with no byte copied to join or cut them.
  */
 public record TensorSplit(TensorSpec whole, List<TensorSpec> parts) {
 
