@@ -50,6 +50,8 @@ final class GroupedToGrouped implements StagedJob {
     private final CopyEngine engine;
     private final List<RankUnit> units;
     private SideFiles.Copied copied = new SideFiles.Copied(List.of(), List.of());
+    /** Identity experts' tensors of an hf-v5 output that the input lacks, written as zeros. */
+    private final Set<String> zeroFilled = new LinkedHashSet<>();
 
     private GroupedToGrouped(ToGroupedRequest request, GroupedRanks ranks, IntPredicate planned) {
         this.request = request;
@@ -157,6 +159,10 @@ final class GroupedToGrouped implements StagedJob {
         List<String> decisions = new ArrayList<>(List.of(
                 "grouped input in " + ranks.layout().cliName() + " regrouped into " + request.layout().cliName(),
                 "copies on cpu (regrouping has no device path)"));
+        IdentityExpertRows identityRows = IdentityExpertRows.of(ranks.model(), request.layout());
+        if (identityRows != null) {
+            decisions.add(identityRows.decision(zeroFilled));
+        }
         decisions.addAll(copied.decisions());
         return decisions;
     }
@@ -197,10 +203,11 @@ final class GroupedToGrouped implements StagedJob {
                         + " checkpoints, grouped on disk in their own interleaved layout, are not regrouped"));
             }
             List<String> problems = new ArrayList<>(ranks.problems());
-            if (IdentityExpertRows.of(ranks.model(), request.layout()) != null) {
-                problems.add("--layout hf-v5: " + family.modelType() + "'s identity experts lie in gate_up_proj after"
-                        + " the routed ones, which is written from the HF checkpoint only: to-hf this checkpoint, then"
-                        + " to-grouped --layout hf-v5");
+            IdentityExpertRows identityRows = IdentityExpertRows.of(ranks.model(), request.layout());
+            String rankProblem = identityRows == null ? null : identityRows.rankProblem(family.modelType(),
+                    request.ranks());
+            if (rankProblem != null) {
+                problems.add(rankProblem);
             }
             if (ranks.isGroupedOnDisk()) {
                 problems.addAll(onDiskProblems(request, ranks));
@@ -249,7 +256,15 @@ final class GroupedToGrouped implements StagedJob {
         for (int rank : request.ranks().ranks().stream().filter(planned::test).toList()) {
             DeviceMesh mesh = request.ranks().mesh(rank);
             ExpertRange range = ExpertRange.forMesh(mesh, experts);
-            units.add(new RankUnit(rank, mesh, range, specs(range), request.ranks().subdirectory(rank)));
+            IdentityExpertRows identityRows = IdentityExpertRows.of(ranks.model(), request.layout());
+            if (identityRows == null) {
+                units.add(new RankUnit(rank, mesh, range, specs(range), request.ranks().subdirectory(rank)));
+            } else {
+                IdentityExpertRows.Joined joined = identityRows.join(specs(range));
+                zeroFilled.addAll(joined.zeroFilled());
+                units.add(new RankUnit(rank, mesh, range, joined.specs(), request.ranks().subdirectory(rank),
+                        joined.splits()));
+            }
         }
         return units;
     }
@@ -409,6 +424,7 @@ final class GroupedToGrouped implements StagedJob {
                 progress.step("layer " + g.prefix() + "layers." + g.layer() + " (experts [" + job.range().start() + ", "
                         + job.range().end() + "))", bytes);
             }
+            IdentityExpertRows.writeZeros(zeroFilled, out, progress);
         }
     }
 

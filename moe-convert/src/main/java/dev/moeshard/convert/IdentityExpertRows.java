@@ -6,10 +6,12 @@ import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.Projection;
 import dev.moeshard.moe.family.DetectedModel;
 import dev.moeshard.safetensors.Checkpoint;
+import dev.moeshard.safetensors.ShardedCheckpointWriter;
 import dev.moeshard.safetensors.TensorEntry;
 import dev.moeshard.safetensors.TensorSpec;
 import dev.moeshard.safetensors.TensorSplit;
 import dev.moeshard.tensor.DType;
+import dev.moeshard.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -84,6 +86,42 @@ final class IdentityExpertRows {
             out.addAll(after.getOrDefault(s.name(), List.of()));
         }
         return new Joined(out, splits, zeroFilled);
+    }
+
+    /**
+     * Why {@code ranks} cannot be written with identity rows, or null: they follow the last routed expert in one
+     * checkpoint of the whole model.
+     */
+    String rankProblem(String modelType, RankSelection ranks) {
+        return ranks.size() <= 1 ? null : describe(modelType) + "which is written for a whole model only: drop "
+                + "--ep-size, or use --layout deepep, grouped or vllm for expert-parallel ranks";
+    }
+
+    /** The start of every message about these rows: where they lie, in {@code modelType}'s sizes. */
+    String describe(String modelType) {
+        return "--layout hf-v5: " + modelType + "'s " + config.identityExperts() + " identity experts lie in "
+                + "gate_up_proj after the routed ones ([E + Z, 2I, H] = [" + (config.numExperts()
+                + config.identityExperts()) + ", " + 2 * config.intermediate() + ", " + config.hidden() + "]), ";
+    }
+
+    /** What the summary says of these rows, {@code zeroFilled} of them found in no input. */
+    String decision(Set<String> zeroFilled) {
+        return "the gate and up rows of the " + config.identityExperts() + " identity experts (ids "
+                + config.numExperts() + " to " + (config.numExperts() + config.identityExperts() - 1) + ", which "
+                + "compute nothing) written inside gate_up_proj after the routed experts', as transformers 5 holds them"
+                + (zeroFilled.isEmpty() ? "" : "; " + zeroFilled.size() + " of their tensors the input lacks written"
+                + " as zeros");
+    }
+
+    /** Writes zeros into the tensors {@code keys} of {@code out} holds: rows of identity experts no input saved. */
+    static void writeZeros(Set<String> keys, ShardedCheckpointWriter out, ByteProgress progress) {
+        for (String key : keys) {
+            if (out.holds(key)) {
+                Tensor target = out.tensor(key);
+                target.segment().fill((byte) 0);
+                progress.add(target.byteSize());
+            }
+        }
     }
 
     /**

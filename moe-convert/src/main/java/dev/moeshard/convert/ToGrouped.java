@@ -121,16 +121,13 @@ final class ToGrouped implements StagedJob {
         MoeConfig config = in.model().config();
         long identityTensors = in.checkpoint().keys().stream()
                 .filter(k -> in.model().naming().parseIdentityExpert(k) != null).count();
-        String ids = "(ids " + config.numExperts() + " to " + (config.numExperts() + config.identityExperts() - 1)
-                + ", which compute nothing)";
-        if (IdentityExpertRows.of(in.model(), request.layout()) != null) {
-            decisions.add(identityTensors + " tensors under the " + config.identityExperts() + " identity experts "
-                    + ids + " written as the rows of gate_up_proj after the routed experts', as transformers 5 holds "
-                    + "them" + (zeroFilled.isEmpty() ? "" : "; " + zeroFilled.size() + " the input lacks written as "
-                    + "zeros"));
+        IdentityExpertRows identityRows = IdentityExpertRows.of(in.model(), request.layout());
+        if (identityRows != null) {
+            decisions.add(identityRows.decision(zeroFilled));
         } else if (identityTensors > 0) {
             decisions.add(identityTensors + " tensors under the " + config.identityExperts() + " identity experts "
-                    + ids + " kept as they are on every rank: they are no routed experts");
+                    + "(ids " + config.numExperts() + " to " + (config.numExperts() + config.identityExperts() - 1)
+                    + ", which compute nothing) kept as they are on every rank: they are no routed experts");
         }
         decisions.addAll(copied.decisions());
         return decisions;
@@ -252,7 +249,7 @@ final class ToGrouped implements StagedJob {
         }
         IdentityExpertRows identityRows = IdentityExpertRows.of(in.model(), layout);
         if (identityRows != null) {
-            problems.addAll(identityRowProblems());
+            problems.addAll(identityRowProblems(identityRows));
         }
         if (!problems.isEmpty()) {
             throw new InvalidInputException(request.input().toString(), new ArrayList<>(problems));
@@ -285,22 +282,18 @@ final class ToGrouped implements StagedJob {
     }
 
     /**
-     * What keeps the identity experts' rows out of an hf-v5 output: expert parallelism (they follow the last routed
-     * expert, in one checkpoint of the whole model) and kept FP8 (the rows would need block scales of their own).
+     * What keeps the identity experts' rows out of an hf-v5 output: expert parallelism, and kept FP8 (the rows would
+     * need block scales of their own).
      */
-    private List<String> identityRowProblems() {
+    private List<String> identityRowProblems(IdentityExpertRows rows) {
         List<String> problems = new ArrayList<>();
-        MoeConfig config = in.model().config();
-        String what = "--layout hf-v5: " + in.model().family().modelType() + "'s " + config.identityExperts()
-                + " identity experts lie in gate_up_proj after the routed ones ([E + Z, 2I, H] = ["
-                + (config.numExperts() + config.identityExperts()) + ", " + 2 * config.intermediate() + ", "
-                + config.hidden() + "]), ";
-        if (request.ranks().size() > 1) {
-            problems.add(what + "which is written for a whole model only: drop --ep-size, or use --layout deepep, "
-                    + "grouped or vllm for expert-parallel ranks");
+        String modelType = in.model().family().modelType();
+        String ranks = rows.rankProblem(modelType, request.ranks());
+        if (ranks != null) {
+            problems.add(ranks);
         }
         if (request.keepFp8()) {
-            problems.add(what + "which is written dequantized only: drop --keep-fp8");
+            problems.add(rows.describe(modelType) + "which is written dequantized only: drop --keep-fp8");
         }
         return problems;
     }
@@ -508,14 +501,7 @@ final class ToGrouped implements StagedJob {
                 MappedPages.release(value);
                 progress.add(target.byteSize());
             });
-            for (String key : zeroFilled) {
-                if (out.holds(key)) {
-                    // Rows of identity experts the input never saved: read by no forward, so zeros.
-                    Tensor target = out.tensor(key);
-                    target.segment().fill((byte) 0);
-                    progress.add(target.byteSize());
-                }
-            }
+            IdentityExpertRows.writeZeros(zeroFilled, out, progress);
         }
     }
 

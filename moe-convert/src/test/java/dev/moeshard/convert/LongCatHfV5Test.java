@@ -104,7 +104,7 @@ class LongCatHfV5Test {
         CheckpointFiles.removeTensors(in, IDENTITY_KEYS);
         Path out = dir.resolve("v5");
         ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(in, out).withLayout(GroupedLayout.HF_V5));
-        assertTrue(report.decisions().stream().anyMatch(d -> d.contains("8 the input lacks written as zeros")),
+        assertTrue(report.decisions().stream().anyMatch(d -> d.contains("8 of their tensors the input lacks written as zeros")),
                 report.decisions().toString());
         try (Checkpoint g = Checkpoint.open(out)) {
             MemorySegment gateUp = g.tensor("model.layers.1.mlp.experts.gate_up_proj").segment();
@@ -116,10 +116,10 @@ class LongCatHfV5Test {
 
     /**
      * The identity rows follow the last routed expert in one checkpoint of the whole model: expert-parallel ranks in
-     * hf-v5, and a grouped checkpoint regrouped into it, are refused before anything is written, saying what to use.
+     * hf-v5 are refused before anything is written, saying what to use.
      */
     @Test
-    void expertParallelRanksAndRegroupingIntoHfV5AreRefused(@TempDir Path dir) {
+    void expertParallelRanksInHfV5AreRefused(@TempDir Path dir) {
         Path ranks = dir.resolve("ranks");
         InvalidInputException ep = assertThrows(InvalidInputException.class, () -> MoeConvert.toGrouped(
                 ToGroupedRequest.of(IN, ranks).withLayout(GroupedLayout.HF_V5).withRanks(RankSelection.all(2))));
@@ -128,12 +128,29 @@ class LongCatHfV5Test {
                 + " use --layout deepep, grouped or vllm for expert-parallel ranks"), ep.problems());
         assertFalse(Files.exists(ranks));
         Path grouped = dir.resolve("grouped");
-        MoeConvert.toGrouped(ToGroupedRequest.of(IN, grouped));
+        MoeConvert.toGrouped(ToGroupedRequest.of(IN, grouped).withRanks(RankSelection.all(3)));
         Path out = dir.resolve("out");
         InvalidInputException regroup = assertThrows(InvalidInputException.class, () -> MoeConvert.toGrouped(
-                ToGroupedRequest.of(grouped, out).withLayout(GroupedLayout.HF_V5)));
-        assertTrue(regroup.problems().getFirst().contains("to-hf this checkpoint, then to-grouped --layout hf-v5"),
-                regroup.problems().toString());
+                ToGroupedRequest.of(grouped, out).withLayout(GroupedLayout.HF_V5).withRanks(RankSelection.all(2))));
+        assertEquals(ep.problems(), regroup.problems());
         assertFalse(Files.exists(out));
+    }
+
+    /** Expert-parallel ranks regrouped into one hf-v5 checkpoint are what to-grouped writes from the HF checkpoint. */
+    @Test
+    void ranksRegroupedIntoHfV5AreTheDirectConversion(@TempDir Path dir) {
+        Path ranks = dir.resolve("ranks");
+        MoeConvert.toGrouped(ToGroupedRequest.of(IN, ranks).withLayout(GroupedLayout.VLLM)
+                .withRanks(RankSelection.all(3)));
+        Path regrouped = dir.resolve("regrouped");
+        ConversionReport report = MoeConvert.toGrouped(ToGroupedRequest.of(ranks, regrouped)
+                .withLayout(GroupedLayout.HF_V5));
+        assertTrue(report.decisions().stream().anyMatch(d -> d.contains("written inside gate_up_proj")),
+                report.decisions().toString());
+        Path direct = hfV5(IN, dir.resolve("direct"));
+        CheckpointFiles.assertSameTensors(direct, regrouped);
+        try (Checkpoint a = Checkpoint.open(direct); Checkpoint b = Checkpoint.open(regrouped)) {
+            assertEquals(a.keys(), b.keys());
+        }
     }
 }
