@@ -17,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The gpt_oss fixture (8 experts, grouped on disk with gate and up interleaved) through to-grouped, verify and
- * to-hf: renames and expert-axis cuts exactly as {@link GroupedOnDiskConversion} makes them, and the original back.
+ * to-hf: renames (none for hf-v5) and expert-axis cuts exactly as {@link GroupedOnDiskConversion} makes them, and the
+ * original back.
  */
 class GptOssTest {
 
@@ -45,6 +46,30 @@ class GptOssTest {
             assertArrayEquals(new long[] {2, 64}, rank2.entry("model.layers.0.mlp.experts.gate_up_proj_bias").shape());
             assertArrayEquals(new long[] {8, 64}, rank2.entry("model.layers.0.mlp.gate.weight").shape());
         }
+        assertVerifiesAndRoundTrips(dir, grouped);
+    }
+
+    /**
+     * {@code --layout hf-v5} keeps every name: on three ranks each holds the fixture's tensors, its experts cut, and
+     * the summary, verify, inspect and to-hf take them as hf-v5.
+     */
+    @Test
+    void hfV5KeepsTheCheckpointsNamesOnEveryRank(@TempDir Path dir) {
+        Path grouped = dir.resolve("grouped");
+        CliRun run = CliRun.of("to-grouped", Fixtures.of("gpt_oss").toString(), grouped.toString(), "--layout", "hf-v5",
+                "--ep-size", "3", "--all-ranks");
+        assertEquals(ExitCode.OK, run.code(), run.toString());
+        assertTrue(run.err().contains("input grouped on disk written as hf-v5"), run.toString());
+        try (Checkpoint in = Checkpoint.open(Fixtures.of("gpt_oss"));
+             Checkpoint rank2 = Checkpoint.open(grouped.resolve("ep-rank-2"))) {
+            assertEquals(new java.util.TreeSet<>(in.keys()), new java.util.TreeSet<>(rank2.keys()));
+            assertArrayEquals(new long[] {2, 64, 64}, rank2.entry("model.layers.0.mlp.experts.gate_up_proj").shape());
+            assertArrayEquals(new long[] {8, 64}, rank2.entry("model.layers.0.mlp.router.weight").shape());
+        }
+        CliRun inspect = CliRun.of("inspect", grouped.toString());
+        assertEquals(ExitCode.OK, inspect.code(), inspect.toString());
+        assertTrue(inspect.out().contains("hf-v5 (gpt_oss's own tensors and names, as transformers 5 loads them)"),
+                inspect.toString());
         assertVerifiesAndRoundTrips(dir, grouped);
     }
 

@@ -3,6 +3,7 @@ package dev.moeshard.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.moeshard.convert.Mxfp4Checkpoints;
 import dev.moeshard.tensor.DType;
 import dev.moeshard.tensor.Tensor;
 import java.io.IOException;
@@ -26,7 +27,7 @@ class InspectQuantizationTest {
 
     @Test
     void reportsMxfp4Groups(@TempDir Path dir) throws IOException {
-        Path mx = Mxfp4InputTest.mxfp4Checkpoint(dir, false, false);
+        Path mx = Mxfp4Checkpoints.write(dir, false, false);
         CliRun run = CliRun.of("inspect", mx.toString(), "--json");
         assertTrue(run.out().contains("\"format\" : \"mxfp4\""), run.toString());
         assertTrue(run.out().contains("model.layers.*.mlp.experts.down_proj_blocks"), run.toString());

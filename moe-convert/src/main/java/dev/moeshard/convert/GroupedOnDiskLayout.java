@@ -20,19 +20,27 @@ import java.util.Map;
 
 /**
  * What the jobs need to know of checkpoints grouped on disk (GPT-OSS, Llama-4, Granite, Qwen3-VL-MoE): conversion is
- * {@link GroupedOnDiskConversion}'s renames, and expert parallelism cuts every {@code mlp.experts} tensor (weights and
- * biases, gate and up interleaved in the last axis) along its first, expert, axis. No data is rearranged, so to-hf
- * restores such a checkpoint by renaming back and placing each rank's experts at their offset.
+ * {@link GroupedOnDiskConversion}'s renames for the layout written (GPT-OSS's hf-v5 keeps every name), and expert
+ * parallelism cuts every {@code mlp.experts} tensor (weights and biases, gate and up interleaved in the last axis)
+ * along its first, expert, axis. No data is rearranged, so to-hf restores such a checkpoint by renaming back and
+ * placing each rank's experts at their offset.
  */
 final class GroupedOnDiskLayout {
     private GroupedOnDiskLayout() {}
 
     /**
-     * What the grouped output of {@code family} is called in manifests and reports: GPT-OSS keeps its own
-     * interleaved layout, Llama-4's renamed tensors are DeepEP's.
+     * What the grouped output of {@code family} written in {@code written} is called in manifests and reports: the
+     * layout's name, but "gpt-oss" for GPT-OSS's interleaved tensors under the reference adapter's names (asked for
+     * as deepep), which are no DeepEP tensors.
      */
-    static String layoutName(ModelFamily family) {
-        return onDiskLayout(family) == null ? "gpt-oss" : onDiskLayout(family).cliName();
+    static String layoutName(ModelFamily family, GroupedLayout written) {
+        return renamedInOwnLayout(family, written) ? "gpt-oss" : written.cliName();
+    }
+
+    /** Whether {@code family}'s output in {@code written} is its own interleaved layout renamed (GPT-OSS's deepep). */
+    private static boolean renamedInOwnLayout(ModelFamily family, GroupedLayout written) {
+        return family.layout() == ModelFamily.Layout.GROUPED_ON_DISK && onDiskLayout(family) == null
+                && !family.keepsOnDiskNamesIn(written);
     }
 
     /**
@@ -53,6 +61,15 @@ final class GroupedOnDiskLayout {
                 : family.modelType() + " grouped (the " + onDiskLayout(family).cliName() + " orientation under its own names)";
     }
 
+    /**
+     * How inspect names the layout of grouped ranks of {@code family} (one without a grouped layout's orientation,
+     * GPT-OSS) written in {@code written}: its own grouped layout, or hf-v5's, which is the checkpoint's tensors.
+     */
+    static String describe(ModelFamily family, GroupedLayout written) {
+        return renamedInOwnLayout(family, written) ? describe(family)
+                : written.cliName() + " (" + family.modelType() + "'s own tensors and names, as transformers 5 loads them)";
+    }
+
     /** Whether {@code key} holds experts of {@code family} on its first axis. */
     static boolean isExpertKey(ModelFamily family, String key) {
         return family.isOnDiskExpertKey(key);
@@ -63,10 +80,10 @@ final class GroupedOnDiskLayout {
      * narrowed to the rank's experts, so nothing is read until they are copied. MXFP4 expert weights
      * ({@code X_blocks} + {@code X_scales}) become one decoded tensor {@code X} [E_local, in, out] of {@code decoded}.
      */
-    static Map<String, GroupedOnDiskSource> grouped(ModelFamily family, Checkpoint checkpoint, int experts, DeviceMesh mesh,
-                                             DType decoded) {
+    static Map<String, GroupedOnDiskSource> grouped(ModelFamily family, GroupedLayout written, Checkpoint checkpoint,
+                                                    int experts, DeviceMesh mesh, DType decoded) {
         ExpertRange range = ExpertRange.forMesh(mesh, experts);
-        GroupedOnDiskConversion conversion = new GroupedOnDiskConversion(family, experts);
+        GroupedOnDiskConversion conversion = new GroupedOnDiskConversion(family, experts, written);
         Map<String, GroupedOnDiskSource> out = new LinkedHashMap<>();
         Set<String> keys = new HashSet<>(checkpoint.keys());
         for (String key : checkpoint.keys()) {
@@ -92,8 +109,9 @@ final class GroupedOnDiskLayout {
      * The grouped tensor each input tensor of {@code checkpoint} becomes under {@link #grouped}'s names: MXFP4 blocks
      * and scales both the decoded weight's.
      */
-    static Map<String, String> groupedNames(ModelFamily family, Checkpoint checkpoint, int experts) {
-        GroupedOnDiskConversion conversion = new GroupedOnDiskConversion(family, experts);
+    static Map<String, String> groupedNames(ModelFamily family, GroupedLayout written, Checkpoint checkpoint,
+                                            int experts) {
+        GroupedOnDiskConversion conversion = new GroupedOnDiskConversion(family, experts, written);
         Set<String> keys = new HashSet<>(checkpoint.keys());
         Map<String, String> names = new LinkedHashMap<>();
         for (String key : checkpoint.keys()) {
@@ -111,12 +129,12 @@ final class GroupedOnDiskLayout {
         return checkpoint.keys().stream().anyMatch(Mxfp4Experts::isBlocks);
     }
 
-    /** The HF name of each grouped key of {@code checkpoint}, in its order. */
-    static Map<String, String> hfNames(ModelFamily family, Checkpoint checkpoint, int experts) {
+    /** The HF name of each grouped key of {@code checkpoint}, written in {@code written}, in its order. */
+    static Map<String, String> hfNames(ModelFamily family, GroupedLayout written, Checkpoint checkpoint, int experts) {
         Map<String, String> names = new LinkedHashMap<>();
         List<String> keys = checkpoint.keys().stream().toList();
         Map<String, Tensor> views = checkpoint.tensors();
-        List<String> hf = List.copyOf(new GroupedOnDiskConversion(family, experts).toHf(views).keySet());
+        List<String> hf = List.copyOf(new GroupedOnDiskConversion(family, experts, written).toHf(views).keySet());
         for (int i = 0; i < keys.size(); i++) {
             names.put(keys.get(i), hf.get(i));
         }

@@ -158,8 +158,9 @@ final class GroupedRanks implements AutoCloseable {
     }
 
     /**
-     * The grouped layout of these ranks' expert tensors: for a family grouped on disk, its own orientation's (deepep for
-     * GPT-OSS, whose own layout is never split) or the layout to-grouped regrouped it into.
+     * The grouped layout of these ranks' expert tensors: for a family grouped on disk, its own orientation's or the
+     * layout to-grouped regrouped it into; for GPT-OSS, whose own layout is never split, the layout whose names it was
+     * written under (deepep's renames, or hf-v5's, its own).
      */
     GroupedLayout layout() {
         return layout;
@@ -232,16 +233,18 @@ final class GroupedRanks implements AutoCloseable {
 
     /**
      * The layout ranks of {@code family} (grouped on disk) are in: the one the manifest records (to-grouped writes
-     * one with every rank), else the one asked for, else the family's own orientation (GPT-OSS: deepep, as these
-     * ranks have always been read).
+     * one with every rank), else the one asked for, else the family's own orientation. GPT-OSS, with no grouped
+     * layout's orientation, is in hf-v5 (its own names kept) where the manifest, or without one the request, says so,
+     * and otherwise deepep (its renamed tensors, recorded as "gpt-oss"), as these ranks have always been read.
      */
     private static GroupedLayout onDiskRanksLayout(ModelFamily family, Optional<GroupedManifest> manifest,
                                                    GroupedLayout asked) {
         GroupedLayout own = GroupedOnDiskLayout.onDiskLayout(family);
-        if (own == null) {
-            return GroupedLayout.DEEPEP;
-        }
         GroupedLayout recorded = manifest.map(GroupedRanks::recordedLayout).orElse(null);
+        if (own == null) {
+            GroupedLayout named = manifest.isPresent() ? recorded : asked;
+            return family.keepsOnDiskNamesIn(named) ? named : GroupedLayout.DEEPEP;
+        }
         return recorded != null ? recorded : asked != null ? asked : own;
     }
 

@@ -64,8 +64,8 @@ final class GroupedToGrouped implements StagedJob {
      * Whether {@code input} is grouped rather than per-expert: rank folders, or grouped tensors of a moeshard layout
      * and no per-expert ones. transformers-v5 fused input without a moeshard.json keeps to the per-expert path, which
      * reads it too. A family grouped on disk is grouped input only as to-grouped wrote it (rank folders or a
-     * moeshard.json), and only where it has a grouped layout's orientation: its own checkpoints are renamed and cut
-     * ({@link ToGrouped}), and GPT-OSS is never regrouped.
+     * moeshard.json): its own checkpoints are renamed and cut ({@link ToGrouped}); GPT-OSS's outputs are such input
+     * too, which is refused ({@link #open}: never regrouped) and inspected as the ranks they are.
      */
     static boolean isGroupedInput(Path given) {
         Path input = InputPaths.resolve(given);
@@ -78,7 +78,7 @@ final class GroupedToGrouped implements StagedJob {
         JsonNode json = Files.isRegularFile(config) ? FamilyDetection.readConfig(config) : null;
         ModelFamily family = json == null ? null : ModelFamily.ofModelType(FamilyDetection.modelType(json)).orElse(null);
         if (family != null && family.layout() == ModelFamily.Layout.GROUPED_ON_DISK) {
-            return GroupedOnDiskLayout.onDiskLayout(family) != null && (manifest || hasRankFolders(input));
+            return manifest || hasRankFolders(input);
         }
         if (hasRankFolders(input)) {
             return true;
@@ -199,8 +199,13 @@ final class GroupedToGrouped implements StagedJob {
         try {
             ModelFamily family = ranks.model().family();
             if (ranks.isGroupedOnDisk() && GroupedOnDiskLayout.onDiskLayout(family) == null) {
+                // Its deepep and hf-v5 outputs differ in names only, but no grouped layout reads its interleaved
+                // tensors, and every output of it is made from the original by one rename and cut.
                 throw new InvalidInputException(request.input().toString(), List.of(family.modelType()
-                        + " checkpoints, grouped on disk in their own interleaved layout, are not regrouped"));
+                        + " checkpoints, grouped on disk in their own interleaved layout, are not regrouped: this is "
+                        + "to-grouped's " + GroupedOnDiskLayout.layoutName(family, ranks.layout()) + " output of one;"
+                        + " convert the original checkpoint (to-hf gives it back) with --layout "
+                        + GroupedLayout.DEEPEP.cliName() + " or " + GroupedLayout.HF_V5.cliName()));
             }
             List<String> problems = new ArrayList<>(ranks.problems());
             IdentityExpertRows identityRows = IdentityExpertRows.of(ranks.model(), request.layout());

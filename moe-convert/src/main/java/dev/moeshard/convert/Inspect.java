@@ -71,10 +71,11 @@ final class Inspect {
             }
         }
         MoeConfig config = ranks.model().config();
-        // GPT-OSS ranks keep the family's own layout; any other grouped ranks, those of Llama-4, Granite and
-        // Qwen3-VL-MoE included, are in the grouped layout they were written in, whatever its names.
+        // GPT-OSS ranks keep the family's own layout, under the reference adapter's names or (hf-v5) their own; any
+        // other grouped ranks, those of Llama-4, Granite and Qwen3-VL-MoE included, are in the grouped layout they
+        // were written in, whatever its names.
         boolean ownLayout = ranks.isGroupedOnDisk() && GroupedOnDiskLayout.onDiskLayout(ranks.model().family()) == null;
-        String layout = ownLayout ? GroupedOnDiskLayout.describe(ranks.model().family())
+        String layout = ownLayout ? GroupedOnDiskLayout.describe(ranks.model().family(), ranks.layout())
                 : describe(ranks.layout());
         Checkpoint first = ranks.ranks().getFirst().checkpoint();
         return new InspectReport(ranks.ranks().size() == 1 ? first.path().toString()

@@ -7,7 +7,8 @@ import java.util.Map;
  * What {@link MoeConvert#inspect} found in a checkpoint, from headers only, as one value: printed as text or,
  * unchanged, as JSON, so that the two can never disagree.
  *
- * @param layout per-expert, grouped (moeshard), or the family's own grouped layout (GPT-OSS)
+ * @param layout per-expert, grouped (moeshard), or the family's own grouped layout (GPT-OSS, whose hf-v5 output is
+ *               its own tensors under their own names)
  * @param expertLayers the layers that hold experts, as {@code prefix + "layers." + n}
  * @param missingExperts per layer, the expert ids with no tensor at all (only layers that lack some)
  * @param dtypes tensor count per dtype

@@ -71,7 +71,7 @@ final class OnDiskRegrouping {
         if (own == null) {
             return problems;
         }
-        GroupedOnDiskConversion conversion = new GroupedOnDiskConversion(family, config.numExperts());
+        GroupedOnDiskConversion conversion = new GroupedOnDiskConversion(family, config.numExperts(), own);
         Map<String, Set<String>> layers = new LinkedHashMap<>();
         for (String key : checkpoint.keys()) {
             GroupedLayout.Key k = own.parse(family.naming(), conversion.groupedName(key));
@@ -200,6 +200,6 @@ final class OnDiskRegrouping {
 
     /** The rank's tensors under the renamed (own layout's) names, expert tensors narrowed to its experts. */
     private Map<String, GroupedOnDiskSource> renamed(DeviceMesh mesh) {
-        return GroupedOnDiskLayout.grouped(family, checkpoint, config.numExperts(), mesh, null);
+        return GroupedOnDiskLayout.grouped(family, own, checkpoint, config.numExperts(), mesh, null);
     }
 }

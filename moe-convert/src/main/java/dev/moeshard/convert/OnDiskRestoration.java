@@ -35,7 +35,7 @@ final class OnDiskRestoration {
         this.ranks = ranks;
         this.written = ranks.layout();
         this.own = own;
-        this.names = new GroupedOnDiskConversion(ranks.model().family(), ranks.model().config().numExperts());
+        this.names = new GroupedOnDiskConversion(ranks.model().family(), ranks.model().config().numExperts(), own);
     }
 
     /** The restoration of {@code ranks}, or null when they are not regrouped ({@link GroupedRanks#isRegroupedOnDisk}). */

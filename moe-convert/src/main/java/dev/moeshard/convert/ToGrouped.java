@@ -181,7 +181,8 @@ final class ToGrouped implements StagedJob {
     /** For each output tensor of a rank with the experts of {@code range}, the input tensors that feed it. */
     private Map<String, List<String>> inputsFeeding(ExpertRange range) {
         Map<String, String> onDiskNames = isGroupedOnDisk()
-                ? GroupedOnDiskLayout.groupedNames(in.model().family(), in.checkpoint(), in.model().config().numExperts())
+                ? GroupedOnDiskLayout.groupedNames(in.model().family(), request.layout(), in.checkpoint(),
+                        in.model().config().numExperts())
                 : Map.of();
         Map<String, List<String>> inputs = new HashMap<>();
         for (String key : in.checkpoint().keys()) {
@@ -205,9 +206,9 @@ final class ToGrouped implements StagedJob {
         return Files.isDirectory(checkpoint) ? checkpoint : null;
     }
 
-    /** The layout the output is in: --layout's, but GPT-OSS's own for GPT-OSS. */
+    /** The layout the output is in: --layout's, but "gpt-oss" for GPT-OSS's renamed tensors (its deepep output). */
     private String layoutWritten() {
-        return isGroupedOnDisk() && regrouping == null ? GroupedOnDiskLayout.layoutName(in.model().family())
+        return isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(in.model().family(), request.layout())
                 : request.layout().cliName();
     }
 
@@ -220,14 +221,16 @@ final class ToGrouped implements StagedJob {
         int experts = in.model().config().numExperts();
         GroupedLayout layout = request.layout();
         if (isGroupedOnDisk()) {
-            if (GroupedOnDiskLayout.onDiskLayout(in.model().family()) == null && layout != GroupedLayout.DEEPEP) {
+            ModelFamily family = in.model().family();
+            if (GroupedOnDiskLayout.onDiskLayout(family) == null && layout != GroupedLayout.DEEPEP
+                    && !family.keepsOnDiskNamesIn(layout)) {
                 throw new InvalidInputException(request.input().toString(), List.of("--layout " + layout.cliName()
-                        + ": " + in.model().family().modelType() + "'s experts are grouped on disk already and are kept"
-                        + " in that layout; use --layout " + GroupedLayout.DEEPEP.cliName()
-                        + (layout.isHfV5() ? " (the checkpoint as it is is what transformers 5 loads: its hf-v5 form)"
-                                : "")));
+                        + ": " + family.modelType() + "'s experts are grouped on disk already, gate and up interleaved,"
+                        + " and are only renamed and cut: use --layout " + GroupedLayout.DEEPEP.cliName()
+                        + " (the reference adapter's names) or " + GroupedLayout.HF_V5.cliName()
+                        + " (the checkpoint's own names, as transformers 5 loads them)"));
             }
-            regrouping = OnDiskRegrouping.of(in.model().family(), layout, in.checkpoint(), in.model().config());
+            regrouping = OnDiskRegrouping.of(family, layout, in.checkpoint(), in.model().config());
             return planGroupedOnDisk();
         }
         Set<String> problems = new LinkedHashSet<>(GroupedPlan.unsupported(in.checkpoint(), in.model().family(),
@@ -327,7 +330,10 @@ final class ToGrouped implements StagedJob {
         }
     }
 
-    /** A family grouped on disk (GPT-OSS, Llama-4, ...) is converted already: each rank's tensors are the conversion's renamed, narrowed views. */
+    /**
+     * A family grouped on disk (GPT-OSS, Llama-4, ...) is converted already: each rank's tensors are the conversion's
+     * renamed (for the layout written), narrowed views.
+     */
     private List<RankUnit> planGroupedOnDisk() {
         int experts = in.model().config().numExperts();
         Set<String> problems = new LinkedHashSet<>(GroupedOnDiskLayout.problems(in.model().family(), in.checkpoint(), experts));
@@ -350,8 +356,8 @@ final class ToGrouped implements StagedJob {
             if (regrouping != null) {
                 specs.addAll(regrouping.specs(mesh));
             } else {
-                GroupedOnDiskLayout.grouped(in.model().family(), in.checkpoint(), experts, mesh, request.dtype())
-                        .forEach((k, v) -> specs.add(v.spec(k)));
+                GroupedOnDiskLayout.grouped(in.model().family(), request.layout(), in.checkpoint(), experts, mesh,
+                        request.dtype()).forEach((k, v) -> specs.add(v.spec(k)));
             }
             units.add(new RankUnit(rank, mesh, ExpertRange.forMesh(mesh, experts), specs,
                     request.ranks().subdirectory(rank)));
@@ -381,8 +387,8 @@ final class ToGrouped implements StagedJob {
     }
 
     private void writeGroupedOnDisk(RankUnit unit, ShardedCheckpointWriter out, ByteProgress progress) {
-        Map<String, GroupedOnDiskSource> grouped = GroupedOnDiskLayout.grouped(in.model().family(), in.checkpoint(),
-                in.model().config().numExperts(), unit.mesh(), request.dtype());
+        Map<String, GroupedOnDiskSource> grouped = GroupedOnDiskLayout.grouped(in.model().family(), request.layout(),
+                in.checkpoint(), in.model().config().numExperts(), unit.mesh(), request.dtype());
         try (StagedWrites staged = new StagedWrites(engine, out);
              LayerReadAhead<Map.Entry<String, GroupedOnDiskSource>> tensors = new LayerReadAhead<>(grouped.entrySet(),
                      e -> LayerReadAhead.layerOf(e.getKey()),

@@ -161,7 +161,8 @@ final class ToHf implements StagedJob {
         List<String> decisions = new ArrayList<>(List.of(
                 "family " + ranks.model().family().modelType() + ", " + ranks.ranks().size() + " grouped rank"
                         + (ranks.ranks().size() == 1 ? "" : "s") + " in "
-                        + (ranks.isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(ranks.model().family()) : ranks.layout().cliName()),
+                        + (ranks.isGroupedOnDisk() ? GroupedOnDiskLayout.layoutName(ranks.model().family(), ranks.layout())
+                                : ranks.layout().cliName()),
                 "LoRA written as " + request.lora(), "quantization " + request.quantization()));
         decisions.addAll(copied.decisions());
         return decisions;
@@ -263,7 +264,8 @@ final class ToHf implements StagedJob {
         Map<String, List<Source>> plan = new LinkedHashMap<>();
         GroupedRanks.Rank first = ranks.ranks().get(0);
         Map<String, String> onDiskNames = ranks.isGroupedOnDisk()
-                ? GroupedOnDiskLayout.hfNames(ranks.model().family(), first.checkpoint(), ranks.model().config().numExperts()) : Map.of();
+                ? GroupedOnDiskLayout.hfNames(ranks.model().family(), ranks.layout(), first.checkpoint(),
+                        ranks.model().config().numExperts()) : Map.of();
         List<String> restoredLayers = new ArrayList<>();
         for (String key : first.checkpoint().keys()) {
             List<Source> sources = new ArrayList<>();

@@ -170,7 +170,8 @@ final class Verify {
         OnDiskRestoration restoration = OnDiskRestoration.of(ranks);
         for (GroupedRanks.Rank r : ranks.ranks()) {
             Map<String, String> onDiskNames = ranks.isGroupedOnDisk()
-                    ? GroupedOnDiskLayout.hfNames(ranks.model().family(), r.checkpoint(), ranks.model().config().numExperts()) : Map.of();
+                    ? GroupedOnDiskLayout.hfNames(ranks.model().family(), ranks.layout(), r.checkpoint(),
+                            ranks.model().config().numExperts()) : Map.of();
             for (String key : r.checkpoint().keys()) {
                 MappedSource source = new MappedSource(r.checkpoint().tensor(key));
                 List<Map.Entry<String, Found>> views = new ArrayList<>();

@@ -362,18 +362,19 @@ class FamilyFixturesTest {
     }
 
     /**
-     * GPT-OSS's experts are grouped on disk in its own interleaved layout, which to-grouped keeps: any other layout is
-     * refused before anything is written, and hf-v5 says that the checkpoint as it is is transformers 5's form.
+     * GPT-OSS's experts are grouped on disk in its own interleaved layout, which to-grouped only renames (deepep) or
+     * keeps under its own names (hf-v5, {@link GptOssHfV5Test}): the layouts that would rearrange them are refused
+     * before anything is written.
      */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"grouped", "hf-v5", "vllm"})
-    void gptOssInAnotherLayoutThanItsOwnIsRefused(String layout, @TempDir Path dir) {
+    @ValueSource(strings = {"grouped", "vllm"})
+    void gptOssInALayoutThatRearrangesItsExpertsIsRefused(String layout, @TempDir Path dir) {
         Path out = dir.resolve("out");
         InvalidInputException e = assertThrows(InvalidInputException.class, () -> MoeConvert.toGrouped(
                 ToGroupedRequest.of(family("gpt_oss"), out).withLayout(dev.moeshard.moe.GroupedLayout.ofName(layout))));
-        assertEquals(List.of("--layout " + layout + ": gpt_oss's experts are grouped on disk already and are kept in"
-                + " that layout; use --layout deepep" + (layout.equals("hf-v5")
-                ? " (the checkpoint as it is is what transformers 5 loads: its hf-v5 form)" : "")), e.problems());
+        assertEquals(List.of("--layout " + layout + ": gpt_oss's experts are grouped on disk already, gate and up"
+                + " interleaved, and are only renamed and cut: use --layout deepep (the reference adapter's names) or"
+                + " hf-v5 (the checkpoint's own names, as transformers 5 loads them)"), e.problems());
         assertFalse(Files.exists(out));
     }
 

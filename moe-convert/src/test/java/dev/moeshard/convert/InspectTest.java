@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** {@link MoeConvert#inspect} reports the family, the expert layers, the experts and their sizes, from headers. */
 class InspectTest {
@@ -53,6 +54,19 @@ class InspectTest {
         assertEquals("gpt_oss", r.family());
         assertEquals(8, r.numExperts());
         assertEquals("gpt-oss grouped", r.layout());
+    }
+
+    /** Its deepep output, its tensors renamed, is still that layout, on one rank as on several. */
+    @ParameterizedTest(name = "ep size {0}")
+    @ValueSource(ints = {0, 2})
+    void gptOssRenamedIsStillItsOwnGroupedLayout(int epSize, @TempDir Path dir) {
+        Path grouped = dir.resolve("grouped");
+        MoeConvert.toGrouped(ToGroupedRequest.of(Fixtures.of("gpt_oss"), grouped)
+                .withRanks(epSize == 0 ? RankSelection.none() : RankSelection.all(epSize)));
+        InspectReport r = MoeConvert.inspect(grouped);
+        assertEquals("gpt-oss grouped", r.layout());
+        assertEquals(List.of("model.layers.0", "model.layers.1"), r.expertLayers());
+        assertEquals(List.of(), r.problems());
     }
 
     @ParameterizedTest(name = "{0}")

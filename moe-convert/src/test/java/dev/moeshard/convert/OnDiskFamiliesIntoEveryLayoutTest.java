@@ -228,17 +228,29 @@ class OnDiskFamiliesIntoEveryLayoutTest {
         assertTrue(java.nio.file.Files.notExists(dir.resolve("out")));
     }
 
-    /** GPT-OSS ranks, interleaved in a layout of their own, are refused by a to-grouped, not regrouped. */
-    @org.junit.jupiter.api.Test
-    void gptOssRanksAreNotRegrouped(@TempDir Path dir) {
+    /**
+     * GPT-OSS outputs, interleaved in a layout of their own (deepep's names or hf-v5's, on one rank or several), are
+     * refused by a to-grouped into the other, not regrouped.
+     */
+    @ParameterizedTest(name = "{0} on ep size {1}")
+    @MethodSource("gptOssOutputs")
+    void gptOssOutputsAreNotRegrouped(GroupedLayout written, int epSize, @TempDir Path dir) {
         Path in = Fixtures.ROOT.resolve("families").resolve("gpt_oss");
-        Path ranks = convert(in, dir.resolve("ranks"), GroupedLayout.DEEPEP, RankSelection.all(2));
+        Path output = convert(in, dir.resolve("written"), written,
+                epSize == 0 ? RankSelection.none() : RankSelection.all(epSize));
+        GroupedLayout other = written == GroupedLayout.DEEPEP ? GroupedLayout.HF_V5 : GroupedLayout.DEEPEP;
         InvalidInputException e = org.junit.jupiter.api.Assertions.assertThrows(InvalidInputException.class,
-                () -> MoeConvert.toGrouped(ToGroupedRequest.of(ranks, dir.resolve("out"))
-                        .withLayout(GroupedLayout.HF_V5)));
+                () -> MoeConvert.toGrouped(ToGroupedRequest.of(output, dir.resolve("out")).withLayout(other)));
         assertEquals(List.of("gpt_oss checkpoints, grouped on disk in their own interleaved layout, are not "
-                + "regrouped"), e.problems());
+                + "regrouped: this is to-grouped's " + (written == GroupedLayout.DEEPEP ? "gpt-oss" : "hf-v5")
+                + " output of one; convert the original checkpoint (to-hf gives it back) with --layout deepep or"
+                + " hf-v5"), e.problems());
         assertTrue(java.nio.file.Files.notExists(dir.resolve("out")));
+    }
+
+    static Stream<Arguments> gptOssOutputs() {
+        return Stream.of(Arguments.of(GroupedLayout.DEEPEP, 0), Arguments.of(GroupedLayout.DEEPEP, 2),
+                Arguments.of(GroupedLayout.HF_V5, 0), Arguments.of(GroupedLayout.HF_V5, 2));
     }
 
     private static Path convert(Path in, Path out, GroupedLayout layout, RankSelection ranks) {

@@ -1,6 +1,7 @@
 package dev.moeshard.moe.family;
 
 import dev.moeshard.moe.FromHfOptions;
+import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.parallel.DeviceMesh;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.moe.quant.Mxfp4Decoder;
@@ -10,6 +11,7 @@ import dev.moeshard.tensor.Device;
 import dev.moeshard.tensor.Tensor;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -18,13 +20,16 @@ import java.util.Map;
  * cut to this rank's experts along its first axis (a view). GPT-OSS ({@code mlp.experts.gate_up_proj} [E, H, 2I] with
  * gate in the even columns and up in the odd ones, {@code down_proj} [E, I, H], biases [E, 2I], [E, H]) renames as
  * the reference adapter does: {@code mlp.router} → {@code mlp.gate}, {@code gate_up_proj} →
- * {@code gate_and_up_projs}, {@code down_proj} → {@code down_projs}; its MXFP4 experts are decoded. Llama-4, Granite
- * and Qwen3-VL-MoE rename (or keep) their fused projections likewise.
+ * {@code gate_and_up_projs}, {@code down_proj} → {@code down_projs}, unless written as hf-v5, which keeps every name
+ * ({@link ModelFamily#onDiskRenames(GroupedLayout)}); its MXFP4 experts are decoded. Llama-4, Granite and Qwen3-VL-MoE
+ * rename (or keep) their fused projections likewise.
  */
 public final class GroupedOnDiskConversion {
     private final ModelFamily family;
     private final int numExperts;
+    private final List<Map.Entry<String, String>> renames;
 
+    /** GPT-OSS's conversion under the reference adapter's names (its deepep output). */
     public GroupedOnDiskConversion(int numExperts) {
         this(ModelFamily.GPT_OSS, numExperts);
     }
@@ -34,12 +39,21 @@ public final class GroupedOnDiskConversion {
      * its renames, its expert tensors cut along their first axis.
      */
     public GroupedOnDiskConversion(ModelFamily family, int numExperts) {
+        this(family, numExperts, null);
+    }
+
+    /**
+     * As {@link #GroupedOnDiskConversion(ModelFamily, int)}, for an output written in grouped layout {@code written}
+     * (null: the family's own grouped names), which decides the renames ({@link ModelFamily#onDiskRenames(GroupedLayout)}).
+     */
+    public GroupedOnDiskConversion(ModelFamily family, int numExperts, GroupedLayout written) {
         if (family.layout() != ModelFamily.Layout.GROUPED_ON_DISK) {
             throw new IllegalArgumentException(family.modelType() + " keeps its experts one tensor per expert, not "
                     + "grouped on disk");
         }
         this.family = family;
         this.numExperts = numExperts;
+        this.renames = family.onDiskRenames(written);
     }
 
     /** The grouped state dict of {@code hf} for this rank of {@code mesh} (null: all experts). */
@@ -127,7 +141,7 @@ public final class GroupedOnDiskConversion {
     }
 
     private String rename(String key, boolean toGrouped) {
-        for (Map.Entry<String, String> r : family.onDiskRenames()) {
+        for (Map.Entry<String, String> r : renames) {
             String from = toGrouped ? r.getKey() : r.getValue();
             String to = toGrouped ? r.getValue() : r.getKey();
             if (key.endsWith(from)) {

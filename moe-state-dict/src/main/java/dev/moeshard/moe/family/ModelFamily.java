@@ -48,13 +48,14 @@ public enum ModelFamily {
     NEMOTRON_H("nemotron_h", ExpertNaming.NEMOTRON_H, false, Layout.PER_EXPERT),
     /**
      * Grouped on disk: {@code mlp.experts.gate_up_proj} [E, H, 2I] with gate and up interleaved (even, odd columns),
-     * biases, MXFP4 experts in some checkpoints.
+     * biases, MXFP4 experts in some checkpoints. Written as deepep, its tensors take the reference adapter's names;
+     * written as hf-v5 they keep their own, since transformers 5's experts module loads them as they are.
      */
     GPT_OSS("gpt_oss", ExpertNaming.DEFAULT, true, Layout.GROUPED_ON_DISK, List.of(
             Map.entry("mlp.router.weight", "mlp.gate.weight"),
             Map.entry("mlp.router.bias", "mlp.gate.bias"),
             Map.entry("mlp.experts.gate_up_proj", "mlp.experts.gate_and_up_projs"),
-            Map.entry("mlp.experts.down_proj", "mlp.experts.down_projs"))),
+            Map.entry("mlp.experts.down_proj", "mlp.experts.down_projs")), GroupedLayout.HF_V5),
     /**
      * Grouped on disk in the DeepEP orientation already: {@code feed_forward.experts.gate_up_proj} [E, H, 2I] with the
      * gate columns first ({@code gate, up = (x @ gate_up_proj).chunk(2, -1)}), {@code down_proj} [E, I, H]. Its
@@ -96,6 +97,7 @@ public enum ModelFamily {
     private final List<Map.Entry<String, String>> onDiskRenames;
     private final String identityExpertsKey;
     private final boolean transposedExperts;
+    private final GroupedLayout namesKeptIn;
 
     ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout) {
         this(modelType, naming, gatedByDefault, layout, List.of());
@@ -103,7 +105,7 @@ public enum ModelFamily {
 
     ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout,
                 List<Map.Entry<String, String>> onDiskRenames) {
-        this(modelType, naming, gatedByDefault, layout, onDiskRenames, null);
+        this(modelType, naming, gatedByDefault, layout, onDiskRenames, null, false, null);
     }
 
     ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout,
@@ -112,7 +114,18 @@ public enum ModelFamily {
     }
 
     ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout,
+                List<Map.Entry<String, String>> onDiskRenames, GroupedLayout namesKeptIn) {
+        this(modelType, naming, gatedByDefault, layout, onDiskRenames, null, false, namesKeptIn);
+    }
+
+    ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout,
                 List<Map.Entry<String, String>> onDiskRenames, String identityExpertsKey, boolean transposedExperts) {
+        this(modelType, naming, gatedByDefault, layout, onDiskRenames, identityExpertsKey, transposedExperts, null);
+    }
+
+    ModelFamily(String modelType, ExpertNaming naming, boolean gatedByDefault, Layout layout,
+                List<Map.Entry<String, String>> onDiskRenames, String identityExpertsKey, boolean transposedExperts,
+                GroupedLayout namesKeptIn) {
         this.modelType = modelType;
         this.naming = naming;
         this.gatedByDefault = gatedByDefault;
@@ -120,6 +133,7 @@ public enum ModelFamily {
         this.onDiskRenames = onDiskRenames;
         this.identityExpertsKey = identityExpertsKey;
         this.transposedExperts = transposedExperts;
+        this.namesKeptIn = namesKeptIn;
     }
 
     /**
@@ -145,6 +159,25 @@ public enum ModelFamily {
      */
     public List<Map.Entry<String, String>> onDiskRenames() {
         return onDiskRenames;
+    }
+
+    /**
+     * The renames of a conversion of this family written in grouped layout {@code written}: none where the family's
+     * checkpoint is that layout's already under its own names ({@link #keepsOnDiskNamesIn}: GPT-OSS's hf-v5), else
+     * {@link #onDiskRenames()} (also for {@code written} null, the family's own grouped names).
+     */
+    public List<Map.Entry<String, String>> onDiskRenames(GroupedLayout written) {
+        return keepsOnDiskNamesIn(written) ? List.of() : onDiskRenames;
+    }
+
+    /**
+     * Whether this family's checkpoint, grouped on disk, is {@code layout}'s output as it is, names and shapes
+     * included, so that writing it in that layout only cuts the experts per rank: GPT-OSS's is hf-v5's, since
+     * transformers 5 keeps its interleaved {@code gate_up_proj} [E, H, 2I] and {@code down_proj} [E, I, H] (and their
+     * biases and the router) under the checkpoint's names.
+     */
+    public boolean keepsOnDiskNamesIn(GroupedLayout layout) {
+        return layout != null && layout == namesKeptIn;
     }
 
     /**

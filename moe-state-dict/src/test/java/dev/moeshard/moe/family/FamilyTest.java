@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moeshard.moe.ExpertNaming;
 import dev.moeshard.moe.FromHfOptions;
+import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.MoeStateDictAdapter;
 import dev.moeshard.moe.ToHfOptions;
@@ -116,6 +117,28 @@ class FamilyTest {
         Tensor gu = oss.get("model.layers.0.mlp.experts.gate_up_proj");
         assertEquals(gu.getDouble(3, 5, 6), GroupedOnDiskConversion.gate(gu).getDouble(3, 5, 3));
         assertEquals(gu.getDouble(3, 5, 7), GroupedOnDiskConversion.up(gu).getDouble(3, 5, 3));
+    }
+
+    /**
+     * GPT-OSS written as deepep takes the reference adapter's names, as hf-v5 keeps its own, both ways; the views are
+     * the input's, cut to the rank's experts.
+     */
+    @Test
+    void gptOssKeepsItsNamesOnlyAsHfV5() throws IOException {
+        Map<String, Tensor> oss = FixtureCheckpoint.load(FixtureCheckpoint.dir("gpt_oss"));
+        GroupedOnDiskConversion hfV5 = new GroupedOnDiskConversion(ModelFamily.GPT_OSS, 8, GroupedLayout.HF_V5);
+        Map<String, Tensor> rank1 = hfV5.fromHf(oss, DeviceMesh.expertParallel(2, 1));
+        assertEquals(oss.keySet(), rank1.keySet());
+        Tensor gu = oss.get("model.layers.0.mlp.experts.gate_up_proj");
+        assertEquals(gu.getDouble(5, 3, 7), rank1.get("model.layers.0.mlp.experts.gate_up_proj").getDouble(1, 3, 7));
+        assertEquals(oss.keySet(), hfV5.toHf(rank1).keySet());
+        GroupedOnDiskConversion deepep = new GroupedOnDiskConversion(ModelFamily.GPT_OSS, 8, GroupedLayout.DEEPEP);
+        assertEquals("model.layers.0.mlp.experts.gate_and_up_projs",
+                deepep.groupedName("model.layers.0.mlp.experts.gate_up_proj"));
+        assertEquals("model.layers.0.mlp.gate.weight", deepep.groupedName("model.layers.0.mlp.router.weight"));
+        assertEquals(ModelFamily.GPT_OSS.onDiskRenames(), ModelFamily.GPT_OSS.onDiskRenames(null));
+        assertEquals(ModelFamily.LLAMA4.onDiskRenames(), ModelFamily.LLAMA4.onDiskRenames(GroupedLayout.HF_V5),
+                "Llama-4's hf-v5 is regrouped from its renamed tensors");
     }
 
     @Test
