@@ -39,8 +39,11 @@ import java.util.Map;
  */
 public final class GpuBenchmark {
     private static final Device GPU = Device.cuda(0);
-    /** Merge calls before measuring, so that the host code timed is JIT-compiled (about 0.2 s of GPU work). */
-    private static final int WARM_UP = 100;
+    /**
+     * Merge calls before measuring, so that the host code timed is JIT-compiled: a layer's planning is 384 small
+     * loops, which the JIT compiles fully only after some thousands of calls (about 3 s of GPU work here).
+     */
+    private static final int WARM_UP = 3000;
 
     private GpuBenchmark() {}
 
@@ -119,6 +122,24 @@ public final class GpuBenchmark {
                     + "clock); device-to-device copy of the same bytes: %.0f GB/s; ratio %.2f (%.2f on the GPU clock)%n",
                     experts, hidden, inter, bytes / 1e6, bestMerge, bestMergeGpu, bestCopy, bestMerge / bestCopy,
                     bestMergeGpu / bestCopy);
+            // Layers one after another, as a conversion queues them: the host plans a layer while the GPU merges the
+            // one before, so what is measured is the merges' own rate, against as many copies back to back.
+            t0.record(copies);
+            for (int rep = 0; rep < repetitions; rep++) {
+                TensorOps.copyAll(dsts, srcs);
+            }
+            t1.record(copies);
+            t1.synchronize();
+            double queuedMerge = repetitions * (double) bytes / (t1.millisSince(t0) * 1e6);
+            t0.record(stream);
+            for (int rep = 0; rep < repetitions; rep++) {
+                cuda.memcpyAsync(b.pointer(), a.pointer(), bytes, stream);
+            }
+            t1.record(stream);
+            t1.synchronize();
+            double queuedCopy = repetitions * (double) bytes / (t1.millisSince(t0) * 1e6);
+            System.out.printf("  %d merges queued back to back: %.0f GB/s; as many copies: %.0f GB/s; ratio %.2f%n",
+                    repetitions, queuedMerge, queuedCopy, queuedMerge / queuedCopy);
             System.out.printf("  of which planning and launching %d copies on the host took %.2f ms (the copy of the same "
                     + "bytes takes %.2f ms on the device)%n", dsts.size(), bestEnqueueMillis, bytes / bestCopy / 1e6);
         }
