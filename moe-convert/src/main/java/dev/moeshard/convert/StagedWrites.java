@@ -36,6 +36,7 @@ final class StagedWrites implements AutoCloseable {
      * (one expert's slab of a large model is tens of MB).
      */
     private static final long BUFFERS_BYTES = 256L << 20;
+    private static final long PAGE = 4096;
 
     private final CopyEngine engine;
     private final ShardedCheckpointWriter out;
@@ -69,7 +70,8 @@ final class StagedWrites implements AutoCloseable {
             List<Tensor> batchSources = new ArrayList<>(batch.members().size());
             batch.members().forEach(i -> batchSources.add(sources.get(i)));
             long readsAt = SourceReads.aligned(batch.bytes());
-            jobs.add(single -> staged(readsAt + SourceReads.bytes(batchSources), buffer -> {
+            MemorySegment region = batch.grouped().segment().asSlice(batch.start(), batch.bytes());
+            jobs.add(single -> staged(readsAt + SourceReads.bytes(batchSources), region, buffer -> {
                 MemorySegment staged = buffer.asSlice(0, batch.bytes());
                 List<Tensor> read = SourceReads.read(batchSources, buffer.asSlice(readsAt));
                 List<Tensor> stagedTargets = new ArrayList<>(batch.members().size());
@@ -77,7 +79,7 @@ final class StagedWrites implements AutoCloseable {
                     stagedTargets.add(sameViewIn(staged, targets.get(i), batch));
                 }
                 single.copyAll(stagedTargets, read);
-                out.writeViaFile(batch.grouped().segment().asSlice(batch.start(), batch.bytes()), staged);
+                out.writeViaFile(region, staged);
             }));
         }
         inParallel(jobs, 2 * split.largestBatch()); // each buffer holds a batch and the sources it is built from
@@ -109,7 +111,7 @@ final class StagedWrites implements AutoCloseable {
             Tensor part = target.narrow(0, r, Math.min(rowsPerChunk, rows - r));
             List<Tensor> from = List.of(source.narrow(0, r, part.size(0)));
             long readsAt = SourceReads.aligned(part.byteSize());
-            jobs.add(single -> staged(readsAt + SourceReads.bytes(from), buffer -> {
+            jobs.add(single -> staged(readsAt + SourceReads.bytes(from), part.segment(), buffer -> {
                 MemorySegment staged = buffer.asSlice(0, part.byteSize());
                 List<Tensor> read = SourceReads.read(from, buffer.asSlice(readsAt));
                 single.copy(Tensor.wrap(staged, part.dtype(), part.sizes()), read.getFirst());
@@ -132,18 +134,24 @@ final class StagedWrites implements AutoCloseable {
         engine.withThreads((int) Math.min(engine.threads(), fit)).runEach(jobs);
     }
 
-    /** Hands {@code work} the first {@code bytes} of a buffer not in use, and takes the buffer back after. */
-    private void staged(long bytes, Consumer<MemorySegment> work) {
+    /**
+     * Hands {@code work} {@code bytes} of a buffer not in use, starting at the same offset within a page as
+     * {@code destination}, the mapped output they will be written to, and takes the buffer back after. The kernel
+     * copies a write into the page cache with one string move, which on the AMD VM ran several times slower
+     * when source and destination lay at different offsets within a cache line (benchmarks/RESULTS.md).
+     */
+    private void staged(long bytes, MemorySegment destination, Consumer<MemorySegment> work) {
         Buffer b = free.poll();
-        if (b == null || b.segment().byteSize() < bytes) {
+        if (b == null || b.segment().byteSize() < bytes + PAGE) {
             if (b != null) {
                 b.arena().close(); // outgrown (a batch over the chunk size): rare
             }
             Arena arena = Arena.ofShared();
-            b = new Buffer(arena, arena.allocate(Math.max(bytes, 2 * chunkBytes), 64));
+            b = new Buffer(arena, arena.allocate(Math.max(bytes, 2 * chunkBytes) + PAGE, PAGE));
         }
         try {
-            work.accept(b.segment().asSlice(0, bytes));
+            long shift = Math.floorMod(destination.address() - b.segment().address(), PAGE);
+            work.accept(b.segment().asSlice(shift, bytes));
         } finally {
             free.push(b);
         }
