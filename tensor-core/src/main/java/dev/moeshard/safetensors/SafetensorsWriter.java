@@ -48,7 +48,8 @@ import org.slf4j.LoggerFactory;
  * <p>Bytes built elsewhere can also go in with {@link #writeViaFile}, a positional write to the file. A page that
  * the mapping touches first must be zeroed by the kernel before the copy overwrites it; a page that a write fills
  * whole is not, which for a conversion that produces its output in a small, cached buffer is the cheaper way in.
- * Both land in the same page cache, and {@link #commit()} forces both.
+ * Where the file system allows it, the whole blocks of such a write go straight to disk ({@link DirectWrites}); the
+ * rest lands in the page cache, and {@link #commit()} forces all of it.
  */
 public final class SafetensorsWriter implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SafetensorsWriter.class);
@@ -136,12 +137,15 @@ public final class SafetensorsWriter implements AutoCloseable {
     private final boolean[] written;
     private final ReentrantLock fileWrites = new ReentrantLock();
     private final WrittenChecksums checksums;
+    /** The whole blocks of {@link #writeViaFile}'s writes, straight to disk; null without direct I/O. */
+    private final DirectWrites direct;
     private List<Integer> blockChecksums;
     private boolean committed;
     private boolean closed;
 
     private SafetensorsWriter(Path target, Path temp, Plan plan, Arena arena, FileChannel channel, MemorySegment mapping,
-                              WrittenChecksums checksums) {
+                              WrittenChecksums checksums, DirectWrites direct) {
+        this.direct = direct;
         this.target = target;
         this.checksums = checksums;
         this.temp = temp;
@@ -261,7 +265,7 @@ public final class SafetensorsWriter implements AutoCloseable {
             }
             MemorySegment mapping = channel.map(FileChannel.MapMode.READ_WRITE, 0, plan.fileSize(), arena);
             LOG.debug("writing {} ({} tensors, {} bytes) through {}", path, plan.entries.size(), plan.fileSize(), temp);
-            return new SafetensorsWriter(path, temp, plan, arena, channel, mapping, checksums);
+            return new SafetensorsWriter(path, temp, plan, arena, channel, mapping, checksums, DirectWrites.open(temp));
         } catch (IOException | RuntimeException e) {
             arena.close();
             closeQuietly(channel, e);
@@ -369,6 +373,22 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
         long position = region.address() - mapping.address();
         checksums.wrote(position, bytes); // while the bytes are still in this thread's cache
+        long[] straight = direct == null ? new long[] {0, 0} : direct.directPart(position, bytes);
+        try {
+            if (straight[1] > straight[0]) {
+                writeBuffered(position, bytes.asSlice(0, straight[0]));
+                direct.write(position + straight[0], bytes.asSlice(straight[0], straight[1] - straight[0]));
+                writeBuffered(position + straight[1], bytes.asSlice(straight[1]));
+            } else {
+                writeBuffered(position, bytes);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(target + ": cannot write " + bytes.byteSize() + " bytes at " + position + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private void writeBuffered(long position, MemorySegment bytes) throws IOException {
         ByteBuffer buffer = bytes.asByteBuffer();
         // One write at a time: the kernel holds the file's lock for a buffered write anyway, and a thread waiting
         // for it there spins (a fifth of the CPU time with two writers); waiting here, it sleeps.
@@ -377,9 +397,6 @@ public final class SafetensorsWriter implements AutoCloseable {
             while (buffer.hasRemaining()) {
                 position += channel.write(buffer, position);
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException(target + ": cannot write " + bytes.byteSize() + " bytes at " + position + ": "
-                    + e.getMessage(), e);
         } finally {
             fileWrites.unlock();
         }
@@ -419,6 +436,9 @@ public final class SafetensorsWriter implements AutoCloseable {
             channel.force(false);
             blockChecksums = checksums.finish(channel, plan.fileSize());
             arena.close();
+            if (direct != null) {
+                direct.close();
+            }
             channel.close();
             AtomicReplace.moveIntoPlace(temp, target);
         } catch (IOException e) {
@@ -471,6 +491,9 @@ public final class SafetensorsWriter implements AutoCloseable {
             arena.close();
         }
         try {
+            if (direct != null) {
+                direct.close();
+            }
             channel.close();
             Files.deleteIfExists(temp);
         } catch (IOException e) {
