@@ -10,11 +10,13 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Copies into the tensors of an output being written by building the bytes in a buffer a few MB in size, which
  * stays in cache, and putting each buffer-full into the file with a positional write
- * ({@link ShardedCheckpointWriter#writeViaFile}), rather than copying through the output's mapping.
+ * ({@link ShardedCheckpointWriter#writeViaFile}), rather than copying through the output's mapping; the writes run
+ * behind the copies ({@link WriteBehind}), and a layer's copy returns once all of them are done.
  *
  * <p>A page of a new file first touched through a mapping is zeroed by the kernel, under the mapping's readahead,
  * before the copy overwrites it: nearly a third of the samples of a CPU conversion (perf) went there. A page that a write fills whole is
@@ -39,10 +41,13 @@ final class StagedWrites implements AutoCloseable {
     private static final long PAGE = 4096;
 
     private final CopyEngine engine;
-    private final ShardedCheckpointWriter out;
     private final long chunkBytes;
-    /** Buffers not in use; there are never more than the threads that built batches at once. */
+    /**
+     * Buffers not in use; there are never more than the threads that built batches at once and the writes behind
+     * them.
+     */
     private final ConcurrentLinkedDeque<Buffer> free = new ConcurrentLinkedDeque<>();
+    private final WriteBehind writes;
 
     /** A buffer in an arena of its own, so that one outgrown can be freed; shared, as the copy threads fill it. */
     private record Buffer(Arena arena, MemorySegment segment) {}
@@ -54,8 +59,8 @@ final class StagedWrites implements AutoCloseable {
     /** With buffer-fulls of about {@code chunkBytes} (a batch or a row may be larger). */
     StagedWrites(CopyEngine engine, ShardedCheckpointWriter out, long chunkBytes) {
         this.engine = engine;
-        this.out = out;
         this.chunkBytes = chunkBytes;
+        this.writes = new WriteBehind(out, engine.threads() + 2);
     }
 
     /**
@@ -79,10 +84,11 @@ final class StagedWrites implements AutoCloseable {
                     stagedTargets.add(sameViewIn(staged, targets.get(i), batch));
                 }
                 single.copyAll(stagedTargets, read);
-                out.writeViaFile(region, staged);
+                return staged;
             }));
         }
         inParallel(jobs, 2 * split.largestBatch()); // each buffer holds a batch and the sources it is built from
+        writes.drain();
         List<Tensor> directTargets = new ArrayList<>(split.direct().size());
         List<Tensor> directSources = new ArrayList<>(split.direct().size());
         for (int i : split.direct()) {
@@ -115,14 +121,16 @@ final class StagedWrites implements AutoCloseable {
                 MemorySegment staged = buffer.asSlice(0, part.byteSize());
                 List<Tensor> read = SourceReads.read(from, buffer.asSlice(readsAt));
                 single.copy(Tensor.wrap(staged, part.dtype(), part.sizes()), read.getFirst());
-                out.writeViaFile(part.segment(), staged);
+                return staged;
             }));
         }
         inParallel(jobs, 2 * rowsPerChunk * rowBytes);
+        writes.drain();
     }
 
     @Override
     public void close() {
+        writes.close(); // before the buffers it writes from are freed
         for (Buffer b = free.poll(); b != null; b = free.poll()) {
             b.arena().close();
         }
@@ -135,12 +143,14 @@ final class StagedWrites implements AutoCloseable {
     }
 
     /**
-     * Hands {@code work} {@code bytes} of a buffer not in use, starting at the same offset within a page as
-     * {@code destination}, the mapped output they will be written to, and takes the buffer back after. The kernel
-     * copies a write into the page cache with one string move, which on the AMD VM ran several times slower
-     * when source and destination lay at different offsets within a cache line (benchmarks/RESULTS.md).
+     * Hands {@code build} {@code bytes} of a buffer not in use, starting at the same offset within a page as
+     * {@code destination}, the mapped output they will be written to, and writes what it built there behind the
+     * copies ({@link WriteBehind}), the buffer taken back once written. The kernel copies a write into the page cache
+     * with one string move, which on the AMD VM ran several times slower when source and destination lay at
+     * different offsets within a cache line; a direct write needs them at the same offset within a block
+     * (benchmarks/RESULTS.md).
      */
-    private void staged(long bytes, MemorySegment destination, Consumer<MemorySegment> work) {
+    private void staged(long bytes, MemorySegment destination, Function<MemorySegment, MemorySegment> build) {
         Buffer b = free.poll();
         if (b == null || b.segment().byteSize() < bytes + PAGE) {
             if (b != null) {
@@ -149,12 +159,16 @@ final class StagedWrites implements AutoCloseable {
             Arena arena = Arena.ofShared();
             b = new Buffer(arena, arena.allocate(Math.max(bytes, 2 * chunkBytes) + PAGE, PAGE));
         }
+        Buffer taken = b;
+        MemorySegment built;
         try {
             long shift = Math.floorMod(destination.address() - b.segment().address(), PAGE);
-            work.accept(b.segment().asSlice(shift, bytes));
-        } finally {
-            free.push(b);
+            built = build.apply(b.segment().asSlice(shift, bytes));
+        } catch (RuntimeException | Error e) {
+            free.push(taken);
+            throw e;
         }
+        writes.write(destination, built, () -> free.push(taken));
     }
 
     /** {@code target}, a view of the batch's grouped output, as the same view of the batch's buffer. */
