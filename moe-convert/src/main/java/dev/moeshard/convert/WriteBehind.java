@@ -13,11 +13,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Positional writes into an output ({@link ShardedCheckpointWriter#writeViaFile}) handed to threads of their own, so
  * that a copy thread builds its next buffer while the disk takes the last one: a write straight to disk waits for the
- * device, during which the core would otherwise idle. At most a few writes wait at once, so that buffers do not pile
- * up ahead of a slow disk; a copy thread that would exceed that waits for one to finish.
+ * device, during which the core would otherwise idle, and several such writes in flight keep the device's queue
+ * full. At most a few writes wait at once, so that buffers do not pile up ahead of a slow disk; a copy thread that
+ * would exceed that waits for one to finish.
  */
 final class WriteBehind implements AutoCloseable {
-    private static final int THREADS = 2;
+    /** Enough for the device's queue: a direct write waits for the device, and buffered ones take turns anyway. */
+    private static final int MAX_THREADS = 16;
     private static final AtomicInteger POOLS = new AtomicInteger();
 
     private final ShardedCheckpointWriter out;
@@ -31,7 +33,7 @@ final class WriteBehind implements AutoCloseable {
         this.inFlight = new Semaphore(inFlight);
         int pool = POOLS.incrementAndGet();
         AtomicInteger number = new AtomicInteger();
-        this.threads = Executors.newFixedThreadPool(THREADS, task -> {
+        this.threads = Executors.newFixedThreadPool(Math.min(inFlight, MAX_THREADS), task -> {
             Thread t = new Thread(task, "moeshard-write-behind-" + pool + "-" + number.incrementAndGet());
             t.setDaemon(true);
             return t;
