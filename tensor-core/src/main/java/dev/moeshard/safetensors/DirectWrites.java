@@ -25,7 +25,13 @@ import org.slf4j.LoggerFactory;
  * blocks it may share with its neighbours, which are written through the page cache by every writer; the kernel
  * writes back and drops any page cache page of a range it writes directly, so that what was written before through
  * the mapping or the page cache stays coherent. File systems without direct I/O (tmpfs, some network file systems)
- * get none, and every write goes through the page cache as before; so does {@code -Dmoeshard.directWrites=false}.
+ * get none, and every write goes through the page cache as before.
+ *
+ * <p>Where the job waits on the disk rather than on the CPU, the page cache is the better way: on the 16-core GPU
+ * host, whose disk bounds the job, direct writes were 3–13% slower warm and 10–13% slower cold than buffered ones,
+ * against 2.5 × faster on the 2-core VM (benchmarks/RESULTS.md). So by default ({@code -Dmoeshard.directWrites=auto})
+ * only a process with at most {@value #MAX_AUTO_PROCESSORS} processors writes directly; {@code true} or
+ * {@code false} decides for every machine.
  */
 final class DirectWrites implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DirectWrites.class);
@@ -34,6 +40,8 @@ final class DirectWrites implements AutoCloseable {
     private static final long MIN_BYTES = 256 * 1024;
     /** The alignment the callers' buffers keep with the file: a page (see StagedWrites in moe-convert). */
     private static final long PAGE = 4096;
+    /** The most processors with which {@code auto} writes directly: where the CPU, not the disk, bounds a job. */
+    static final int MAX_AUTO_PROCESSORS = 4;
 
     private final FileChannel channel;
     private final long block;
@@ -43,9 +51,9 @@ final class DirectWrites implements AutoCloseable {
         this.block = block;
     }
 
-    /** Direct writes to {@code file}, or null where its file system has none or they are switched off. */
+    /** Direct writes to {@code file}, or null where its file system has none or they are not chosen. */
     static DirectWrites open(Path file) {
-        if (!Boolean.parseBoolean(System.getProperty(PROPERTY, "true"))) {
+        if (!chosen(System.getProperty(PROPERTY, "auto"), Runtime.getRuntime().availableProcessors())) {
             return null;
         }
         try {
@@ -58,6 +66,22 @@ final class DirectWrites implements AutoCloseable {
             LOG.debug("{}: no direct writes ({}); writes go through the page cache", file, e.getMessage());
             return null;
         }
+    }
+
+    /**
+     * Whether {@code setting} ({@code true}, {@code false} or {@code auto}) asks for direct writes on a machine of
+     * {@code processors} processors.
+     *
+     * @throws IllegalArgumentException for any other setting, naming the property
+     */
+    static boolean chosen(String setting, int processors) {
+        return switch (setting) {
+            case "true" -> true;
+            case "false" -> false;
+            case "auto" -> processors <= MAX_AUTO_PROCESSORS;
+            default -> throw new IllegalArgumentException("system property " + PROPERTY + " must be true, false or "
+                    + "auto, got '" + setting + "'");
+        };
     }
 
     /**

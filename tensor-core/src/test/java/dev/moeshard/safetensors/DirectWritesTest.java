@@ -2,7 +2,10 @@ package dev.moeshard.safetensors;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.moeshard.tensor.DType;
@@ -14,6 +17,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,6 +30,23 @@ import org.junit.jupiter.api.io.TempDir;
 class DirectWritesTest {
     @TempDir
     Path dir;
+    private String setting;
+
+    /** Direct writes chosen on any machine (by default only few processors write directly), put back after. */
+    @BeforeEach
+    void chooseDirectWrites() {
+        setting = System.getProperty(DirectWrites.PROPERTY);
+        System.setProperty(DirectWrites.PROPERTY, "true");
+    }
+
+    @AfterEach
+    void restoreTheSetting() {
+        if (setting == null) {
+            System.clearProperty(DirectWrites.PROPERTY);
+        } else {
+            System.setProperty(DirectWrites.PROPERTY, setting);
+        }
+    }
 
     /** Page-aligned memory whose byte {@code at} starts at the same offset within a page as {@code like}. */
     private static MemorySegment alignedLike(Arena arena, MemorySegment like, long bytes) {
@@ -89,16 +111,21 @@ class DirectWritesTest {
 
     @Test
     void theSwitchTurnsDirectWritesOff() {
-        String before = System.getProperty(DirectWrites.PROPERTY);
         System.setProperty(DirectWrites.PROPERTY, "false");
-        try {
-            assertNull(DirectWrites.open(dir));
-        } finally {
-            if (before == null) {
-                System.clearProperty(DirectWrites.PROPERTY);
-            } else {
-                System.setProperty(DirectWrites.PROPERTY, before);
-            }
-        }
+        assertNull(DirectWrites.open(dir));
+    }
+
+    /** By default only a machine whose CPU bounds the job writes directly; true and false decide for any machine. */
+    @Test
+    void autoWritesDirectlyOnFewProcessorsOnly() {
+        assertTrue(DirectWrites.chosen("auto", 2));
+        assertTrue(DirectWrites.chosen("auto", DirectWrites.MAX_AUTO_PROCESSORS));
+        assertFalse(DirectWrites.chosen("auto", 16));
+        assertTrue(DirectWrites.chosen("true", 16));
+        assertFalse(DirectWrites.chosen("false", 2));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> DirectWrites.chosen("yes", 2));
+        assertTrue(e.getMessage().contains(DirectWrites.PROPERTY) && e.getMessage().contains("'yes'"),
+                e.getMessage());
     }
 }
