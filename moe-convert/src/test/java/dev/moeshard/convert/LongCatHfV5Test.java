@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.safetensors.Checkpoint;
+import dev.moeshard.tensor.Tensor;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
@@ -91,6 +92,28 @@ class LongCatHfV5Test {
         Path deepep = dir.resolve("deepep");
         MoeConvert.toGrouped(ToGroupedRequest.of(IN, deepep));
         CheckpointFiles.assertSameTensors(deepep, regrouped);
+    }
+
+    /** Converted to another dtype, the identity rows are converted with the routed ones: F32 of each BF16 value. */
+    @Test
+    void theIdentityRowsTakeTheDtypeOfTheRoutedOnes(@TempDir Path dir) {
+        Path out = dir.resolve("v5-f32");
+        MoeConvert.toGrouped(ToGroupedRequest.of(IN, out).withLayout(GroupedLayout.HF_V5)
+                .withDtype(dev.moeshard.tensor.DType.F32));
+        try (Checkpoint h = Checkpoint.open(IN); Checkpoint g = Checkpoint.open(out)) {
+            Tensor gateUp = g.tensor("model.layers.1.mlp.experts.gate_up_proj");
+            assertEquals(dev.moeshard.tensor.DType.F32, gateUp.dtype());
+            for (int e = ROUTED; e < ROUTED + IDENTITY; e++) {
+                Tensor gate = h.tensor("model.layers.1.mlp.experts." + e + ".gate_proj.weight");
+                Tensor up = h.tensor("model.layers.1.mlp.experts." + e + ".up_proj.weight");
+                for (long i = 0; i < gate.size(0); i += 7) {
+                    for (long c = 0; c < gate.size(1); c += 5) {
+                        assertEquals(gate.getDouble(i, c), gateUp.getDouble(e, i, c), "gate " + e);
+                        assertEquals(up.getDouble(i, c), gateUp.getDouble(e, gate.size(0) + i, c), "up " + e);
+                    }
+                }
+            }
+        }
     }
 
     /** A checkpoint that never saved the identity experts' rows gets zeros there, and says so. */
