@@ -44,11 +44,9 @@ final class DirectWrites implements AutoCloseable {
     static final int MAX_AUTO_PROCESSORS = 4;
 
     private final FileChannel channel;
-    private final long block;
 
-    private DirectWrites(FileChannel channel, long block) {
+    private DirectWrites(FileChannel channel) {
         this.channel = channel;
-        this.block = block;
     }
 
     /** Direct writes to {@code file}, or null where its file system has none or they are not chosen. */
@@ -57,11 +55,12 @@ final class DirectWrites implements AutoCloseable {
             return null;
         }
         try {
+            // Pieces are cut at pages, which are whole blocks of any file system whose block divides a page.
             long block = Files.getFileStore(file).getBlockSize();
             if (block <= 0 || block > PAGE || PAGE % block != 0) {
                 return null;
             }
-            return new DirectWrites(FileChannel.open(file, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT), block);
+            return new DirectWrites(FileChannel.open(file, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT));
         } catch (IOException | UnsupportedOperationException e) {
             LOG.debug("{}: no direct writes ({}); writes go through the page cache", file, e.getMessage());
             return null;
@@ -86,13 +85,13 @@ final class DirectWrites implements AutoCloseable {
 
     /**
      * The part of a write of {@code bytes} at file offset {@code position} that goes straight to disk, as offsets
-     * [start, end) within {@code bytes}: whole blocks that start at a block boundary in memory too; empty (start ==
-     * end) when none does or they are too few.
+     * [start, end) within {@code bytes}: whole pages of the file that start at a page boundary in memory too; empty
+     * (start == end) when none does or they are too few.
      */
     long[] directPart(long position, MemorySegment bytes) {
-        long start = Math.floorMod(-position, block);
-        long end = start + (bytes.byteSize() - start) / block * block;
-        if (end - start < MIN_BYTES || (bytes.address() + start) % block != 0) {
+        long start = Math.floorMod(-position, PAGE);
+        long end = start + Math.max(0, bytes.byteSize() - start) / PAGE * PAGE;
+        if (end - start < MIN_BYTES || (bytes.address() + start) % PAGE != 0) {
             return new long[] {0, 0};
         }
         return new long[] {start, end};

@@ -139,6 +139,8 @@ public final class SafetensorsWriter implements AutoCloseable {
     private final WrittenChecksums checksums;
     /** The whole blocks of {@link #writeViaFile}'s writes, straight to disk; null without direct I/O. */
     private final DirectWrites direct;
+    /** Set once a direct write has failed: the rest go through the page cache. */
+    private volatile boolean directFailed;
     private List<Integer> blockChecksums;
     private boolean committed;
     private boolean closed;
@@ -373,11 +375,11 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
         long position = region.address() - mapping.address();
         checksums.wrote(position, bytes); // while the bytes are still in this thread's cache
-        long[] straight = direct == null ? new long[] {0, 0} : direct.directPart(position, bytes);
+        long[] straight = direct == null || directFailed ? new long[] {0, 0} : direct.directPart(position, bytes);
         try {
             if (straight[1] > straight[0]) {
                 writeBuffered(position, bytes.asSlice(0, straight[0]));
-                direct.write(position + straight[0], bytes.asSlice(straight[0], straight[1] - straight[0]));
+                writeDirect(position + straight[0], bytes.asSlice(straight[0], straight[1] - straight[0]));
                 writeBuffered(position + straight[1], bytes.asSlice(straight[1]));
             } else {
                 writeBuffered(position, bytes);
@@ -385,6 +387,23 @@ public final class SafetensorsWriter implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(target + ": cannot write " + bytes.byteSize() + " bytes at " + position + ": "
                     + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * {@code bytes} straight to disk at {@code position}, or, where the device refuses a direct write (a block larger
+     * than the file system said), through the page cache, as every later write of this file then is.
+     */
+    private void writeDirect(long position, MemorySegment bytes) throws IOException {
+        try {
+            direct.write(position, bytes);
+        } catch (IOException e) {
+            if (!directFailed) {
+                directFailed = true;
+                LOG.debug("{}: a direct write of {} bytes at {} failed ({}); writing through the page cache", temp,
+                        bytes.byteSize(), position, e.getMessage());
+            }
+            writeBuffered(position, bytes);
         }
     }
 
