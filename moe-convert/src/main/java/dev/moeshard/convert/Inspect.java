@@ -7,7 +7,7 @@ import dev.moeshard.moe.MoeConfig;
 import dev.moeshard.moe.family.ModelFamily;
 import dev.moeshard.moe.parallel.ExpertRange;
 import dev.moeshard.safetensors.Checkpoint;
-import dev.moeshard.safetensors.TensorEntry;
+import dev.moeshard.safetensors.TensorSplit;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -55,11 +55,9 @@ final class Inspect {
             c.files().forEach(f -> files.add(ranks.ranks().size() == 1 ? f.getFileName().toString()
                     : f.getParent().getFileName() + "/" + f.getFileName()));
             rankLines.add(r.path().getFileName() + ": experts [" + r.range().start() + ", " + r.range().end() + ")");
+            tensors += countStored(c, dtypes);
             for (String key : c.keys()) {
-                TensorEntry e = c.entry(key);
-                dtypes.merge(e.dtype().name(), 1, Integer::sum);
-                bytes += e.byteSize();
-                tensors++;
+                bytes += c.entry(key).byteSize();
                 GroupedLayout.Key g = ranks.layout().parse(naming, key);
                 if (g != null && !ranks.isGroupedOnDisk()) {
                     layers.add(g.prefix() + "layers." + g.layer());
@@ -90,11 +88,10 @@ final class Inspect {
         ExpertSurvey survey = new ExpertSurvey(checkpoint, in.model());
         ExpertNaming naming = in.model().naming();
         Map<String, Integer> dtypes = new TreeMap<>();
+        int tensors = countStored(checkpoint, dtypes);
         long bytes = 0;
         for (String key : checkpoint.keys()) {
-            TensorEntry e = checkpoint.entry(key);
-            dtypes.merge(e.dtype().name(), 1, Integer::sum);
-            bytes += e.byteSize();
+            bytes += checkpoint.entry(key).byteSize();
         }
         List<String> layers = new ArrayList<>();
         Map<String, List<Integer>> missing = new LinkedHashMap<>();
@@ -122,8 +119,24 @@ final class Inspect {
                 in.model().family().modelType(), in.detectedFrom(), layout,
                 experts, in.model().config().hidden(), in.model().config().intermediate(), in.model().config().gated(),
                 layers, survey.projections().stream().map(naming::name).toList(), missing, dtypes,
-                checkpoint.keys().size(), survey.expertTensorCount(), bytes, problems,
+                tensors, survey.expertTensorCount(), bytes, problems,
                 QuantizedGroup.of(checkpoint), List.of());
+    }
+
+    /**
+     * Counts {@code c}'s tensors by dtype into {@code dtypes} as its files list them, and returns how many: a tensor
+     * read as its parts (LongCat's identity rows inside hf-v5 {@code gate_up_proj}) is one.
+     */
+    private static int countStored(Checkpoint c, Map<String, Integer> dtypes) {
+        int count = c.keys().size();
+        for (String key : c.keys()) {
+            dtypes.merge(c.entry(key).dtype().name(), 1, Integer::sum);
+        }
+        for (TensorSplit split : c.splits()) {
+            count -= split.parts().size() - 1;
+            dtypes.merge(split.whole().dtype().name(), 1 - split.parts().size(), Integer::sum);
+        }
+        return count;
     }
 
     /** How inspect names a grouped layout: hf-v5's forms say whose they are. */

@@ -70,6 +70,13 @@ class LongCatHfV5Test {
         InspectReport inspected = MoeConvert.inspect(out);
         assertTrue(inspected.valid(), inspected.problems().toString());
         assertEquals(ROUTED, inspected.numExperts());
+        try (Checkpoint h = Checkpoint.open(IN)) {
+            // as the file lists them: the input's tensors less the 8 identity ones inside gate_up_proj, and each
+            // layer's 24 expert tensors become 2
+            int expected = h.keys().size() - IDENTITY_KEYS.size() - 2 * (3 * ROUTED - 2);
+            assertEquals(expected, inspected.tensors());
+            assertEquals(java.util.Map.of("BF16", expected), inspected.dtypes());
+        }
     }
 
     /**

@@ -41,6 +41,8 @@ public final class Checkpoint implements AutoCloseable {
     private final Map<Path, SafetensorsFile> mapped = new HashMap<>();
     /** Each file's modification time when its header was read, to tell a file changed under the conversion. */
     private final Map<Path, FileTime> modified = new HashMap<>();
+    /** The tensors of the files handed out as their parts ({@link #split}). */
+    private final List<TensorSplit> splits = new ArrayList<>();
     private boolean closed;
 
     private Checkpoint(Path path, SafetensorsIndex index, List<SafetensorsHeader> headers,
@@ -202,7 +204,14 @@ public final class Checkpoint implements AutoCloseable {
         }
         Checkpoint out = new Checkpoint(path, index, described, union(described));
         out.modified.putAll(modified);
+        out.splits.addAll(this.splits);
+        out.splits.addAll(splits);
         return out;
+    }
+
+    /** The tensors of the files that this checkpoint hands out as their parts ({@link #split}); none when opened. */
+    public List<TensorSplit> splits() {
+        return List.copyOf(splits);
     }
 
     // ------------------------------------------------------------------------------------------------ accessors
