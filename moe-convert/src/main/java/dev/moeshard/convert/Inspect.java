@@ -1,6 +1,7 @@
 package dev.moeshard.convert;
 
 import dev.moeshard.moe.ExpertNaming;
+import dev.moeshard.moe.FusedExperts;
 import dev.moeshard.moe.GroupedLayout;
 import dev.moeshard.moe.GroupedLayoutDetection;
 import dev.moeshard.moe.MoeConfig;
@@ -103,11 +104,24 @@ final class Inspect {
                 missing.put(name, absent);
             }
         }
-        if (in.model().family().layout() == ModelFamily.Layout.GROUPED_ON_DISK) {
+        int grouped = 0; // expert tensors that hold every expert: fused by transformers 5, or the family's own
+        boolean groupedOnDisk = in.model().family().layout() == ModelFamily.Layout.GROUPED_ON_DISK;
+        for (String key : groupedOnDisk ? List.<String>of() : checkpoint.keys()) {
+            // transformers 5's fused experts ([E, 2I, H] gate_up_proj, [E, H, I] down_proj) hold every expert
+            FusedExperts f = FusedExperts.parse(naming, key, checkpoint.entry(key).shape().length);
+            if (f != null) {
+                grouped++;
+                if (!layers.contains(f.layerPath())) {
+                    layers.add(f.layerPath());
+                }
+            }
+        }
+        if (groupedOnDisk) {
             // grouped on disk: a layer is where its expert tensors are, before the expert path
             String path = "." + naming.segment() + ".";
             checkpoint.keys().stream().filter(k -> k.contains(path)).map(k -> k.substring(0, k.indexOf(path)))
                     .distinct().forEach(layers::add);
+            grouped += (int) checkpoint.keys().stream().filter(in.model().family()::isOnDiskExpertKey).count();
         }
         int experts = in.model().config().numExperts();
         List<String> problems = new ArrayList<>(survey.problems(ExpertRange.all(experts), null));
@@ -119,7 +133,7 @@ final class Inspect {
                 in.model().family().modelType(), in.detectedFrom(), layout,
                 experts, in.model().config().hidden(), in.model().config().intermediate(), in.model().config().gated(),
                 layers, survey.projections().stream().map(naming::name).toList(), missing, dtypes,
-                tensors, survey.expertTensorCount(), bytes, problems,
+                tensors, survey.expertTensorCount() + grouped, bytes, problems,
                 QuantizedGroup.of(checkpoint), List.of());
     }
 

@@ -54,6 +54,24 @@ class InspectTest {
         assertEquals("gpt_oss", r.family());
         assertEquals(8, r.numExperts());
         assertEquals("gpt-oss grouped", r.layout());
+        assertEquals(List.of("model.layers.0", "model.layers.1"), r.expertLayers());
+        assertEquals(2 * 4, r.expertTensors()); // gate_up_proj, down_proj and their biases
+    }
+
+    /**
+     * A checkpoint as transformers 5 saves it with {@code save_original_format=False} (here the hf-v5 output without
+     * the manifest that marks it grouped) reports its layers and its fused expert tensors, two a layer.
+     */
+    @Test
+    void aTransformersV5CheckpointShowsItsLayersAndFusedExperts(@TempDir Path dir) throws java.io.IOException {
+        Path v5 = dir.resolve("v5");
+        MoeConvert.toGrouped(ToGroupedRequest.of(Fixtures.of("qwen3_moe"), v5).withLayout(GroupedLayout.HF_V5));
+        java.nio.file.Files.delete(v5.resolve(GroupedManifest.FILE_NAME));
+        InspectReport r = MoeConvert.inspect(v5);
+        assertEquals("hf-v5 (transformers v5 fused)", r.layout());
+        assertEquals(List.of("model.layers.0", "model.layers.1"), r.expertLayers());
+        assertEquals(2 * 2, r.expertTensors());
+        assertTrue(r.valid(), r.problems().toString());
     }
 
     /** Its deepep output, its tensors renamed, is still that layout, on one rank as on several. */
