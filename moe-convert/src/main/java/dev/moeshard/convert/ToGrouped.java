@@ -424,9 +424,25 @@ final class ToGrouped implements StagedJob {
         plan.groupedKeys().stream().filter(out::holds).forEach(key -> grouped.put(key, out.tensor(key)));
         Map<String, Tensor> targets = adapter.writeThroughTargets(grouped, unit.range());
         Map<String, Tensor> hf = in.checkpoint().tensors();
+        // What the adapter writes after the experts: only the inputs that feed this unit's other tensors, not the
+        // experts' weights, which the layers are copied from, nor what feeds other units' tensors, left unread.
+        Set<String> held = new LinkedHashSet<>(planned);
+        held.removeIf(key -> !out.holds(key));
+        Map<String, Tensor> rest = new LinkedHashMap<>();
+        hf.forEach((key, value) -> {
+            if (!feeds.isExpertWeight(key) && feeds.feeds(key, unit.range(), held)) {
+                rest.put(key, value);
+            }
+        });
+        // A layer's other tensors (attention, norms, shared experts) are read ahead with its experts, so that a cold
+        // run does not read them one by one at the end.
+        Map<String, List<Tensor>> restOfLayer = new HashMap<>();
+        rest.forEach((key, value) -> restOfLayer.computeIfAbsent(LayerReadAhead.layerOf(key), k -> new ArrayList<>())
+                .add(value));
         try (StagedWrites staged = new StagedWrites(engine, out);
              LayerReadAhead<ExpertSurvey.Layer> layers = new LayerReadAhead<>(survey.layers(),
-                     layer -> layer.prefix() + "layers." + layer.layer(), layer -> sourcesOf(layer, targets, hf))) {
+                     layer -> layer.prefix() + "layers." + layer.layer(),
+                     layer -> sourcesOf(layer, targets, hf, restOfLayer))) {
             ExpertNaming naming = in.model().naming();
             DequantizedExperts fp8Experts = new DequantizedExperts(staged);
             for (ExpertSurvey.Layer layer : layers) {
@@ -478,17 +494,8 @@ final class ToGrouped implements StagedJob {
                 progress.step("layer " + layer.prefix() + "layers." + layer.layer() + " (" + experts
                         + " expert tensors)", bytes);
             }
-            // Everything else this unit holds, written as the adapter emits it, so that no converted tensor waits in
-            // memory. The adapter sees only the inputs that feed this unit's other tensors: the experts' weights were
-            // copied above, and what feeds other units' tensors is left unread.
-            Set<String> held = new LinkedHashSet<>(planned);
-            held.removeIf(key -> !out.holds(key));
-            Map<String, Tensor> rest = new LinkedHashMap<>();
-            hf.forEach((key, value) -> {
-                if (!feeds.isExpertWeight(key) && feeds.feeds(key, unit.range(), held)) {
-                    rest.put(key, value);
-                }
-            });
+            // Everything else this unit holds (rest), written as the adapter emits it, so that no converted tensor
+            // waits in memory.
             FromHfOptions options = FromHfOptions.defaults().withMesh(unit.mesh()).withOutputDtype(request.dtype())
                     .withKeepFp8(request.keepFp8());
             if (!request.keepFp8()) {
@@ -511,8 +518,12 @@ final class ToGrouped implements StagedJob {
         }
     }
 
-    /** The inputs {@code layer}'s expert copies read for this unit: each target's weight and its scale, if any. */
-    private List<Tensor> sourcesOf(ExpertSurvey.Layer layer, Map<String, Tensor> targets, Map<String, Tensor> hf) {
+    /**
+     * The inputs {@code layer}'s copies read for this unit: each target's weight and its scale, if any, and the
+     * layer's other tensors ({@code restOfLayer}), which the unit writes after the experts.
+     */
+    private List<Tensor> sourcesOf(ExpertSurvey.Layer layer, Map<String, Tensor> targets, Map<String, Tensor> hf,
+                                   Map<String, List<Tensor>> restOfLayer) {
         List<Tensor> sources = new ArrayList<>();
         for (String key : survey.keysOf(layer)) {
             if (targets.containsKey(key)) {
@@ -520,6 +531,7 @@ final class ToGrouped implements StagedJob {
                 sources.add(hf.get(key + Fp8BlockDequantizer.SCALE_SUFFIX));
             }
         }
+        sources.addAll(restOfLayer.getOrDefault(layer.prefix() + "layers." + layer.layer(), List.of()));
         return sources;
     }
 

@@ -106,6 +106,25 @@ class EveryJobReadsAheadTest {
         }
     }
 
+    /**
+     * to-grouped of per-expert tensors writes a layer's other tensors (attention, norms, the router) after every
+     * expert, and asks for them ahead with that layer's experts, not one by one at the end.
+     */
+    @org.junit.jupiter.api.Test
+    void toGroupedAsksForALayersOtherTensorsWithItsExperts(@TempDir Path dir) {
+        asked.clear();
+        toGrouped(ToGroupedRequest.of(QWEN3_MOE, dir.resolve("out")));
+        try (Checkpoint c = Checkpoint.open(QWEN3_MOE)) {
+            List<String> others = c.keys().stream().filter(k -> k.contains("layers.1.") && !k.contains(".experts."))
+                    .toList();
+            assertFalse(others.isEmpty());
+            for (String key : others) {
+                assertTrue(asked(c.fileOf(key), c.fileOffsetOf(key), c.entry(key).byteSize()),
+                        key + " was not asked for ahead");
+            }
+        }
+    }
+
     private static Arguments job(String name, Function<Path, Job> ready) {
         return Arguments.of(Named.of(name, ready));
     }
