@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.SequencedSet;
 import java.util.Set;
 import java.util.function.IntPredicate;
 
@@ -435,10 +436,19 @@ final class ToGrouped implements StagedJob {
             }
         });
         // A layer's other tensors (attention, norms, shared experts) are read ahead with its experts, so that a cold
-        // run does not read them one by one at the end.
+        // run does not read them one by one at the end; those outside every expert layer (embeddings, dense layers,
+        // the final norm) with the last one, right before the rest is written.
+        SequencedSet<String> expertLayers = new LinkedHashSet<>();
+        survey.layers().forEach(layer -> expertLayers.add(layer.prefix() + "layers." + layer.layer()));
+        String lastLayer = expertLayers.isEmpty() ? null : expertLayers.reversed().getFirst();
         Map<String, List<Tensor>> restOfLayer = new HashMap<>();
-        rest.forEach((key, value) -> restOfLayer.computeIfAbsent(LayerReadAhead.layerOf(key), k -> new ArrayList<>())
-                .add(value));
+        rest.forEach((key, value) -> {
+            String layer = LayerReadAhead.layerOf(key);
+            String readWith = expertLayers.contains(layer) ? layer : lastLayer;
+            if (readWith != null) {
+                restOfLayer.computeIfAbsent(readWith, k -> new ArrayList<>()).add(value);
+            }
+        });
         try (StagedWrites staged = new StagedWrites(engine, out);
              LayerReadAhead<ExpertSurvey.Layer> layers = new LayerReadAhead<>(survey.layers(),
                      layer -> layer.prefix() + "layers." + layer.layer(),
