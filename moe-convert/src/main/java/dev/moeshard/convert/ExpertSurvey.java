@@ -17,6 +17,8 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.SequencedMap;
+import java.util.SequencedSet;
 import java.util.Set;
 
 /**
@@ -26,11 +28,16 @@ import java.util.Set;
  */
 final class ExpertSurvey {
     /** One MoE layer: the key prefix before {@code layers.} and the layer number. */
-    record Layer(String prefix, int layer) {}
+    record Layer(String prefix, int layer) {
+        /** {@code {prefix}layers.{layer}}: the path of the decoder layer, as {@link LayerReadAhead#layerOf} gives it. */
+        String path() {
+            return prefix + "layers." + layer;
+        }
+    }
 
     private final Checkpoint checkpoint;
     private final DetectedModel model;
-    private final Map<Layer, List<ExpertKey>> expertsByLayer = new LinkedHashMap<>();
+    private final SequencedMap<Layer, List<ExpertKey>> expertsByLayer = new LinkedHashMap<>();
 
     ExpertSurvey(Checkpoint checkpoint, DetectedModel model) {
         this.checkpoint = checkpoint;
@@ -45,8 +52,8 @@ final class ExpertSurvey {
     }
 
     /** The layers that have per-expert tensors, in checkpoint order. */
-    Set<Layer> layers() {
-        return expertsByLayer.keySet();
+    SequencedSet<Layer> layers() {
+        return expertsByLayer.sequencedKeySet();
     }
 
     /** The per-expert keys of {@code layer}, in checkpoint order. */

@@ -258,10 +258,10 @@ final class GroupedToGrouped implements StagedJob {
     private List<RankUnit> units(IntPredicate planned) {
         List<RankUnit> units = new ArrayList<>();
         int experts = ranks.model().config().numExperts();
+        IdentityExpertRows identityRows = IdentityExpertRows.of(ranks.model(), request.layout());
         for (int rank : request.ranks().ranks().stream().filter(planned::test).toList()) {
             DeviceMesh mesh = request.ranks().mesh(rank);
             ExpertRange range = ExpertRange.forMesh(mesh, experts);
-            IdentityExpertRows identityRows = IdentityExpertRows.of(ranks.model(), request.layout());
             if (identityRows == null) {
                 units.add(new RankUnit(rank, mesh, range, specs(range), request.ranks().subdirectory(rank)));
             } else {

@@ -97,7 +97,7 @@ final class Inspect {
         List<String> layers = new ArrayList<>();
         Map<String, List<Integer>> missing = new LinkedHashMap<>();
         for (ExpertSurvey.Layer layer : survey.layers()) {
-            String name = layer.prefix() + "layers." + layer.layer();
+            String name = layer.path();
             layers.add(name);
             List<Integer> absent = survey.absentExperts(layer);
             if (!absent.isEmpty()) {

@@ -21,11 +21,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.SequencedSet;
 import java.util.Set;
 import java.util.function.IntPredicate;
 
@@ -425,33 +425,11 @@ final class ToGrouped implements StagedJob {
         plan.groupedKeys().stream().filter(out::holds).forEach(key -> grouped.put(key, out.tensor(key)));
         Map<String, Tensor> targets = adapter.writeThroughTargets(grouped, unit.range());
         Map<String, Tensor> hf = in.checkpoint().tensors();
-        // What the adapter writes after the experts: only the inputs that feed this unit's other tensors, not the
-        // experts' weights, which the layers are copied from, nor what feeds other units' tensors, left unread.
-        Set<String> held = new LinkedHashSet<>(planned);
-        held.removeIf(key -> !out.holds(key));
-        Map<String, Tensor> rest = new LinkedHashMap<>();
-        hf.forEach((key, value) -> {
-            if (!feeds.isExpertWeight(key) && feeds.feeds(key, unit.range(), held)) {
-                rest.put(key, value);
-            }
-        });
-        // A layer's other tensors (attention, norms, shared experts) are read ahead with its experts, so that a cold
-        // run does not read them one by one at the end; those outside every expert layer (embeddings, dense layers,
-        // the final norm) with the last one, right before the rest is written.
-        SequencedSet<String> expertLayers = new LinkedHashSet<>();
-        survey.layers().forEach(layer -> expertLayers.add(layer.prefix() + "layers." + layer.layer()));
-        String lastLayer = expertLayers.isEmpty() ? null : expertLayers.reversed().getFirst();
-        Map<String, List<Tensor>> restOfLayer = new HashMap<>();
-        rest.forEach((key, value) -> {
-            String layer = LayerReadAhead.layerOf(key);
-            String readWith = expertLayers.contains(layer) ? layer : lastLayer;
-            if (readWith != null) {
-                restOfLayer.computeIfAbsent(readWith, k -> new ArrayList<>()).add(value);
-            }
-        });
+        Map<String, Tensor> rest = restOf(unit, hf, planned, out);
+        Map<String, List<Tensor>> restOfLayer = readWithLayers(rest);
         try (StagedWrites staged = new StagedWrites(engine, out);
              LayerReadAhead<ExpertSurvey.Layer> layers = new LayerReadAhead<>(survey.layers(),
-                     layer -> layer.prefix() + "layers." + layer.layer(),
+                     layer -> layer.path(),
                      layer -> sourcesOf(layer, targets, hf, restOfLayer))) {
             ExpertNaming naming = in.model().naming();
             DequantizedExperts fp8Experts = new DequantizedExperts(staged);
@@ -501,7 +479,7 @@ final class ToGrouped implements StagedJob {
                 out.startWriteBack(groupedOutputs.stream().map(Tensor::segment).toList());
                 layerKeys.forEach(key -> MappedPages.release(hf.get(key)));
                 groupedOutputs.forEach(MappedPages::release);
-                progress.step("layer " + layer.prefix() + "layers." + layer.layer() + " (" + experts
+                progress.step("layer " + layer.path() + " (" + experts
                         + " expert tensors)", bytes);
             }
             // Everything else this unit holds (rest), written as the adapter emits it, so that no converted tensor
@@ -529,6 +507,44 @@ final class ToGrouped implements StagedJob {
     }
 
     /**
+     * What the adapter writes after the experts: only the inputs that feed this unit's other tensors of
+     * {@code planned}, not the experts' weights, which the layers are copied from, nor what feeds other units'
+     * tensors, left unread.
+     */
+    private Map<String, Tensor> restOf(RankUnit unit, Map<String, Tensor> hf, Set<String> planned,
+                                       ShardedCheckpointWriter out) {
+        Set<String> held = new LinkedHashSet<>(planned);
+        held.removeIf(key -> !out.holds(key));
+        Map<String, Tensor> rest = new LinkedHashMap<>();
+        hf.forEach((key, value) -> {
+            if (!feeds.isExpertWeight(key) && feeds.feeds(key, unit.range(), held)) {
+                rest.put(key, value);
+            }
+        });
+        return rest;
+    }
+
+    /**
+     * {@code rest} by the expert layer it is read ahead with: a layer's other tensors (attention, norms, shared
+     * experts) with its experts, so that a cold run does not read them one by one at the end; those outside every
+     * expert layer (embeddings, dense layers, the final norm) with the last one, right before the rest is written.
+     */
+    private Map<String, List<Tensor>> readWithLayers(Map<String, Tensor> rest) {
+        Set<String> expertLayers = new HashSet<>();
+        survey.layers().forEach(layer -> expertLayers.add(layer.path()));
+        String lastLayer = survey.layers().isEmpty() ? null : survey.layers().getLast().path();
+        Map<String, List<Tensor>> byLayer = new HashMap<>();
+        rest.forEach((key, value) -> {
+            String layer = LayerReadAhead.layerOf(key);
+            String readWith = expertLayers.contains(layer) ? layer : lastLayer;
+            if (readWith != null) {
+                byLayer.computeIfAbsent(readWith, k -> new ArrayList<>()).add(value);
+            }
+        });
+        return byLayer;
+    }
+
+    /**
      * The inputs {@code layer}'s copies read for this unit: each target's weight and its scale, if any, and the
      * layer's other tensors ({@code restOfLayer}), which the unit writes after the experts.
      */
@@ -541,7 +557,7 @@ final class ToGrouped implements StagedJob {
                 sources.add(hf.get(key + Fp8BlockDequantizer.SCALE_SUFFIX));
             }
         }
-        sources.addAll(restOfLayer.getOrDefault(layer.prefix() + "layers." + layer.layer(), List.of()));
+        sources.addAll(restOfLayer.getOrDefault(layer.path(), List.of()));
         return sources;
     }
 
