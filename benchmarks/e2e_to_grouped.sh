@@ -3,6 +3,8 @@
 #   to-grouped             against `cp -r` of the same directory followed by `sync` (moeshard fsyncs its output, cp
 #                          does not), from a warm page cache and from a cold one (caches dropped; needs root);
 #   to-grouped --device D  for each device of DEVICES, against the CPU run;
+#   the disk's floor       writing as many bytes straight to the disk (benchmarks/disk_floor.py), and cold, reading the
+#                          input at the same time: what no file-to-file job on this disk can beat;
 #   PyTorch                the same file-to-file job (benchmarks/pytorch_to_grouped.py), where torch and safetensors
 #                          import.
 # Each job runs REPS times per state, alternating with the others; the best time of each is compared, and the peak RSS
@@ -98,6 +100,10 @@ for rep in $(seq "$reps"); do
       start=$(date +%s%N); cat "$in"/* > /dev/null; end=$(date +%s%N)
       record "$state" "read-input-alone" "$(awk -v ns=$((end - start)) 'BEGIN {printf "%.2f", ns / 1e9}')" 0
     fi
+    # the disk's floor: writing as many bytes straight to it, while (cold) the input is read as well
+    prepare "$state"
+    record "$state" "disk-floor" "$(python3 "$scripts/disk_floor.py" "$work" "$input_bytes" \
+        $([ "$state" = cold ] && echo "$in"))" 0
     for device in $devices; do
       rm -rf "$out"; prepare "$state"
       read -r _ seconds _ kib _ < <(python3 "$scripts/timed.py" run "$java" "${flags[@]}" -jar "$cli" to-grouped \
@@ -142,6 +148,10 @@ for state in ("warm", "cold"):
             extra = f", {t / cpu:.2f} x the CPU run"
         if job == "read-input-alone":
             print(f"  reading the input alone: {t:.2f} s, {t / cp:.2f} x cp -r + sync")
+            continue
+        if job == "disk-floor":
+            what = "reading the input while writing as many bytes" if state == "cold" else "writing as many bytes"
+            print(f"  the disk's floor ({what} straight to it): {t:.2f} s, {t / cp:.2f} x cp -r + sync")
             continue
         if job == "pytorch" and cpu:
             extra = f", moeshard (cpu) is {t / cpu:.2f} x faster"

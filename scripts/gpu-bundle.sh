@@ -83,5 +83,5 @@ chmod +x "$out/run-cpu-compare.sh"
 
 # The end-to-end yardstick, the repository's own script: it finds the runtime and jars beside it.
 cp benchmarks/e2e_to_grouped.sh "$out/run-e2e.sh"
-cp benchmarks/timed.py benchmarks/pytorch_to_grouped.py "$out/"
+cp benchmarks/timed.py benchmarks/pytorch_to_grouped.py benchmarks/disk_floor.py "$out/"
 du -sh "$out"
