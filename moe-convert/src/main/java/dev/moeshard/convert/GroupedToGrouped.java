@@ -334,7 +334,7 @@ final class GroupedToGrouped implements StagedJob {
                 continue;
             }
             // A rank with no experts gets no grouped tensors, as the adapter emits none for an empty range.
-            if (range.count() == 0 || !layers.add(g.prefix() + "layers." + g.layer())) {
+            if (range.count() == 0 || !layers.add(g.layerPath())) {
                 continue;
             }
             for (String name : layout.tensorNames(config.gated())) {
@@ -379,7 +379,7 @@ final class GroupedToGrouped implements StagedJob {
                     progress.add(target.byteSize());
                     continue;
                 }
-                if (job.range().count() == 0 || !layers.add(g.prefix() + "layers." + g.layer())) {
+                if (job.range().count() == 0 || !layers.add(g.layerPath())) {
                     continue;
                 }
                 Map<String, Tensor> targets = new HashMap<>();
@@ -426,7 +426,7 @@ final class GroupedToGrouped implements StagedJob {
                     MappedPages.release(t);
                     bytes += t.byteSize();
                 }
-                progress.step("layer " + g.prefix() + "layers." + g.layer() + " (experts [" + job.range().start() + ", "
+                progress.step("layer " + g.layerPath() + " (experts [" + job.range().start() + ", "
                         + job.range().end() + "))", bytes);
             }
             IdentityExpertRows.writeZeros(zeroFilled, out, progress);

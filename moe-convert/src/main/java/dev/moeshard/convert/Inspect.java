@@ -61,7 +61,7 @@ final class Inspect {
                 bytes += c.entry(key).byteSize();
                 GroupedLayout.Key g = ranks.layout().parse(naming, key);
                 if (g != null && !ranks.isGroupedOnDisk()) {
-                    layers.add(g.prefix() + "layers." + g.layer());
+                    layers.add(g.layerPath());
                     expertTensors++;
                 } else if (ranks.isOnDiskExpertKey(key)) {
                     layers.add(key.substring(0, key.indexOf("." + naming.segment() + ".")));

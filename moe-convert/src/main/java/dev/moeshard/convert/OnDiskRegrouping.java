@@ -87,7 +87,7 @@ final class OnDiskRegrouping {
                         + Arrays.toString(got) + "; an output of to-grouped is read back in its layout only with its "
                         + GroupedManifest.FILE_NAME + " beside it");
             }
-            layers.computeIfAbsent(k.prefix() + "layers." + k.layer(), x -> new LinkedHashSet<>()).add(k.name());
+            layers.computeIfAbsent(k.layerPath(), x -> new LinkedHashSet<>()).add(k.name());
         }
         layers.forEach((layer, names) -> {
             if (!names.containsAll(own.tensorNames(config.gated()))) {
@@ -108,7 +108,7 @@ final class OnDiskRegrouping {
             GroupedLayout.Key k = own.parse(naming, e.getKey());
             if (k == null) {
                 specs.add(e.getValue().spec(e.getKey()));
-            } else if (layers.add(k.prefix() + "layers." + k.layer())) {
+            } else if (layers.add(k.layerPath())) {
                 DType dtype = e.getValue().view().dtype();
                 for (String name : target.tensorNames(config.gated())) {
                     specs.add(new TensorSpec(target.key(naming, k.prefix(), k.layer(), name), dtype,
@@ -156,7 +156,7 @@ final class OnDiskRegrouping {
                     progress.add(t.byteSize());
                     continue;
                 }
-                if (!layers.add(k.prefix() + "layers." + k.layer())) {
+                if (!layers.add(k.layerPath())) {
                     continue; // the layer's other own tensor, moved with the first
                 }
                 Map<String, Tensor> sources = new LinkedHashMap<>();
@@ -192,7 +192,7 @@ final class OnDiskRegrouping {
                     MappedPages.release(t);
                     bytes += t.byteSize();
                 }
-                progress.step("layer " + k.prefix() + "layers." + k.layer() + " (experts [" + range.start() + ", "
+                progress.step("layer " + k.layerPath() + " (experts [" + range.start() + ", "
                         + range.end() + ") into " + target.cliName() + ")", bytes);
             }
         }

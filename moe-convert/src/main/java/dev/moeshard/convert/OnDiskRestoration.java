@@ -58,7 +58,7 @@ final class OnDiskRestoration {
         ExpertNaming naming = ranks.model().naming();
         MoeConfig config = ranks.model().config();
         GroupedLayout.Key k = written.parse(naming, key);
-        String layer = k.prefix() + "layers." + k.layer();
+        String layer = k.layerPath();
         Map<String, List<Piece>> out = new LinkedHashMap<>();
         if (planned.contains(layer)) {
             return out;

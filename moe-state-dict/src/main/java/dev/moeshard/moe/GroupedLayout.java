@@ -244,5 +244,10 @@ public enum GroupedLayout {
     private static final Map<String, Pattern> PATTERNS = new ConcurrentHashMap<>();
 
     /** A parsed grouped key: the prefix before {@code layers.}, the layer and the tensor's key suffix. */
-    public record Key(String prefix, int layer, String name) {}
+    public record Key(String prefix, int layer, String name) {
+        /** The path of the decoder layer the key lies in: {@code model.layers.3} of {@code model.layers.3.mlp...}. */
+        public String layerPath() {
+            return prefix + "layers." + layer;
+        }
+    }
 }

@@ -34,7 +34,7 @@ public final class GroupedLayoutDetection {
             for (GroupedLayout l : GroupedLayout.values()) {
                 GroupedLayout.Key k = l.parse(naming, e.getKey());
                 if (k != null) {
-                    layers.computeIfAbsent(k.prefix() + "layers." + k.layer(), x -> new LinkedHashMap<>())
+                    layers.computeIfAbsent(k.layerPath(), x -> new LinkedHashMap<>())
                             .put(k.name(), e.getValue());
                     break;
                 }

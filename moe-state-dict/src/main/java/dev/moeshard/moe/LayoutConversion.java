@@ -80,7 +80,7 @@ public final class LayoutConversion {
                 throw new IllegalArgumentException(e.getKey() + ": a " + from.cliName() + " grouped tensor of this model"
                         + " must have shape " + Arrays.toString(want) + ", got " + Arrays.toString(e.getValue().sizes()));
             }
-            String layer = k.prefix() + "layers." + k.layer();
+            String layer = k.layerPath();
             Map<String, Tensor> sources = seen.computeIfAbsent(layer, x -> new HashMap<>());
             sources.put(k.name(), e.getValue());
             Set<String> open = pending.computeIfAbsent(layer, x -> new LinkedHashSet<>(to.tensorNames(config.gated())));
