@@ -101,9 +101,9 @@ for rep in $(seq "$reps"); do
       record "$state" "read-input-alone" "$(awk -v ns=$((end - start)) 'BEGIN {printf "%.2f", ns / 1e9}')" 0
     fi
     # the disk's floor: writing as many bytes straight to it, while (cold) the input is read as well
+    floor=("$work" "$input_bytes"); if [ "$state" = cold ]; then floor+=("$in"); fi
     prepare "$state"
-    record "$state" "disk-floor" "$(python3 "$scripts/disk_floor.py" "$work" "$input_bytes" \
-        $([ "$state" = cold ] && echo "$in"))" 0
+    record "$state" "disk-floor" "$(python3 "$scripts/disk_floor.py" "${floor[@]}")" 0
     for device in $devices; do
       rm -rf "$out"; prepare "$state"
       read -r _ seconds _ kib _ < <(python3 "$scripts/timed.py" run "$java" "${flags[@]}" -jar "$cli" to-grouped \
