@@ -71,19 +71,21 @@ def main():
     if read_dir and not os.path.isdir(read_dir):
         sys.exit(f"disk_floor: {read_dir} is not a directory")
     path = os.path.join(directory, "disk-floor.bin")
-    start = time.perf_counter()
     failures = []
     reader = threading.Thread(target=read_all, args=(read_dir, failures)) if read_dir else None
-    if reader:
-        reader.start()
-    write_all(path, total, failures)
-    if reader:
-        reader.join()
+    start = time.perf_counter()
+    try:
+        if reader:
+            reader.start()
+        write_all(path, total, failures)
+        if reader:
+            reader.join()
+        seconds = time.perf_counter() - start
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
     if failures:
-        os.remove(path)
         sys.exit(f"disk_floor: {failures[0]}")
-    seconds = time.perf_counter() - start
-    os.remove(path)
     print(f"{seconds:.2f}")
 
 

@@ -33,8 +33,8 @@ class SignalTest {
     private static List<String> sigintReset() {
         List<String> reset = List.of("env", "--default-signal=INT");
         try {
-            Process probe = new ProcessBuilder(Stream.concat(reset.stream(), Stream.of("true")).toList())
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            Process probe = new ProcessBuilder("env", "--default-signal=INT", "true").redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
             return probe.waitFor(10, TimeUnit.SECONDS) && probe.exitValue() == 0 ? reset : List.of();
         } catch (IOException | InterruptedException e) {
             return List.of();
